@@ -1,0 +1,54 @@
+import type { Context } from '../context.js';
+import { UsageError, describeError } from '../errors.js';
+
+/** The most a token argument read from stdin may be; more is not a token. */
+const MAX_STDIN_BYTES = 8 * 1024 * 1024;
+
+/** Reads all of stdin as UTF-8, up to `max` bytes. */
+export async function readStdin(ctx: Context, max = MAX_STDIN_BYTES): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of ctx.stdin) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += buf.length;
+      if (size > max) throw new UsageError(`could not read stdin: more than ${max} bytes`);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`could not read stdin: ${describeError(err)}`, { cause: err });
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The TOKEN argument: given inline, or `-`/absent with stdin not a TTY → stdin.
+ * @throws UsageError when there is nothing to read.
+ */
+export async function tokenArgument(ctx: Context, arg: string | undefined): Promise<string> {
+  if (arg !== undefined && arg !== '-') return arg;
+  if (arg === undefined && ctx.stdin.isTTY) {
+    throw new UsageError('missing TOKEN: pass it as an argument, or "-" to read stdin');
+  }
+  return readStdin(ctx);
+}
+
+/** Parses a non-negative number of seconds given to `flag`. */
+export function seconds(flag: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`${flag} must be a non-negative number of seconds, got "${String(value)}"`);
+  }
+  return n;
+}
+
+/** `--now`: ISO-8601 or epoch seconds → milliseconds since the epoch. */
+export function parseMoment(flag: string, value: string): number {
+  const trimmed = value.trim();
+  if (/^-?\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : NaN;
+  if (!Number.isFinite(ms)) throw new UsageError(`${flag} must be an ISO-8601 time or epoch seconds, got "${value}"`);
+  return ms;
+}

@@ -1,0 +1,107 @@
+/**
+ * The Context: every side effect the program has comes from here (streams, environment, clock,
+ * network, browser, file locations). It is the only module that touches `process`, `Date.now`,
+ * the global `fetch` and the `open` package; tests build their own.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface InputStream extends Readable {
+  isTTY?: boolean;
+}
+
+export interface OutputStream extends Writable {
+  isTTY?: boolean;
+}
+
+/** Opens a URL for the user; resolves once the browser has been started (not when it loads). */
+export type BrowserLauncher = (url: string) => Promise<void>;
+
+export interface Context {
+  readonly stdin: InputStream;
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  readonly env: Env;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  readonly fetch: typeof fetch;
+  readonly openBrowser: BrowserLauncher;
+  /**
+   * Registers a handler for SIGINT/SIGTERM for the duration of an interactive flow.
+   * Returns a function that removes it.
+   */
+  readonly onInterrupt: (handler: (signal: 'SIGINT' | 'SIGTERM') => void) => () => void;
+}
+
+export interface Paths {
+  /** The config file (`--config`, `AUTHBRIDGE_CONFIG`, else `$XDG_CONFIG_HOME/authbridge/config.json`). */
+  configFile: string;
+  /** The token cache directory (`AUTHBRIDGE_CACHE_DIR`, else `$XDG_CACHE_HOME/authbridge`). */
+  cacheDir: string;
+  /** Where the broker keeps its database by default (`$XDG_DATA_HOME/authbridge`). */
+  dataDir: string;
+}
+
+function home(env: Env): string {
+  return env.HOME || homedir();
+}
+
+/** Resolves the contract's file locations from the environment. */
+export function resolvePaths(env: Env, configFlag?: string): Paths {
+  const configHome = env.XDG_CONFIG_HOME || join(home(env), '.config');
+  const cacheHome = env.XDG_CACHE_HOME || join(home(env), '.cache');
+  const dataHome = env.XDG_DATA_HOME || join(home(env), '.local', 'share');
+  return {
+    configFile: configFlag || env.AUTHBRIDGE_CONFIG || join(configHome, 'authbridge', 'config.json'),
+    cacheDir: env.AUTHBRIDGE_CACHE_DIR || join(cacheHome, 'authbridge'),
+    dataDir: join(dataHome, 'authbridge'),
+  };
+}
+
+/** Runs `$BROWSER URL` when BROWSER is set, else the `open` package. */
+async function launchBrowser(env: Env, url: string): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const browser = env.BROWSER;
+  if (browser) {
+    await new Promise<void>((resolve, reject) => {
+      // BROWSER may carry arguments ("firefox --new-window"); the URL is passed as its own argv entry.
+      const [command, ...args] = browser.split(/\s+/).filter(Boolean);
+      const child = spawn(command!, [...args, url], { stdio: 'ignore', detached: true, env: { ...env } as NodeJS.ProcessEnv });
+      child.once('error', reject);
+      child.once('spawn', () => {
+        child.unref();
+        resolve();
+      });
+    });
+    return;
+  }
+  const { default: open } = await import('open');
+  const child = await open(url, { wait: false });
+  child.unref();
+}
+
+/** The real Context of a CLI process. */
+export function nodeContext(): Context {
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    now: () => Date.now(),
+    fetch: (...args) => globalThis.fetch(...args),
+    openBrowser: (url) => launchBrowser(process.env, url),
+    onInterrupt: (handler) => {
+      const onInt = () => handler('SIGINT');
+      const onTerm = () => handler('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      };
+    },
+  };
+}

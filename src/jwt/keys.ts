@@ -1,0 +1,261 @@
+import { readFile } from 'node:fs/promises';
+import { importJWK, type JWK } from 'jose';
+import { RemoteError, UsageError, describeError } from '../errors.js';
+import { fetchJson } from '../http/fetch-json.js';
+
+/** The asymmetric algorithms authbridge accepts, and what key each needs. */
+const ASYMMETRIC: Record<string, { kty: string; crv?: string[] }> = {
+  RS256: { kty: 'RSA' },
+  RS384: { kty: 'RSA' },
+  RS512: { kty: 'RSA' },
+  PS256: { kty: 'RSA' },
+  PS384: { kty: 'RSA' },
+  PS512: { kty: 'RSA' },
+  ES256: { kty: 'EC', crv: ['P-256'] },
+  ES384: { kty: 'EC', crv: ['P-384'] },
+  ES512: { kty: 'EC', crv: ['P-521'] },
+  EdDSA: { kty: 'OKP', crv: ['Ed25519', 'Ed448'] },
+  Ed25519: { kty: 'OKP', crv: ['Ed25519'] },
+};
+
+export const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export const SUPPORTED_ALGORITHMS: readonly string[] = [...Object.keys(ASYMMETRIC), ...SYMMETRIC_ALGORITHMS];
+
+export interface JsonWebKeySet {
+  keys: JWK[];
+}
+
+/** A key found for a token, ready to verify with. */
+export interface ResolvedKey {
+  key: CryptoKey | Uint8Array;
+  /** How the key is described to the user: `kid "abc" (RSA)`. */
+  label: string;
+}
+
+/** Where verification keys come from: a local set, a remote set, or a shared secret. */
+export interface KeySet {
+  /** Where the keys came from, for messages. */
+  readonly source: string;
+  /** True for a shared secret (HS*), false for public keys. */
+  readonly symmetric: boolean;
+  /** The algorithms this key set can verify, used as the default allow-list. */
+  algorithms(): Promise<string[]>;
+  /**
+   * The candidate keys for a token's header, best first (several when no `kid` narrows them).
+   * An empty array means no key matches.
+   */
+  candidates(header: { alg?: unknown; kid?: unknown }): Promise<ResolvedKey[]>;
+}
+
+function algorithmsForJwk(jwk: JWK): string[] {
+  if (typeof jwk.alg === 'string') return ASYMMETRIC[jwk.alg] ? [jwk.alg] : [];
+  return Object.entries(ASYMMETRIC)
+    .filter(([, need]) => need.kty === jwk.kty && (!need.crv || need.crv.includes(String(jwk.crv))))
+    .map(([alg]) => alg);
+}
+
+function usableForVerify(jwk: JWK): boolean {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) return false;
+  // A private key in a published key set is a mistake, never a reason to accept it.
+  if ('d' in jwk) return false;
+  return algorithmsForJwk(jwk).length > 0;
+}
+
+function describeJwk(jwk: JWK): string {
+  const kid = typeof jwk.kid === 'string' ? `kid "${jwk.kid}"` : 'key without kid';
+  return `${kid} (${jwk.kty}${jwk.crv ? ` ${jwk.crv}` : ''})`;
+}
+
+/** Validates the shape of a JWKS document and keeps the keys usable for verification. */
+export function parseJwks(doc: unknown, fail: (why: string) => never): JWK[] {
+  if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { keys?: unknown }).keys)) {
+    fail('not a JWKS (expected an object with a "keys" array)');
+  }
+  const keys = ((doc as { keys: unknown[] }).keys).filter(
+    (k): k is JWK => k !== null && typeof k === 'object' && !Array.isArray(k) && typeof (k as JWK).kty === 'string',
+  );
+  const usable = keys.filter(usableForVerify);
+  if (usable.length === 0) fail('the key set has no usable signature verification key');
+  return usable;
+}
+
+/** A key set held in memory; imported keys are cached per key and algorithm. */
+class JwkKeySet implements KeySet {
+  readonly symmetric = false;
+  private readonly imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
+
+  constructor(
+    readonly source: string,
+    protected keys: JWK[],
+  ) {}
+
+  async algorithms(): Promise<string[]> {
+    return [...new Set(this.keys.flatMap(algorithmsForJwk))];
+  }
+
+  protected match(header: { alg?: unknown; kid?: unknown }): JWK[] {
+    const alg = typeof header.alg === 'string' ? header.alg : '';
+    return this.keys.filter(
+      (jwk) => (header.kid === undefined || jwk.kid === header.kid) && algorithmsForJwk(jwk).includes(alg),
+    );
+  }
+
+  protected async resolve(matches: JWK[], alg: string): Promise<ResolvedKey[]> {
+    const out: ResolvedKey[] = [];
+    for (const jwk of matches) {
+      const cacheKey = `${this.keys.indexOf(jwk)}:${alg}`;
+      let pending = this.imported.get(cacheKey);
+      if (!pending) {
+        pending = importJWK(jwk, alg) as Promise<CryptoKey | Uint8Array>;
+        this.imported.set(cacheKey, pending);
+      }
+      try {
+        out.push({ key: await pending, label: describeJwk(jwk) });
+      } catch {
+        // A malformed key in the set (bad modulus, wrong curve) matches nothing.
+        this.imported.delete(cacheKey);
+      }
+    }
+    return out;
+  }
+
+  async candidates(header: { alg?: unknown; kid?: unknown }): Promise<ResolvedKey[]> {
+    return this.resolve(this.match(header), String(header.alg));
+  }
+}
+
+/** Keys from a local JWKS file: offline verification. */
+export async function loadJwksFile(path: string): Promise<KeySet> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`could not read --jwks ${path}: ${describeError(err)}`, { cause: err });
+  }
+  const fail = (why: string): never => {
+    throw new UsageError(`could not use --jwks ${path}: ${why}`);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    fail('not JSON');
+  }
+  return new JwkKeySet(path, parseJwks(doc, fail));
+}
+
+/** Keys given in memory (library use). */
+export function localKeySet(jwks: JsonWebKeySet, source = 'the given key set'): KeySet {
+  return new JwkKeySet(
+    source,
+    parseJwks(jwks, (why) => {
+      throw new UsageError(`could not use ${source}: ${why}`);
+    }),
+  );
+}
+
+export interface RemoteKeySetOptions {
+  fetch: typeof fetch;
+  timeoutMs?: number;
+  /** Milliseconds between two refetches caused by an unknown `kid`. Default 30 000. */
+  cooldownMs?: number;
+  now?: () => number;
+}
+
+/**
+ * A key set fetched from a `jwks_uri`, cached for the life of the object and refetched once
+ * when a token names a `kid` it does not hold (key rotation).
+ */
+class RemoteKeySet extends JwkKeySet {
+  private loading: Promise<void> | undefined;
+  private loadedAt = -Infinity;
+
+  constructor(
+    private readonly uri: string,
+    private readonly options: RemoteKeySetOptions,
+  ) {
+    super(uri, []);
+  }
+
+  private load(): Promise<void> {
+    this.loading ??= (async () => {
+      try {
+        const doc = await fetchJson(this.options.fetch, this.uri, { what: 'JWKS', timeoutMs: this.options.timeoutMs });
+        this.keys = parseJwks(doc, (why) => {
+          throw new RemoteError(`could not use JWKS from ${this.uri}: ${why}`);
+        });
+        this.loadedAt = (this.options.now ?? Date.now)();
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  override async algorithms(): Promise<string[]> {
+    if (this.keys.length === 0) await this.load();
+    return super.algorithms();
+  }
+
+  override async candidates(header: { alg?: unknown; kid?: unknown }): Promise<ResolvedKey[]> {
+    if (this.keys.length === 0) await this.load();
+    let matches = this.match(header);
+    const now = (this.options.now ?? Date.now)();
+    if (matches.length === 0 && now - this.loadedAt >= (this.options.cooldownMs ?? 30_000)) {
+      await this.load();
+      matches = this.match(header);
+    }
+    return this.resolve(matches, String(header.alg));
+  }
+}
+
+export function remoteKeySet(uri: string, options: RemoteKeySetOptions): KeySet {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new UsageError(`--jwks-uri must be an http(s) URL, got "${uri}"`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new UsageError(`--jwks-uri must be an http(s) URL, got "${uri}"`);
+  }
+  return new RemoteKeySet(uri, options);
+}
+
+/** A shared secret for HS256/384/512, only ever used when the user passes `--secret`. */
+export function secretKeySet(secret: string | Uint8Array): KeySet {
+  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  return {
+    source: 'the shared secret',
+    symmetric: true,
+    algorithms: async () => [...SYMMETRIC_ALGORITHMS],
+    candidates: async (header) =>
+      SYMMETRIC_ALGORITHMS.includes(header.alg as (typeof SYMMETRIC_ALGORITHMS)[number])
+        ? [{ key, label: 'the shared secret' }]
+        : [],
+  };
+}
+
+/**
+ * Finds the `jwks_uri` of an issuer by OIDC discovery, checking that the document names
+ * exactly that issuer (OpenID Connect Discovery §4.3, RFC 8414 §3.3).
+ * @throws RemoteError when discovery fails or names another issuer.
+ */
+export async function discoverJwksUri(
+  issuer: string,
+  options: { fetch: typeof fetch; timeoutMs?: number },
+): Promise<string> {
+  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const doc = await fetchJson(options.fetch, url, { what: 'the discovery document', timeoutMs: options.timeoutMs });
+  if (doc.issuer !== issuer) {
+    throw new RemoteError(
+      `could not use the discovery document of ${issuer}: it names the issuer "${String(doc.issuer)}"`,
+      { hint: 'The --issuer value must match the provider\'s issuer exactly (scheme, host, path, trailing slash).' },
+    );
+  }
+  if (typeof doc.jwks_uri !== 'string') {
+    throw new RemoteError(`could not use the discovery document of ${issuer}: it has no jwks_uri`);
+  }
+  return doc.jwks_uri;
+}

@@ -1,0 +1,164 @@
+/**
+ * Builds the commander program and is the one place where errors become exit codes.
+ * Each command's module is imported only when that command runs (start-up budget).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import type { Context } from './context.js';
+import { AuthbridgeError, EXIT_CODES, describeError, type ExitClass } from './errors.js';
+import type { GlobalOptions } from './output/output.js';
+
+export const VERSION = '0.1.0';
+
+/** What a command module's `run` receives. */
+export interface Invocation {
+  ctx: Context;
+  global: GlobalOptions;
+  args: string[];
+  opts: Record<string, unknown>;
+}
+
+export type CommandModule = { run(inv: Invocation): Promise<number> };
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function globalOptions(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals();
+  return {
+    json: Boolean(o.json),
+    color: o.color !== false,
+    debug: Boolean(o.debug),
+    verbose: Boolean(o.verbose),
+    profile: o.profile as string | undefined,
+    config: o.config as string | undefined,
+  };
+}
+
+function build(ctx: Context, setExit: (code: number) => void): Command {
+  const program = new Command('authbridge');
+  const lazy =
+    (load: () => Promise<CommandModule>) =>
+    async (...params: unknown[]) => {
+      const cmd = params[params.length - 1] as Command;
+      const args = (params.slice(0, -2) as Array<string | string[] | undefined>).flat().filter((a): a is string => a !== undefined);
+      const mod = await load();
+      setExit(await mod.run({ ctx, global: globalOptions(cmd), args, opts: cmd.opts() }));
+    };
+
+  program
+    .description('Sign in with OAuth/OIDC, verify and explain tokens, exchange them with a broker.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('--json', 'print one JSON document on stdout')
+    .option('--no-color', 'no colour, even on a terminal')
+    .option('--debug', 'print the error chain and stack on failure')
+    .option('--verbose', 'trace HTTP requests on stderr (secrets masked)')
+    .option('-p, --profile <name>', 'profile to use (env AUTHBRIDGE_PROFILE)')
+    .option('--config <file>', 'config file (env AUTHBRIDGE_CONFIG)')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => void ctx.stdout.write(s),
+      writeErr: (s) => void ctx.stderr.write(s),
+      // Commander's own messages are rephrased in main() into the contract's one-line form.
+      outputError: () => {},
+    })
+    .exitOverride();
+
+  program
+    .command('decode')
+    .summary('show a JWT\'s header and claims (no verification)')
+    .description('Decode a JWS or JWE without verifying it. Reads stdin when TOKEN is "-" or absent.')
+    .argument('[token]', 'the token, "Bearer …" accepted; "-" reads stdin')
+    .addHelpText('after', '\nExamples:\n  authbridge decode eyJhbGciOi…\n  authbridge token --type id | authbridge decode --json')
+    .action(lazy(() => import('./commands/decode.js')));
+
+  program
+    .command('verify')
+    .summary('verify a JWT and explain every check')
+    .description('Verify signature, issuer, audience, expiry and more; every check is reported.')
+    .argument('[token]', 'the token; "-" or absent reads stdin')
+    .option('--issuer <url>', 'expected iss (default: the profile\'s issuer)')
+    .option('--audience <aud>', 'accepted aud, repeatable (default: the profile\'s clientId)', collect)
+    .option('--jwks-uri <url>', 'fetch keys from this JWKS URL')
+    .option('--jwks <file>', 'use keys from a local JWKS file (offline)')
+    .option('--secret <secret>', 'shared secret: the only way HS256/384/512 are accepted')
+    .option('--algorithms <list>', 'comma-separated allow-list (default: what the key set allows)')
+    .option('--clock-tolerance <seconds>', 'leeway for exp/nbf/iat', '0')
+    .option('--now <time>', 'judge the token as of this moment (ISO-8601 or epoch seconds)')
+    .option('--max-age <seconds>', 'reject if auth_time (else iat) is older')
+    .option('--nonce <value>', 'expected nonce')
+    .option('--claim <name=value>', 'expected claim value, repeatable', collect)
+    .addOption(new Option('--type <type>', 'token type expectations').choices(['id', 'access']))
+    .option('--batch', 'one token a line on stdin, NDJSON results in input order')
+    .option('--timeout <seconds>', 'time limit for each HTTP request', '10')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge verify "$ID_TOKEN" --issuer https://idp.example.com --audience my-app\n' +
+        '  authbridge verify --jwks keys.json --issuer https://idp.example.com --audience api --json < token.txt\n' +
+        '  cut -f2 tokens.tsv | authbridge verify --batch --jwks keys.json --issuer https://idp --audience api',
+    )
+    .action(lazy(() => import('./commands/verify.js')));
+
+  // sign-in commands (issue 3) register here
+
+  // broker commands (issue 4) register here
+
+  return program;
+}
+
+function commanderMessage(err: CommanderError): string {
+  return err.message.replace(/^error: /, '').replace(/\n.*/s, '');
+}
+
+/**
+ * Runs the CLI with `argv` (as in `process.argv`) and returns the exit code.
+ * Never throws; never prints a stack trace unless `--debug` is given.
+ */
+export async function main(argv: string[], ctx: Context): Promise<number> {
+  let exitCode = 0;
+  const program = build(ctx, (code) => {
+    exitCode = code;
+  });
+  const json = argv.includes('--json');
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    let exitClass: ExitClass;
+    let message: string;
+    let hint: string | undefined;
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      exitClass = 'usage';
+      message = `invalid usage: ${commanderMessage(err)}`;
+      hint = `Run 'authbridge ${program.args[0] && program.commands.some((c) => c.name() === program.args[0]) ? `${program.args[0]} ` : ''}--help' for usage.`;
+    } else if (err instanceof AuthbridgeError) {
+      exitClass = err.exitClass;
+      message = err.message;
+      hint = err.hint;
+    } else {
+      exitClass = 'internal';
+      message = `internal error: ${describeError(err)}`;
+      hint = debug ? undefined : 'This is a bug in authbridge; run again with --debug and report the output.';
+    }
+    message = message.replace(/[\r\n]+/g, ' ');
+    ctx.stderr.write(`authbridge: ${message}\n`);
+    if (hint) ctx.stderr.write(`${hint}\n`);
+    if (debug) ctx.stderr.write(`${debugChain(err)}\n`);
+    if (json) ctx.stdout.write(`${JSON.stringify({ error: { code: exitClass, message } })}\n`);
+    return EXIT_CODES[exitClass];
+  }
+}
+
+function debugChain(err: unknown): string {
+  const lines: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; current !== undefined && depth < 8; depth++) {
+    lines.push(depth === 0 ? '' : 'caused by:', current instanceof Error ? (current.stack ?? current.message) : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return lines.filter(Boolean).join('\n');
+}
+

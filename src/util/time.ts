@@ -1,0 +1,28 @@
+/** `2026-11-22T10:00:00Z` (no milliseconds). */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** "in 59m", "2h 5m ago", "just now". */
+export function relativeTime(ms: number, now: number): string {
+  const delta = Math.round((ms - now) / 1000);
+  const abs = Math.abs(delta);
+  if (abs < 5) return 'just now';
+  let text: string;
+  if (abs < 60) text = `${abs}s`;
+  else if (abs < 3600) text = `${Math.floor(abs / 60)}m`;
+  else if (abs < 86400) {
+    const m = Math.floor((abs % 3600) / 60);
+    text = `${Math.floor(abs / 3600)}h${m ? ` ${m}m` : ''}`;
+  } else {
+    const h = Math.floor((abs % 86400) / 3600);
+    text = `${Math.floor(abs / 86400)}d${h ? ` ${h}h` : ''}`;
+  }
+  return delta > 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** `2026-11-22T10:00:00Z (in 59m)`. */
+export function formatTime(ms: number, now: number): string {
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${ms} (out of range)`;
+  return `${isoTime(ms)} (${relativeTime(ms, now)})`;
+}
