@@ -1,0 +1,27 @@
+/** A profile's broker: where the IdP token is exchanged for the broker's own. */
+export interface BrokerSettings {
+  /** The broker's base URL (its issuer); metadata at `/.well-known/oauth-authorization-server`. */
+  url: string;
+  clientId?: string;
+  clientSecret?: string;
+  audience?: string;
+  /** `access_token` (default), `id_token` or `jwt`. */
+  subjectTokenType?: 'access_token' | 'id_token' | 'jwt';
+  /** `rfc8693` (default) or `synerise` (POST /sauth/v3/auth/login/client with `apiKey`). */
+  protocol?: 'rfc8693' | 'synerise';
+  apiKey?: string;
+}
+
+/** A profile as resolved from flags > env > config file. */
+export interface Profile {
+  name: string;
+  issuer?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** Default `openid profile email offline_access`. */
+  scopes: string[];
+  redirectPort?: number;
+  broker?: BrokerSettings;
+}
+
+export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
