@@ -100,6 +100,20 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     )
     .action(lazy(() => import('./commands/verify.js')));
 
+  program
+    .command('config')
+    .summary('show or change a profile\'s settings')
+    .description('Edit the config file for a profile (--profile, default "default").')
+    .argument('[action]', 'set, get, list or unset (default list)')
+    .argument('[key]', 'issuer, clientId, clientSecret, scopes, redirectPort, broker.url, broker.clientId, …')
+    .argument('[value]', 'the new value (set)')
+    .option('--show-secrets', 'list secrets in clear')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge config set issuer https://idp.example.com\n  authbridge config set clientId my-cli --profile work\n  authbridge config list --profile work',
+    )
+    .action(lazy(() => import('./commands/config.js')));
+
   // sign-in commands (issue 3) register here
 
   // broker commands (issue 4) register here

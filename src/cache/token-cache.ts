@@ -1,0 +1,157 @@
+/**
+ * The token cache: one JSON file per profile in a 0700 directory, each file 0600, replaced
+ * atomically under an inter-process lock, so parallel invocations never corrupt or lose an entry.
+ */
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolvePaths } from '../context.js';
+import { UsageError, describeError, isAuthbridgeError } from '../errors.js';
+import type { Invocation } from '../main.js';
+import { withFileLock, writeFileAtomic } from '../util/atomic-file.js';
+import type { CachedSession } from './types.js';
+
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_ENTRY_BYTES = 1024 * 1024;
+
+export interface TokenCacheOptions {
+  /** Where warnings go (a corrupt file, loose permissions). Default: ignored. */
+  warn?: (message: string) => void;
+}
+
+function isSession(value: unknown, profile: string): value is CachedSession {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    v.version === 1 &&
+    v.profile === profile &&
+    typeof v.issuer === 'string' &&
+    typeof v.client_id === 'string' &&
+    Array.isArray(v.scopes) &&
+    typeof v.obtained_at === 'number' &&
+    ['access_token', 'id_token', 'refresh_token'].every((k) => v[k] === undefined || typeof v[k] === 'string')
+  );
+}
+
+export class TokenCache {
+  constructor(
+    readonly dir: string,
+    private readonly options: TokenCacheOptions = {},
+  ) {}
+
+  /** The cache of the invocation's environment (AUTHBRIDGE_CACHE_DIR, else $XDG_CACHE_HOME/authbridge). */
+  static forContext(inv: Invocation): TokenCache {
+    const dir = resolvePaths(inv.ctx.env, inv.global.config).cacheDir;
+    return new TokenCache(dir, { warn: (m) => void inv.ctx.stderr.write(`warning: ${m}\n`) });
+  }
+
+  private file(profile: string): string {
+    if (!PROFILE_NAME.test(profile)) throw new UsageError(`invalid profile name "${profile}"`);
+    return join(this.dir, `${profile}.json`);
+  }
+
+  private async ensureDir(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const info = await stat(this.dir);
+      if ((info.mode & 0o077) !== 0) {
+        await chmod(this.dir, 0o700);
+        this.options.warn?.(`tightened the permissions of ${this.dir} to 0700`);
+      }
+    } catch (err) {
+      throw new UsageError(`could not use the token cache ${this.dir}: ${describeError(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Reads a profile's entry. A missing entry is `undefined`; so is a corrupt, unreadable or
+   * symlinked one, with a warning (the next login replaces it).
+   */
+  async get(profile: string): Promise<CachedSession | undefined> {
+    const path = this.file(profile);
+    let text: string;
+    try {
+      // O_NOFOLLOW: a symlink planted in the cache directory is never followed.
+      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const info = await handle.stat();
+        if ((info.mode & 0o077) !== 0) {
+          await handle.chmod(0o600);
+          this.options.warn?.(`${path} was readable by others; tightened to 0600`);
+        }
+        if (info.size > MAX_ENTRY_BYTES) throw new Error('larger than 1 MiB');
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      const why = code === 'ELOOP' ? 'it is a symlink, which is never followed' : describeError(err);
+      this.options.warn?.(`ignored the cached session of profile "${profile}" (${path}): ${why}; \`authbridge login\` replaces it`);
+      return undefined;
+    }
+    try {
+      const value: unknown = JSON.parse(text);
+      if (isSession(value, profile)) return value;
+    } catch {
+      // reported below
+    }
+    this.options.warn?.(`ignored the cached session of profile "${profile}" (${path}): the file is corrupt; \`authbridge login\` replaces it`);
+    return undefined;
+  }
+
+  /**
+   * Read-modify-write of one profile's entry under the lock. `mutate` gets the current entry
+   * (undefined when absent or corrupt) and returns the new one, or undefined to delete it.
+   */
+  async update(
+    profile: string,
+    mutate: (current: CachedSession | undefined) => CachedSession | undefined | Promise<CachedSession | undefined>,
+  ): Promise<CachedSession | undefined> {
+    const path = this.file(profile);
+    await this.ensureDir();
+    try {
+      return await withFileLock(path, async () => {
+        const next = await mutate(await this.get(profile));
+        if (next === undefined) {
+          await unlink(path).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+        } else {
+          await writeFileAtomic(path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+        }
+        return next;
+      });
+    } catch (err) {
+      if (isAuthbridgeError(err)) throw err;
+      throw new UsageError(`could not write the token cache ${path}: ${describeError(err)}`, { cause: err });
+    }
+  }
+
+  /** Deletes a profile's entry; true when there was one. */
+  async remove(profile: string): Promise<boolean> {
+    let existed = false;
+    const path = this.file(profile);
+    try {
+      await lstat(path);
+      existed = true;
+    } catch {
+      return false;
+    }
+    await this.update(profile, () => undefined);
+    return existed;
+  }
+
+  /** The profiles with an entry in the cache, sorted. */
+  async profiles(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir))
+        .filter((f) => f.endsWith('.json') && PROFILE_NAME.test(f.slice(0, -5)))
+        .map((f) => f.slice(0, -5))
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+
+/**
+ * Replaces `path` with `data` atomically: a temp file in the same directory (created exclusively
+ * with `mode`), fsync, rename over the target, fsync of the directory. A crash at any point leaves
+ * either the old content or the new, never a mix; `rename` replaces a symlink, never follows it.
+ */
+export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  const dirHandle = await open(dir, 'r').catch(() => undefined);
+  if (dirHandle) {
+    await dirHandle.sync().catch(() => {});
+    await dirHandle.close();
+  }
+}
+
+/**
+ * Runs `fn` holding an inter-process lock on `path` (a `path.lock` directory, proper-lockfile:
+ * mkdir is atomic on every filesystem, and a lock whose holder died goes stale after 10 s).
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const release = await lockfile.lock(path, {
+    realpath: false,
+    stale: 10_000,
+    update: 2_000,
+    retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
+  });
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => {});
+  }
+}
