@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 
 /**
@@ -36,19 +36,33 @@ export async function writeFileAtomic(path: string, data: string, mode: number):
 
 /**
  * Runs `fn` holding an inter-process lock on `path` (a `path.lock` directory, proper-lockfile:
- * mkdir is atomic on every filesystem, and a lock whose holder died goes stale after 10 s).
+ * mkdir is atomic on every filesystem, and a lock whose holder died goes stale after 5 s).
+ * Temp files a killed writer left behind for `path` are removed first: holding the lock, no one
+ * else can be writing them.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const release = await lockfile.lock(path, {
     realpath: false,
-    stale: 10_000,
-    update: 2_000,
+    // proper-lockfile's smallest stale time: a crashed holder delays the next writer by at most 5 s.
+    stale: 5_000,
+    update: 1_000,
     retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
   });
   try {
+    await removeOrphanedTemps(path);
     return await fn();
   } finally {
     await release().catch(() => {});
   }
+}
+
+async function removeOrphanedTemps(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((n) => n.startsWith(prefix) && /\.[0-9a-f]{12}\.tmp$/.test(n))
+      .map((n) => unlink(join(dirname(path), n)).catch(() => {})),
+  );
 }

@@ -1,0 +1,117 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readConfigFile } from '../../src/config/config-file.js';
+import { loadProfile, requireIdp } from '../../src/config/profile.js';
+import { AuthbridgeError, UsageError } from '../../src/errors.js';
+import { invocation, testContext } from '../helpers/context.js';
+
+function configDir(content: unknown) {
+  const home = mkdtempSync(join(tmpdir(), 'ab-config-'));
+  mkdirSync(join(home, 'authbridge'));
+  const file = join(home, 'authbridge', 'config.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return { env: { XDG_CONFIG_HOME: home, XDG_CACHE_HOME: join(home, 'cache') }, file };
+}
+
+const fileProfile = {
+  profiles: {
+    default: { issuer: 'https://file.example', clientId: 'file-client', scopes: ['openid'], broker: { url: 'https://broker.file' } },
+    work: { issuer: 'https://work.example', clientId: 'work-client' },
+  },
+};
+
+describe('loadProfile precedence: flag > env > config file', () => {
+  const { env } = configDir(fileProfile);
+  const cases: Array<[string, Record<string, string>, Record<string, unknown>, Partial<Record<string, unknown>>]> = [
+    ['file only', {}, {}, { issuer: 'https://file.example', clientId: 'file-client', scopes: ['openid'] }],
+    ['env over file', { AUTHBRIDGE_ISSUER: 'https://env.example' }, {}, { issuer: 'https://env.example', clientId: 'file-client' }],
+    ['flag over env', { AUTHBRIDGE_ISSUER: 'https://env.example' }, { issuer: 'https://flag.example' }, { issuer: 'https://flag.example' }],
+    ['env scopes list', { AUTHBRIDGE_SCOPES: 'openid email' }, {}, { scopes: ['openid', 'email'] }],
+    ['redirect port from flag', {}, { port: '8400' }, { redirectPort: 8400 }],
+  ];
+  it.each(cases)('%s', async (_name, extraEnv, opts, expected) => {
+    const profile = await loadProfile(invocation(testContext({ env: { ...env, ...extraEnv } }), opts));
+    expect(profile).toMatchObject(expected);
+  });
+
+  it('broker settings come from env vars AUTHBRIDGE_BROKER_*', async () => {
+    const profile = await loadProfile(
+      invocation(testContext({ env: { ...env, AUTHBRIDGE_BROKER_URL: 'https://broker.env', AUTHBRIDGE_BROKER_CLIENT_ID: 'cli', AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: 'k' } })),
+    );
+    expect(profile.broker).toEqual({ url: 'https://broker.env', clientId: 'cli', protocol: 'synerise', apiKey: 'k' });
+  });
+
+  it('selects the profile by --profile, then AUTHBRIDGE_PROFILE', async () => {
+    expect((await loadProfile(invocation(testContext({ env }), {}, { profile: 'work' }))).clientId).toBe('work-client');
+    expect((await loadProfile(invocation(testContext({ env: { ...env, AUTHBRIDGE_PROFILE: 'work' } })))).clientId).toBe('work-client');
+  });
+
+  it('defaults scopes to openid profile email offline_access', async () => {
+    const profile = await loadProfile(invocation(testContext({ env }), {}, { profile: 'work' }));
+    expect(profile.scopes).toEqual(['openid', 'profile', 'email', 'offline_access']);
+  });
+
+  it('names the env var of a bad value', async () => {
+    await expect(loadProfile(invocation(testContext({ env: { ...env, AUTHBRIDGE_REDIRECT_PORT: 'x' } })))).rejects.toThrow(
+      /AUTHBRIDGE_REDIRECT_PORT: expected a port number/,
+    );
+  });
+
+  it('requireIdp names the flag, env var and config key', async () => {
+    const profile = await loadProfile(invocation(testContext({ env: {} })));
+    expect(() => requireIdp(profile)).toThrow(UsageError);
+    try {
+      requireIdp(profile);
+    } catch (err) {
+      expect((err as UsageError).hint).toMatch(/--issuer.*AUTHBRIDGE_ISSUER.*config set issuer/);
+    }
+  });
+});
+
+describe('config file validation', () => {
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['not JSON', '{nope', /\(file\): not valid JSON/],
+    ['an array', '[]', /\(top level\): expected a JSON object/],
+    ['an unknown top-level key', { profile: {} }, /profile: unknown key/],
+    ['a profile that is not an object', { profiles: { a: 5 } }, /profiles\.a: expected an object/],
+    ['a bad profile name', { profiles: { '../x': {} } }, /profiles\.\.\.\/x: profile names/],
+    ['an issuer that is not a URL', { profiles: { a: { issuer: 'idp' } } }, /profiles\.a\.issuer: expected an http\(s\) URL/],
+    ['a file: issuer', { profiles: { a: { issuer: 'file:///etc' } } }, /profiles\.a\.issuer: expected an http\(s\) URL/],
+    ['a numeric client id', { profiles: { a: { clientId: 5 } } }, /profiles\.a\.clientId: expected a non-empty string/],
+    ['a port out of range', { profiles: { a: { redirectPort: 70000 } } }, /profiles\.a\.redirectPort: expected a port/],
+    ['empty scopes', { profiles: { a: { scopes: [] } } }, /profiles\.a\.scopes: expected a non-empty list/],
+    ['an unknown field', { profiles: { a: { issuerr: 'x' } } }, /profiles\.a\.issuerr: unknown field/],
+    ['a bad broker protocol', { profiles: { a: { broker: { protocol: 'soap' } } } }, /profiles\.a\.broker\.protocol: expected one of rfc8693, synerise/],
+  ];
+  it.each(bad)('refuses %s, naming the field', async (_name, content, message) => {
+    const { file } = configDir(content);
+    const err = await readConfigFile(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(file);
+  });
+
+  it('a missing file is an empty config', async () => {
+    expect(await readConfigFile('/nonexistent/authbridge/config.json')).toEqual({ profiles: {} });
+  });
+
+  it('never throws anything but a UsageError, whatever the file holds (property)', async () => {
+    const { file } = configDir('{}');
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.record({ profiles: fc.dictionary(fc.string(), fc.jsonValue()) }).map((v) => JSON.stringify(v))), async (text) => {
+        writeFileSync(file, text);
+        try {
+          const config = await readConfigFile(file);
+          expect(typeof config.profiles).toBe('object');
+        } catch (err) {
+          expect(err).toBeInstanceOf(AuthbridgeError);
+          expect((err as Error).message).not.toMatch(/\n/);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
