@@ -1,8 +1,13 @@
 // Bundles the CLI and the library with esbuild (code-split, so each command's chunk loads only
 // when that command runs), then emits type declarations for the library.
+//
+// Files are replaced one by one (temp + rename), chunks before the entry points that import
+// them, and stale chunks are removed only once old enough that no running process still needs
+// them: a build never pulls dist/ from under a CLI process or a test run using it.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const external = [
   // Native, or loading files relative to their own package at run time: kept as packages.
@@ -14,10 +19,10 @@ const external = [
   'undici',
 ];
 
-rmSync('dist', { recursive: true, force: true });
-await build({
+const outdir = resolve('dist');
+const result = await build({
   entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -28,9 +33,27 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
+  write: false,
   // Bundled CommonJS dependencies (commander) call require() for Node built-ins.
   banner: { js: "import { createRequire as __abCreateRequire } from 'node:module'; const require = __abCreateRequire(import.meta.url);" },
 });
+
+const isEntry = (path) => /^(cli|index)\.js(\.map)?$/.test(relative(outdir, path));
+const ordered = [...result.outputFiles.filter((f) => !isEntry(f.path)), ...result.outputFiles.filter((f) => isEntry(f.path))];
+for (const file of ordered) {
+  mkdirSync(dirname(file.path), { recursive: true });
+  const temp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(temp, file.contents);
+  renameSync(temp, file.path);
+}
+
+const current = new Set(result.outputFiles.map((f) => f.path));
+const STALE_MS = 10 * 60 * 1000;
+const chunks = join(outdir, 'chunks');
+for (const name of readdirSync(chunks)) {
+  const path = join(chunks, name);
+  if (!current.has(path) && Date.now() - statSync(path).mtimeMs > STALE_MS) unlinkSync(path);
+}
 
 if (!process.argv.includes('--no-types')) {
   const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly'], {

@@ -115,6 +115,81 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     .action(lazy(() => import('./commands/config.js')));
 
   // sign-in commands (issue 3) register here
+  const idpOptions = (cmd: Command): Command =>
+    cmd
+      .option('--issuer <url>', "the IdP's issuer (env AUTHBRIDGE_ISSUER; default: the profile's)")
+      .option('--client-id <id>', 'the client id at the IdP (env AUTHBRIDGE_CLIENT_ID)')
+      .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)');
+
+  idpOptions(
+    program
+      .command('login')
+      .summary('sign in through the browser (Authorization Code + PKCE)')
+      .description(
+        'Sign in at the profile\'s IdP in the browser (PKCE S256, state, nonce) through a loopback ' +
+          'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile.',
+      ),
+  )
+    .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email offline_access)')
+    .option('--port <port>', 'loopback port for the redirect URI (default: a free one; profile redirectPort)')
+    .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
+    .option('--timeout <seconds>', 'how long to wait for the browser to come back', '300')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge login --issuer https://idp.example.com --client-id my-cli\n' +
+        '  authbridge login --profile work --no-browser\n  authbridge login --json | jq .subject',
+    )
+    .action(lazy(() => import('./commands/login.js')));
+
+  program
+    .command('status')
+    .summary('show whether you are signed in (offline; --check asks the IdP)')
+    .description('Show the cached session of the profile: subject, email, issuer, token expiry, refresh token. Exit 0 if signed in, 4 if not.')
+    .option('--all', 'every profile in the config file and the cache')
+    .option('--check', 'ask the IdP (userinfo, else introspection) whether the session is still live')
+    .addHelpText('after', '\nExamples:\n  authbridge status\n  authbridge status --all --json\n  authbridge status --check || authbridge login')
+    .action(lazy(() => import('./commands/status.js')));
+
+  idpOptions(
+    program
+      .command('token')
+      .summary('print a cached token (refreshed first if expired)')
+      .description('Print one raw token and a newline on stdout. An expired access or ID token is refreshed first when a refresh token is held; otherwise exit 4.'),
+  )
+    .addOption(new Option('--type <type>', 'which token').choices(['access', 'id', 'refresh', 'broker']).default('access'))
+    .addHelpText('after', '\nExamples:\n  curl -H "Authorization: Bearer $(authbridge token)" https://api.example.com/\n  authbridge token --type id | authbridge decode')
+    .action(lazy(() => import('./commands/token.js')));
+
+  idpOptions(
+    program
+      .command('refresh')
+      .summary('renew the session with the refresh token')
+      .description('Run the refresh-token grant and update the cache. A refused refresh token (invalid_grant) exits 5 and marks the session expired.'),
+  )
+    .addHelpText('after', '\nExamples:\n  authbridge refresh\n  authbridge refresh --profile work --json')
+    .action(lazy(() => import('./commands/refresh.js')));
+
+  idpOptions(
+    program
+      .command('introspect')
+      .summary('ask the IdP whether a token is active (RFC 7662)')
+      .description('Introspect TOKEN (or the cached token) at the IdP\'s introspection endpoint, authenticated as the profile\'s client. Exit 0 if active, 1 if not.')
+      .argument('[token]', 'the token; "-" reads stdin; absent: the cached one (--type)'),
+  )
+    .addOption(new Option('--type <type>', 'which cached token, and the token_type_hint sent').choices(['access', 'refresh']))
+    .addHelpText('after', '\nExamples:\n  authbridge introspect\n  authbridge introspect --type refresh --json\n  authbridge introspect "$TOKEN"')
+    .action(lazy(() => import('./commands/introspect.js')));
+
+  idpOptions(
+    program
+      .command('logout')
+      .summary('remove the cached tokens and revoke them at the IdP')
+      .description('Remove the profile\'s tokens from the cache, then revoke them at the IdP (RFC 7009, refresh token first). Remote failures are warnings.'),
+  )
+    .option('--local', 'only remove them from the cache')
+    .option('--all', 'every profile in the cache')
+    .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all --local')
+    .action(lazy(() => import('./commands/logout.js')));
 
   // broker commands (issue 4) register here
 

@@ -1,0 +1,47 @@
+/** `introspect [TOKEN]`: RFC 7662 at the IdP, client-authenticated. */
+import type { TokenCache } from '../cache/token-cache.js';
+import type { Profile } from '../config/types.js';
+import { NotSignedInError, UsageError } from '../errors.js';
+import type { IntrospectionResult } from '../oidc/client.js';
+import { loginCommand, openIdp, type FlowIo } from './session.js';
+
+export interface IntrospectInput extends FlowIo {
+  profile: Profile;
+  cache: TokenCache;
+  /** The token to ask about; absent: the profile's cached token of `type`. */
+  token?: string;
+  /** Which cached token, and the `token_type_hint` sent. */
+  type?: 'access' | 'refresh';
+}
+
+/**
+ * Asks the IdP whether a token is active. The IdP and client come from the profile, or, for a
+ * cached token without profile settings, from the cache entry that holds it.
+ * @throws NotSignedInError (4) when no token is given and none is cached; UsageError (2) without
+ *   an issuer/client id or when the IdP has no introspection endpoint; RemoteError (3).
+ */
+export async function introspectFlow(input: IntrospectInput): Promise<IntrospectionResult> {
+  const { profile, cache } = input;
+  const hint = input.type === 'refresh' ? 'refresh_token' : input.type === 'access' ? 'access_token' : undefined;
+  const session = profile.issuer && profile.clientId && input.token ? undefined : await cache.get(profile.name);
+  let token = input.token;
+  if (token === undefined) {
+    token = input.type === 'refresh' ? session?.refresh_token : session?.access_token;
+    if (!token) {
+      throw new NotSignedInError(`could not introspect the cached ${input.type ?? 'access'} token of profile "${profile.name}": none is held`, {
+        hint: `Pass TOKEN, or run \`${loginCommand(profile.name)}\`.`,
+      });
+    }
+  }
+  token = token.trim().replace(/^Bearer\s+/i, '');
+  if (!token) throw new UsageError('TOKEN must not be empty');
+  const issuer = profile.issuer ?? session?.issuer;
+  const clientId = profile.clientId ?? session?.client_id;
+  if (!issuer || !clientId) {
+    throw new UsageError(`missing ${issuer ? 'client id' : 'issuer'} for profile "${profile.name}"`, {
+      hint: 'Give --issuer and --client-id (the client that introspects must be known to the IdP).',
+    });
+  }
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
+  return idp.introspect(token, hint);
+}

@@ -1,0 +1,166 @@
+/**
+ * `login`: Authorization Code + PKCE through a loopback redirect (RFC 8252). Discovery, a
+ * loopback server, the browser (or a printed URL and a pasted redirect), one valid callback, the
+ * code exchange, the ID token verified, then — and only then — the cache entry written.
+ */
+import { createInterface } from 'node:readline';
+import type { TokenCache } from '../cache/token-cache.js';
+import type { CachedSession } from '../cache/types.js';
+import { requireIdp } from '../config/profile.js';
+import type { Profile } from '../config/types.js';
+import { AuthorizationRefusedError, InterruptedError, describeError } from '../errors.js';
+import { LoopbackServer, type RefusedCallback } from '../loopback/server.js';
+import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
+
+export const DEFAULT_LOGIN_TIMEOUT_S = 300;
+
+/** How the flow talks to the user (stderr); the command decides the looks. */
+export interface LoginTalk {
+  /** A line of progress. */
+  say(text: string): void;
+  warn(text: string): void;
+  /** The URL to open, shown prominently (no browser, or the browser failed). */
+  showUrl(url: string, pasteAccepted: boolean): void;
+  /** Waiting starts / ends (a spinner on a terminal). */
+  waiting(active: boolean): void;
+}
+
+export interface LoginInput extends FlowIo {
+  profile: Profile;
+  cache: TokenCache;
+  talk: LoginTalk;
+  /** `--port`; else the profile's redirectPort; else an ephemeral port. */
+  port?: number;
+  /** Seconds to wait for the browser to come back. Default 300. */
+  timeoutSeconds?: number;
+  /** `--no-browser`: print the URL, and read a pasted redirect URL from stdin. */
+  noBrowser?: boolean;
+}
+
+export interface LoginResult {
+  session: CachedSession;
+  /** The verified ID token claims (empty without an ID token). */
+  claims: Record<string, unknown>;
+}
+
+const REFUSED_MESSAGES: Record<RefusedCallback, string> = {
+  wrong_state: 'refused a callback whose state does not match this login (forged or stale); still waiting',
+  wrong_host: 'refused a request to the loopback server with a foreign Host header; still waiting',
+  wrong_path: 'answered 404 to a request for another path of the loopback server; still waiting',
+  wrong_method: 'refused a non-GET request to the loopback server; still waiting',
+  already_done: 'refused a second callback: this login has already been answered',
+};
+
+/**
+ * Runs the whole login. The loopback server is closed, the timer cleared and the interrupt
+ * handler removed whatever happens.
+ *
+ * @throws UsageError (2) for a missing issuer/client id or a taken port; RemoteError (3) when the
+ *   IdP cannot be reached; AuthorizationRefusedError (5) for `error=` callbacks, a refused code
+ *   exchange or nobody returning within the timeout; TokenRejectedError (1) for an ID token that
+ *   fails verification; InterruptedError (130) on SIGINT.
+ */
+export async function loginFlow(input: LoginInput): Promise<LoginResult> {
+  const { ctx, profile, cache, talk } = input;
+  const { issuer, clientId } = requireIdp(profile);
+  const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
+  const server = await LoopbackServer.listen(input.port ?? profile.redirectPort ?? 0);
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(
+      new AuthorizationRefusedError(`could not sign in: nobody came back to ${server.redirectUri} within ${timeoutSeconds} s`, {
+        hint: `Run \`authbridge login\` again${input.noBrowser ? '' : ', or use --no-browser to open the URL yourself'}.`,
+      }),
+    );
+  }, timeoutSeconds * 1000);
+  const removeInterrupt = ctx.onInterrupt((signal) => {
+    controller.abort(new InterruptedError(`login interrupted (${signal})`, { hint: 'Nothing was cached.' }));
+  });
+  let stopReading: (() => void) | undefined;
+  try {
+    const request = await idp.authorizationRequest({ redirectUri: server.redirectUri, scopes: profile.scopes });
+    let claims: Record<string, unknown> = {};
+    const session = server.waitForCallback(
+      request.state,
+      async (callbackUrl) => {
+        const tokens = await idp.exchangeCode(callbackUrl, request);
+        if (tokens.id_token) {
+          claims = await verifyIdToken(input, idp, tokens.id_token, { nonce: request.nonce });
+        }
+        let userinfo: Record<string, unknown> | undefined;
+        if (claims.email === undefined && profile.scopes.includes('email') && idp.metadata.userinfo_endpoint) {
+          // The ID token may carry only `sub` (OpenID Connect Core §5.4): ask userinfo for the email.
+          userinfo = await idp
+            .userinfo(tokens.access_token, typeof claims.sub === 'string' ? claims.sub : undefined)
+            .catch((err: unknown) => {
+              input.trace?.(`userinfo not available: ${describeError(err)}`);
+              return undefined;
+            });
+        }
+        // Interrupted or timed out meanwhile: the user was told nothing is cached, so nothing is.
+        if (controller.signal.aborted) throw controller.signal.reason;
+        return cache.update(profile.name, (previous) => {
+          // A new login replaces the entry; a broker session survives only for the same user.
+          const keep = previous && previous.issuer === issuer && previous.subject === claims.sub ? previous : undefined;
+          const next = sessionFromTokens({
+            profile: profile.name,
+            issuer,
+            clientId,
+            requestedScopes: profile.scopes,
+            tokens,
+            claims: tokens.id_token ? claims : undefined,
+            userinfo,
+            now: ctx.now(),
+          });
+          if (keep?.broker) next.broker = keep.broker;
+          return next;
+        }) as Promise<CachedSession>;
+      },
+      {
+        signal: controller.signal,
+        // Browsers ask for /favicon.ico on their own: another path is only worth a --verbose line.
+        onRefused: (why) => (why === 'wrong_path' ? input.trace?.(REFUSED_MESSAGES[why]) : talk.warn(REFUSED_MESSAGES[why])),
+      },
+    );
+    session.catch(() => {});
+
+    if (input.noBrowser) {
+      talk.showUrl(request.url.href, true);
+      stopReading = readPastedUrls(input, server);
+    } else {
+      talk.say(`Opening the browser to sign in at ${issuer} …`);
+      try {
+        await ctx.openBrowser(request.url.href);
+      } catch (err) {
+        talk.warn(`could not open the browser: ${describeError(err)}`);
+        talk.showUrl(request.url.href, false);
+      }
+    }
+    talk.waiting(true);
+    const result = await session;
+    return { session: result, claims };
+  } finally {
+    talk.waiting(false);
+    stopReading?.();
+    clearTimeout(timer);
+    removeInterrupt();
+    await server.close();
+  }
+}
+
+/** `--no-browser`: each line on stdin may be the URL the browser was redirected to. */
+function readPastedUrls({ ctx, talk }: LoginInput, server: LoopbackServer): () => void {
+  const lines = createInterface({ input: ctx.stdin, terminal: false });
+  lines.on('line', (line) => {
+    if (!line.trim()) return;
+    void server.submit(line).then((outcome) => {
+      if (!outcome.accepted) talk.warn(`ignored the pasted URL: ${outcome.why}`);
+    });
+  });
+  lines.on('error', () => {});
+  return () => {
+    lines.close();
+    ctx.stdin.pause?.();
+  };
+}

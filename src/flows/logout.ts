@@ -1,0 +1,73 @@
+/**
+ * `logout`: the profile's tokens leave the cache first, always; then the IdP is asked to revoke
+ * them (RFC 7009, refresh token first: revoking it ends the grant at most IdPs). Remote failures
+ * are warnings.
+ */
+import type { TokenCache } from '../cache/token-cache.js';
+import type { CachedSession } from '../cache/types.js';
+import type { Profile } from '../config/types.js';
+import { describeError } from '../errors.js';
+import { openIdp, type FlowIo } from './session.js';
+
+/** One profile's outcome, exactly as `logout --json` prints it. */
+export interface LogoutDocument {
+  profile: string;
+  removed: boolean;
+  revoked: { idp: boolean; broker: boolean };
+  warnings: string[];
+}
+
+export interface LogoutInput extends FlowIo {
+  cache: TokenCache;
+  names: string[];
+  /** `--local`: remove from the cache only. */
+  local: boolean;
+  /** A profile's settings, for a confidential client's secret. */
+  loadProfile: (name: string) => Promise<Profile | undefined>;
+}
+
+async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings: string[]): Promise<boolean> {
+  const tokens = [
+    ['refresh_token', session.refresh_token],
+    ['access_token', session.access_token],
+  ].filter((t): t is ['refresh_token' | 'access_token', string] => typeof t[1] === 'string');
+  if (tokens.length === 0) return false;
+  let idp;
+  try {
+    const profile = await input.loadProfile(session.profile).catch(() => undefined);
+    idp = await openIdp(input, {
+      issuer: session.issuer,
+      clientId: session.client_id,
+      clientSecret: profile?.clientId === undefined || profile.clientId === session.client_id ? profile?.clientSecret : undefined,
+    });
+  } catch (err) {
+    warnings.push(`the tokens were not revoked at ${session.issuer}: ${describeError(err)}`);
+    return false;
+  }
+  let all = true;
+  for (const [hint, token] of tokens) {
+    try {
+      await idp.revoke(token, hint);
+    } catch (err) {
+      all = false;
+      warnings.push(describeError(err));
+    }
+  }
+  return all;
+}
+
+/** Signs out of each named profile. Never throws for remote failures: they become warnings. */
+export async function logoutFlow(input: LogoutInput): Promise<LogoutDocument[]> {
+  const out: LogoutDocument[] = [];
+  for (const name of input.names) {
+    let removed: CachedSession | undefined;
+    await input.cache.update(name, (current) => {
+      removed = current;
+      return undefined;
+    });
+    const warnings: string[] = [];
+    const idp = removed && !input.local ? await revokeAtIdp(input, removed, warnings) : false;
+    out.push({ profile: name, removed: removed !== undefined, revoked: { idp, broker: false }, warnings });
+  }
+  return out;
+}

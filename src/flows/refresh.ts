@@ -1,0 +1,78 @@
+/**
+ * `refresh` (and `token`'s auto-refresh): the refresh-token grant, run under the cache lock so
+ * that parallel invocations never spend the same (rotating) refresh token twice.
+ */
+import type { TokenCache } from '../cache/token-cache.js';
+import type { CachedSession } from '../cache/types.js';
+import type { Profile } from '../config/types.js';
+import { NotSignedInError } from '../errors.js';
+import { loginCommand, oauthErrorOf, openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
+
+export interface RefreshInput extends FlowIo {
+  profile: Profile;
+  cache: TokenCache;
+  /**
+   * When given and true for the entry found under the lock, no grant is made: another process
+   * refreshed it meanwhile. `refresh` leaves it out (always refresh); `token` passes its check.
+   */
+  stillFresh?: (session: CachedSession) => boolean;
+}
+
+/**
+ * Refreshes the profile's session and stores the result. Without a refresh token, or with a
+ * session already marked expired, nothing is sent.
+ *
+ * @throws NotSignedInError (4) when there is no session or no usable refresh token;
+ *   AuthorizationRefusedError (5) on `invalid_grant`, after marking the entry `expired` so
+ *   `status` says "session expired"; RemoteError (3) when the IdP fails (the entry is unchanged).
+ */
+export async function refreshFlow(input: RefreshInput): Promise<CachedSession> {
+  const { ctx, profile, cache } = input;
+  let failure: unknown;
+  const updated = await cache.update(profile.name, async (current) => {
+    if (!current) {
+      failure = new NotSignedInError(`could not refresh profile "${profile.name}": not signed in`, {
+        hint: `Run \`${loginCommand(profile.name)}\`.`,
+      });
+      return undefined;
+    }
+    if (input.stillFresh?.(current)) return current;
+    if (current.expired || !current.refresh_token) {
+      failure = new NotSignedInError(
+        `could not refresh profile "${profile.name}": ${current.expired ? 'the session expired' : 'no refresh token is held (ask for the offline_access scope)'}`,
+        { hint: `Run \`${loginCommand(profile.name)}\`.` },
+      );
+      return current;
+    }
+    try {
+      // The tokens belong to the issuer and client that issued them, whatever the config says now.
+      const idp = await openIdp(input, {
+        issuer: current.issuer,
+        clientId: current.client_id,
+        clientSecret: profile.clientId === undefined || profile.clientId === current.client_id ? profile.clientSecret : undefined,
+      });
+      const tokens = await idp.refresh(current.refresh_token);
+      const claims = tokens.id_token
+        ? await verifyIdToken(input, idp, tokens.id_token, { subject: current.subject })
+        : undefined;
+      return sessionFromTokens({
+        profile: profile.name,
+        issuer: current.issuer,
+        clientId: current.client_id,
+        requestedScopes: current.scopes,
+        tokens,
+        claims,
+        now: ctx.now(),
+        previous: current,
+      });
+    } catch (err) {
+      failure = err;
+      if (oauthErrorOf(err) === 'invalid_grant') {
+        return { ...current, expired: true };
+      }
+      return current;
+    }
+  });
+  if (failure !== undefined) throw failure;
+  return updated!;
+}

@@ -1,0 +1,148 @@
+/**
+ * What the sign-in flows share: reaching the IdP, verifying an ID token with the foundation's
+ * verifier, turning a token response into a cache entry, and judging whether an entry is usable.
+ * openid-client is imported lazily: `status` and `token` on a fresh cache never load it.
+ */
+import type { CachedSession } from '../cache/types.js';
+import type { Context } from '../context.js';
+import { TokenRejectedError } from '../errors.js';
+import type { IdpClient, TokenSet } from '../oidc/client.js';
+
+/** Seconds of leeway between this machine's clock and the IdP's for ID token times. */
+export const ID_TOKEN_CLOCK_TOLERANCE_S = 30;
+
+export interface IdpSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+}
+
+export interface FlowIo {
+  ctx: Context;
+  /** `--verbose` lines (already masked by the adapter). */
+  trace?: (line: string) => void;
+}
+
+/** Discovers the IdP and configures the client (lazy import of the adapter). */
+export async function openIdp({ ctx, trace }: FlowIo, settings: IdpSettings): Promise<IdpClient> {
+  const { connectIdp } = await import('../oidc/client.js');
+  return connectIdp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace });
+}
+
+/**
+ * Verifies an ID token with `verifyJwt`: signature against the IdP's JWKS, `iss`, `aud`
+ * (the client id), `exp`, `nonce` when given, `azp` when present, and that it is not an access
+ * token. Returns its claims.
+ * @throws TokenRejectedError naming the first failing check; RemoteError when the JWKS cannot be had.
+ */
+export async function verifyIdToken(
+  { ctx, trace }: FlowIo,
+  idp: IdpClient,
+  idToken: string,
+  expected: { nonce?: string; subject?: string },
+): Promise<Record<string, unknown>> {
+  const [{ verifyJwt }, { remoteKeySet }, { tracingFetch }] = await Promise.all([
+    import('../jwt/verify.js'),
+    import('../jwt/keys.js'),
+    import('../oidc/trace.js'),
+  ]);
+  if (!idp.metadata.jwks_uri) throw new TokenRejectedError(`could not verify the ID token: ${idp.issuer} publishes no jwks_uri`);
+  const result = await verifyJwt(idToken, {
+    issuer: idp.issuer,
+    audience: idp.clientId,
+    keys: remoteKeySet(idp.metadata.jwks_uri, { fetch: tracingFetch(ctx.fetch, trace, ctx.now), now: ctx.now }),
+    now: ctx.now(),
+    clockTolerance: ID_TOKEN_CLOCK_TOLERANCE_S,
+    nonce: expected.nonce,
+    authorizedParty: idp.clientId,
+    type: 'id',
+  });
+  if (!result.valid) {
+    const failed = result.checks.find((c) => !c.ok);
+    throw new TokenRejectedError(`could not verify the ID token: ${result.reason}${failed ? ` (${failed.name}: ${failed.detail})` : ''}`, {
+      hint: 'Nothing was cached. Check the profile\'s issuer and client id.',
+    });
+  }
+  const claims = result.payload as Record<string, unknown>;
+  // OpenID Connect Core §12.2: a refreshed ID token names the same End-User.
+  if (expected.subject !== undefined && claims.sub !== expected.subject) {
+    throw new TokenRejectedError(`could not verify the ID token: its sub "${String(claims.sub)}" is not the signed-in "${expected.subject}"`);
+  }
+  return claims;
+}
+
+export interface SessionInput {
+  profile: string;
+  issuer: string;
+  clientId: string;
+  /** The scopes asked for: used when the IdP does not say which it granted. */
+  requestedScopes: string[];
+  tokens: TokenSet;
+  /** The verified ID token claims, when an ID token came. */
+  claims?: Record<string, unknown>;
+  /** Userinfo claims to fill in what the ID token lacks (email). */
+  userinfo?: Record<string, unknown>;
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** The entry being refreshed: what the new answer lacks is kept from it. */
+  previous?: CachedSession;
+}
+
+function stringClaim(...values: unknown[]): string | undefined {
+  return values.find((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/** A cache entry from a token response (login or refresh). */
+export function sessionFromTokens(input: SessionInput): CachedSession {
+  const { tokens, claims, previous, now } = input;
+  const idToken = tokens.id_token ?? previous?.id_token;
+  const idExp = claims && typeof claims.exp === 'number' ? claims.exp * 1000 : tokens.id_token ? undefined : previous?.id_token_expires_at;
+  const session: CachedSession = {
+    version: 1,
+    profile: input.profile,
+    issuer: input.issuer,
+    client_id: input.clientId,
+    access_token: tokens.access_token,
+    access_token_expires_at: tokens.expires_in !== undefined ? now + tokens.expires_in * 1000 : undefined,
+    id_token: idToken,
+    id_token_expires_at: idExp,
+    // RFC 6749 §6: without a new refresh token the old one stays valid.
+    refresh_token: tokens.refresh_token ?? previous?.refresh_token,
+    token_type: tokens.token_type,
+    scopes: tokens.scope ? tokens.scope.split(' ').filter(Boolean) : (previous?.scopes ?? input.requestedScopes),
+    subject: stringClaim(claims?.sub, previous?.subject),
+    email: stringClaim(claims?.email, input.userinfo?.email, previous?.email),
+    claims: claims ?? previous?.claims,
+    obtained_at: now,
+  };
+  if (previous?.broker) session.broker = previous.broker;
+  for (const key of Object.keys(session) as Array<keyof CachedSession>) if (session[key] === undefined) delete session[key];
+  return session;
+}
+
+/** The OAuth `error` code of a refusal by the IdP (`invalid_grant` …), if that is what `err` is. */
+export function oauthErrorOf(err: unknown): string | undefined {
+  const code = (err as { oauthError?: unknown } | undefined)?.oauthError;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Milliseconds before expiry at which `token` refreshes rather than hand out a dying token. */
+export const REFRESH_MARGIN_MS = 30_000;
+
+/** A token's expiry: unknown (no `expires_in`) counts as valid until the IdP says otherwise. */
+export function tokenLive(expiresAt: number | undefined, now: number, marginMs = 0): boolean {
+  return expiresAt === undefined || expiresAt - marginMs > now;
+}
+
+/** The contract's "signed in": an unexpired access or ID token, and not marked expired by a refused refresh. */
+export function isSignedIn(session: CachedSession | undefined, now: number): boolean {
+  if (!session || session.expired) return false;
+  const access = session.access_token !== undefined && tokenLive(session.access_token_expires_at, now);
+  const id = session.id_token !== undefined && tokenLive(session.id_token_expires_at, now);
+  return access || id;
+}
+
+/** `authbridge login` with the profile flag when it is not the default. */
+export function loginCommand(profile: string): string {
+  return profile === 'default' ? 'authbridge login' : `authbridge login --profile ${profile}`;
+}

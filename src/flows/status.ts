@@ -1,0 +1,119 @@
+/**
+ * `status`: what the cache says about each profile (offline), and with `--check` what the IdP
+ * says (userinfo, else introspection of the refresh token).
+ */
+import type { TokenCache } from '../cache/token-cache.js';
+import type { CachedSession } from '../cache/types.js';
+import type { Profile } from '../config/types.js';
+import { isAuthbridgeError } from '../errors.js';
+import { isoTime } from '../util/time.js';
+import { isSignedIn, openIdp, tokenLive, type FlowIo } from './session.js';
+
+/** The result of asking the IdP (`--check`). `live` is null when the IdP offers no way to ask. */
+export interface IdpCheck {
+  live: boolean | null;
+  method: 'userinfo' | 'introspection' | null;
+  detail: string;
+}
+
+/** One profile, exactly as `status --json` prints it (plus `check` under `--check`). */
+export interface StatusDocument {
+  profile: string;
+  signed_in: boolean;
+  issuer: string | null;
+  subject: string | null;
+  email: string | null;
+  access_token_expires_at: string | null;
+  id_token_expires_at: string | null;
+  refreshable: boolean;
+  scopes: string[];
+  broker: null | { signed_in: boolean; issuer: string; subject: string; expires_at: string };
+  check?: { idp: IdpCheck };
+}
+
+export interface ProfileStatus {
+  document: StatusDocument;
+  /** The cached entry (for the human view's times); never printed as such. */
+  session?: CachedSession;
+  /** A refresh was refused (`invalid_grant`): "session expired, run `authbridge login`". */
+  expired: boolean;
+}
+
+export interface StatusInput extends FlowIo {
+  cache: TokenCache;
+  /** The profiles to report, in order. */
+  names: string[];
+  /** Ask the IdP whether each session is still live. */
+  check: boolean;
+  /** Resolves a profile's settings (for a confidential client's secret under `--check`). */
+  loadProfile: (name: string) => Promise<Profile | undefined>;
+}
+
+/** The status document of one profile from its cache entry, at `now` (ms). */
+export function statusDocument(name: string, session: CachedSession | undefined, now: number): StatusDocument {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : isoTime(ms));
+  const broker = session?.broker;
+  return {
+    profile: name,
+    signed_in: isSignedIn(session, now),
+    issuer: session?.issuer ?? null,
+    subject: session?.subject ?? null,
+    email: session?.email ?? null,
+    access_token_expires_at: session?.access_token ? iso(session.access_token_expires_at) : null,
+    id_token_expires_at: session?.id_token ? iso(session.id_token_expires_at) : null,
+    refreshable: Boolean(session?.refresh_token && !session.expired),
+    scopes: session?.scopes ?? [],
+    broker: broker
+      ? { signed_in: broker.expires_at > now, issuer: broker.issuer, subject: broker.subject, expires_at: isoTime(broker.expires_at) }
+      : null,
+  };
+}
+
+async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<IdpCheck> {
+  const profile = await input.loadProfile(session.profile).catch(() => undefined);
+  const idp = await openIdp(input, {
+    issuer: session.issuer,
+    clientId: session.client_id,
+    clientSecret: profile?.clientId === undefined || profile.clientId === session.client_id ? profile?.clientSecret : undefined,
+  });
+  let refusal: string | undefined;
+  if (session.access_token && tokenLive(session.access_token_expires_at, input.ctx.now()) && idp.metadata.userinfo_endpoint) {
+    try {
+      await idp.userinfo(session.access_token, session.subject);
+      return { live: true, method: 'userinfo', detail: 'the userinfo endpoint accepted the access token' };
+    } catch (err) {
+      if (!isAuthbridgeError(err) || err.exitClass !== 'refused') throw err;
+      // An access token minted for another resource is refused here; the refresh token can still tell.
+      refusal = err.message;
+    }
+  }
+  if (session.refresh_token && idp.metadata.introspection_endpoint) {
+    const result = await idp.introspect(session.refresh_token, 'refresh_token');
+    return {
+      live: result.active,
+      method: 'introspection',
+      detail: result.active ? 'the IdP says the refresh token is active' : 'the IdP says the refresh token is not active',
+    };
+  }
+  if (refusal) return { live: false, method: 'userinfo', detail: refusal };
+  return { live: null, method: null, detail: 'no unexpired access token for userinfo and no refresh token to introspect' };
+}
+
+/**
+ * The status of each named profile. Offline unless `check`.
+ * @throws RemoteError (3) under `check` when the IdP cannot be reached.
+ */
+export async function statusFlow(input: StatusInput): Promise<ProfileStatus[]> {
+  const out: ProfileStatus[] = [];
+  for (const name of input.names) {
+    const session = await input.cache.get(name);
+    const document = statusDocument(name, session, input.ctx.now());
+    if (input.check && session && !session.expired && (session.access_token || session.refresh_token)) {
+      const idp = await checkAtIdp(input, session);
+      document.check = { idp };
+      if (idp.live === false) document.signed_in = false;
+    }
+    out.push({ document, session, expired: Boolean(session?.expired) });
+  }
+  return out;
+}

@@ -1,0 +1,82 @@
+/** Human views of the sign-in commands. Tokens never appear here. */
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { CachedSession } from '../cache/types.js';
+import type { Context } from '../context.js';
+import type { LogoutDocument } from '../flows/logout.js';
+import type { ProfileStatus } from '../flows/status.js';
+import { formatTime } from '../util/time.js';
+import { keyValues } from './blocks.js';
+import { colorLevel, type GlobalOptions } from './output.js';
+
+function expiry(ms: number | undefined, now: number, style: ChalkInstance): string {
+  if (ms === undefined) return 'held (expiry unknown)';
+  const text = formatTime(ms, now);
+  return ms > now ? `expires ${text}` : style.yellow(`expired ${text}`);
+}
+
+function who(session: CachedSession): string {
+  if (session.email && session.subject) return `${session.email} (sub ${session.subject})`;
+  return session.email ?? (session.subject ? `sub ${session.subject}` : 'an unknown user');
+}
+
+/** `status`: one block a profile. */
+export function renderStatus(statuses: ProfileStatus[], now: number, style: ChalkInstance): string {
+  return statuses
+    .map(({ document: doc, session, expired }) => {
+      const name = style.bold(doc.profile);
+      if (!session) return `${name}: ${style.yellow('not signed in')}`;
+      const headline = expired
+        ? `${name}: ${style.red('session expired')}, run \`authbridge login${doc.profile === 'default' ? '' : ` --profile ${doc.profile}`}\``
+        : doc.signed_in
+          ? `${name}: ${style.green('signed in')} as ${who(session)}`
+          : `${name}: ${style.yellow('not signed in')} (tokens expired${doc.refreshable ? '; `authbridge refresh` may renew them' : ''})`;
+      const rows: Array<[string, string]> = [['issuer', session.issuer]];
+      if (session.access_token) rows.push(['access token', expiry(session.access_token_expires_at, now, style)]);
+      if (session.id_token) rows.push(['ID token', expiry(session.id_token_expires_at, now, style)]);
+      rows.push(['refresh token', session.refresh_token ? (expired ? 'refused by the IdP' : 'held') : 'none']);
+      rows.push(['scopes', session.scopes.join(' ') || '(none)']);
+      if (doc.broker) {
+        rows.push(['broker', `${doc.broker.signed_in ? 'signed in' : 'expired'} at ${doc.broker.issuer} as ${doc.broker.subject}, ${expiry(session.broker!.expires_at, now, style)}`]);
+      }
+      const check = doc.check?.idp;
+      if (check) {
+        const verdict = check.live === true ? style.green('live') : check.live === false ? style.red('not live') : style.yellow('unknown');
+        rows.push(['IdP check', `${verdict}: ${check.detail}`]);
+      }
+      return `${headline}\n${keyValues(rows, style)}`;
+    })
+    .join('\n\n');
+}
+
+/** `login`: the line told on stderr once signed in. */
+export function renderLoginDone(session: CachedSession, now: number, style: ChalkInstance): string {
+  const until = session.access_token_expires_at ?? session.id_token_expires_at;
+  return `${style.green('✓')} Signed in to ${session.issuer} as ${style.bold(who(session))}${until ? `; the access token ${expiry(until, now, style)}` : ''}.`;
+}
+
+/** `introspect`: the IdP's answer, times made readable. */
+export function renderIntrospection(result: Record<string, unknown>, now: number, style: ChalkInstance): string {
+  const head = result.active ? style.green.bold('active') : style.red.bold('inactive');
+  const rows: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(result)) {
+    if (key === 'active') continue;
+    if ((key === 'exp' || key === 'iat' || key === 'nbf' || key === 'auth_time') && typeof value === 'number') {
+      rows.push([key, formatTime(value * 1000, now)]);
+    } else {
+      rows.push([key, typeof value === 'string' ? value : JSON.stringify(value)]);
+    }
+  }
+  return rows.length ? `${head}\n${keyValues(rows, style)}` : head;
+}
+
+/** `logout`: one line a profile (warnings are printed separately). */
+export function renderLogout(doc: LogoutDocument, local: boolean, style: ChalkInstance): string {
+  if (!doc.removed) return `Profile ${style.bold(doc.profile)} was not signed in; nothing to remove.`;
+  const remote = local ? 'not revoked (--local)' : doc.revoked.idp ? 'revoked at the IdP' : style.yellow('not revoked at the IdP');
+  return `${style.green('✓')} Signed out of profile ${style.bold(doc.profile)}: tokens removed from the cache, ${remote}.`;
+}
+
+/** Styles for lines written to stderr (colour follows stderr being a terminal, not stdout). */
+export function stderrStyle(ctx: Context, global: GlobalOptions): ChalkInstance {
+  return new Chalk({ level: colorLevel(ctx, ctx.stderr, global.color) });
+}

@@ -1,0 +1,189 @@
+/**
+ * A real OpenID Provider (oidc-provider 9) in the test process, on 127.0.0.1 and an ephemeral
+ * port: a native public client (`cli`), a confidential one (`confidential`, client_secret_basic),
+ * devInteractions for login and consent, introspection, revocation, refresh tokens with
+ * `offline_access`, and JWT access tokens through resource indicators.
+ *
+ * Faults are switched on at run time through `idp.faults`, so one provider serves many cases.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair } from 'jose';
+import Provider, { type Configuration } from 'oidc-provider';
+
+export const PUBLIC_CLIENT_ID = 'cli';
+export const CONFIDENTIAL_CLIENT_ID = 'confidential';
+export const CONFIDENTIAL_CLIENT_SECRET = 'confidential-s3cret';
+/** A client that only accepts client_secret_post at the token endpoint. */
+export const POST_CLIENT_ID = 'post-client';
+export const POST_CLIENT_SECRET = 'post-s3cret';
+/** The resource server whose access tokens are JWTs (RFC 9068) when asked for by `resource`. */
+export const API_RESOURCE = 'https://api.example.test/';
+
+/** Claims of the accounts devInteractions signs in (any login name is an account id). */
+export function accountClaims(id: string): Record<string, unknown> {
+  const given = id.charAt(0).toUpperCase() + id.slice(1);
+  return {
+    sub: id,
+    email: `${id}@example.test`,
+    email_verified: true,
+    given_name: given,
+    family_name: 'Tester',
+    name: `${given} Tester`,
+  };
+}
+
+export interface IdpFaults {
+  /** Answer the token endpoint with this instead of running the grant. */
+  token?: { status: number; body: unknown };
+  /** Answer the discovery document with this status and body (e.g. HTML). */
+  discovery?: { status: number; body: string; contentType?: string };
+  /** Answer the revocation endpoint with this status. */
+  revocation?: { status: number };
+}
+
+export interface IdpOptions {
+  /** Resource indicator used when the client asks for none (JWT access tokens for it). */
+  defaultResource?: string;
+  /** oidc-provider's `conformIdTokenClaims`; default true (email only from userinfo). */
+  conformIdTokenClaims?: boolean;
+  /** Seconds. Default 3600. */
+  accessTokenTtl?: number;
+}
+
+export interface Idp {
+  /** `http://127.0.0.1:PORT` (no trailing slash), the `iss` of its tokens. */
+  issuer: string;
+  port: number;
+  provider: Provider;
+  faults: IdpFaults;
+  /** Requests seen, as `METHOD /path`, in order. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+async function signingKeys() {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { keys: [{ ...jwk, kid: 'idp-rs256', alg: 'RS256', use: 'sig' }] };
+}
+
+/** Starts the provider; `close()` it in `afterAll`/`finally`. */
+export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  const nativeClient = {
+    application_type: 'native' as const,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code' as const],
+    // RFC 8252 §7.3: oidc-provider accepts any port on a native client's loopback redirect URI.
+    redirect_uris: ['http://127.0.0.1/callback'],
+  };
+  const configuration: Configuration = {
+    clients: [
+      { ...nativeClient, client_id: PUBLIC_CLIENT_ID, token_endpoint_auth_method: 'none' },
+      {
+        ...nativeClient,
+        client_id: CONFIDENTIAL_CLIENT_ID,
+        client_secret: CONFIDENTIAL_CLIENT_SECRET,
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        ...nativeClient,
+        client_id: POST_CLIENT_ID,
+        client_secret: POST_CLIENT_SECRET,
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
+    jwks: await signingKeys(),
+    cookies: { keys: ['authbridge-test-cookie-key'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'given_name', 'family_name'],
+    },
+    conformIdTokenClaims: options.conformIdTokenClaims ?? true,
+    findAccount: (_ctx, id) => ({
+      accountId: id,
+      claims: async () => accountClaims(id) as { sub: string },
+    }),
+    features: {
+      devInteractions: { enabled: true },
+      // A client may introspect and revoke its own tokens (oidc-provider's default, stated to quiet its notice).
+      introspection: { enabled: true, allowedPolicy: async (ctx, _client, token) => token.clientId === ctx.oidc.client?.clientId },
+      revocation: { enabled: true, allowedPolicy: async (ctx, _client, token) => token.clientId === ctx.oidc.client?.clientId },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf ?? options.defaultResource,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resourceIndicator) => ({
+          scope: 'openid profile email offline_access api:read',
+          audience: resourceIndicator,
+          accessTokenTTL: options.accessTokenTtl ?? 3600,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        }),
+      },
+    },
+    ttl: {
+      AccessToken: options.accessTokenTtl ?? 3600,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 14 * 24 * 3600,
+      AuthorizationCode: 60,
+    },
+  };
+  const provider = new Provider(issuer, configuration);
+  // Keep the test output clean: the provider logs server errors through koa.
+  provider.on('server_error', () => {});
+  const faults: IdpFaults = {};
+  const requests: string[] = [];
+  const callback = provider.callback();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    requests.push(`${req.method} ${path}`);
+    if (path === '/.well-known/openid-configuration' && faults.discovery) {
+      res.writeHead(faults.discovery.status, { 'content-type': faults.discovery.contentType ?? 'text/html' });
+      res.end(faults.discovery.body);
+      return;
+    }
+    if (path === '/token' && faults.token) {
+      res.writeHead(faults.token.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(faults.token.body));
+      return;
+    }
+    if (path === '/token/revocation' && faults.revocation) {
+      res.writeHead(faults.revocation.status, { 'content-type': 'text/plain' });
+      res.end('unavailable');
+      return;
+    }
+    void callback(req, res);
+  });
+  return {
+    issuer,
+    port,
+    provider,
+    faults,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Environment for the CLI against `idp` with the public client, a private HOME and `BROWSER`. */
+export function idpEnv(idp: Idp, base: Record<string, string>, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    ...base,
+    AUTHBRIDGE_ISSUER: idp.issuer,
+    AUTHBRIDGE_CLIENT_ID: PUBLIC_CLIENT_ID,
+    ...extra,
+  };
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
