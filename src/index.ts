@@ -35,8 +35,11 @@ export interface VerifyTokenOptions {
   jwks?: JsonWebKeySet;
   /** A JWKS URL. Without `jwks`, `jwksUri` or `secret`, keys come from OIDC discovery at `issuer`. */
   jwksUri?: string;
-  /** A shared secret: the only way HS256/384/512 are accepted. */
-  secret?: string;
+  /**
+   * A shared secret: the only way HS256/384/512 are accepted. A string is used as its UTF-8
+   * bytes; binary keys (an `oct` JWK's `k`, decoded) are given as bytes.
+   */
+  secret?: string | Uint8Array;
   /** A key set reused across calls (from `createKeySet`): remote keys are fetched once. */
   keySet?: KeySet;
   /** Allowed algorithms. Default: the asymmetric algorithms the key set allows. */

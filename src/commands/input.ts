@@ -48,7 +48,9 @@ export function seconds(flag: string, value: unknown): number | undefined {
 export function parseMoment(flag: string, value: string): number {
   const trimmed = value.trim();
   if (/^-?\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : NaN;
+  // A time without a zone is UTC, like every time authbridge prints; never the machine's zone.
+  const zoned = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(trimmed) ? `${trimmed}Z` : trimmed;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(zoned) : NaN;
   if (!Number.isFinite(ms)) throw new UsageError(`${flag} must be an ISO-8601 time or epoch seconds, got "${value}"`);
   return ms;
 }

@@ -26,7 +26,11 @@ export async function verifyBatch(ctx: Context, options: VerifyOptions): Promise
   const lines = createInterface({ input: ctx.stdin, crlfDelay: Infinity });
   for await (const line of lines) {
     if (line.trim() === '') continue;
-    pending.push(verifyJwt(line, options));
+    const result = verifyJwt(line, options);
+    // A key-set failure (JWKS unreachable) rejects every pending token at once: the first one is
+    // awaited and reported; the others must not surface as unhandled rejections.
+    result.catch(() => {});
+    pending.push(result);
     if (pending.length >= WINDOW) await write(await pending.shift()!);
   }
   while (pending.length) await write(await pending.shift()!);

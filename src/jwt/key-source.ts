@@ -7,7 +7,7 @@ export interface KeySourceInput {
   /** A JWKS URL. */
   jwksUri?: string;
   /** A shared secret for HS*; the only way symmetric algorithms are ever accepted. */
-  secret?: string;
+  secret?: string | Uint8Array;
   /** Used for discovery when neither a file nor a URL is given. */
   issuer?: string;
   fetch: typeof fetch;
@@ -25,7 +25,7 @@ export async function resolveKeySet(input: KeySourceInput): Promise<KeySet> {
   const given = [input.jwksFile && '--jwks', input.jwksUri && '--jwks-uri', input.secret !== undefined && '--secret'].filter(Boolean);
   if (given.length > 1) throw new UsageError(`choose one key source: ${given.join(' or ')}`);
   if (input.secret !== undefined) {
-    if (input.secret === '') throw new UsageError('--secret must not be empty');
+    if (input.secret.length === 0) throw new UsageError('--secret must not be empty');
     return secretKeySet(input.secret);
   }
   if (input.jwksFile) return loadJwksFile(input.jwksFile);

@@ -83,7 +83,9 @@ export function parseJwks(doc: unknown, fail: (why: string) => never): JWK[] {
 /** A key set held in memory; imported keys are cached per key and algorithm. */
 class JwkKeySet implements KeySet {
   readonly symmetric = false;
-  private readonly imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
+  // Keyed by the JWK object, not its position: a refetched set brings new objects, so a rotated
+  // key is never verified with the key that used to sit at the same index.
+  private readonly imported = new WeakMap<JWK, Map<string, Promise<CryptoKey | Uint8Array>>>();
 
   constructor(
     readonly source: string,
@@ -104,17 +106,18 @@ class JwkKeySet implements KeySet {
   protected async resolve(matches: JWK[], alg: string): Promise<ResolvedKey[]> {
     const out: ResolvedKey[] = [];
     for (const jwk of matches) {
-      const cacheKey = `${this.keys.indexOf(jwk)}:${alg}`;
-      let pending = this.imported.get(cacheKey);
+      let byAlg = this.imported.get(jwk);
+      if (!byAlg) this.imported.set(jwk, (byAlg = new Map()));
+      let pending = byAlg.get(alg);
       if (!pending) {
         pending = importJWK(jwk, alg) as Promise<CryptoKey | Uint8Array>;
-        this.imported.set(cacheKey, pending);
+        byAlg.set(alg, pending);
       }
       try {
         out.push({ key: await pending, label: describeJwk(jwk) });
       } catch {
         // A malformed key in the set (bad modulus, wrong curve) matches nothing.
-        this.imported.delete(cacheKey);
+        byAlg.delete(alg);
       }
     }
     return out;
@@ -169,7 +172,8 @@ export interface RemoteKeySetOptions {
  */
 class RemoteKeySet extends JwkKeySet {
   private loading: Promise<void> | undefined;
-  private loadedAt = -Infinity;
+  /** When a token's unknown `kid` last caused a refetch (the first fetch does not count). */
+  private refetchedAt = -Infinity;
 
   constructor(
     private readonly uri: string,
@@ -185,7 +189,6 @@ class RemoteKeySet extends JwkKeySet {
         this.keys = parseJwks(doc, (why) => {
           throw new RemoteError(`could not use JWKS from ${this.uri}: ${why}`);
         });
-        this.loadedAt = (this.options.now ?? Date.now)();
       } finally {
         this.loading = undefined;
       }
@@ -201,10 +204,17 @@ class RemoteKeySet extends JwkKeySet {
   override async candidates(header: { alg?: unknown; kid?: unknown }): Promise<ResolvedKey[]> {
     if (this.keys.length === 0) await this.load();
     let matches = this.match(header);
-    const now = (this.options.now ?? Date.now)();
-    if (matches.length === 0 && now - this.loadedAt >= (this.options.cooldownMs ?? 30_000)) {
-      await this.load();
-      matches = this.match(header);
+    if (matches.length === 0) {
+      const now = (this.options.now ?? Date.now)();
+      if (this.loading) {
+        // A refetch is already under way (another token of a batch): it may bring this kid too.
+        await this.loading;
+        matches = this.match(header);
+      } else if (now - this.refetchedAt >= (this.options.cooldownMs ?? 30_000)) {
+        this.refetchedAt = now;
+        await this.load();
+        matches = this.match(header);
+      }
     }
     return this.resolve(matches, String(header.alg));
   }
@@ -256,6 +266,13 @@ export async function discoverJwksUri(
   }
   if (typeof doc.jwks_uri !== 'string') {
     throw new RemoteError(`could not use the discovery document of ${issuer}: it has no jwks_uri`);
+  }
+  // The provider's answer, not the user's flag: a bad URL here is a remote failure (exit 3).
+  const protocol = URL.canParse(doc.jwks_uri) ? new URL(doc.jwks_uri).protocol : '';
+  if (protocol !== 'https:' && protocol !== 'http:') {
+    throw new RemoteError(
+      `could not use the discovery document of ${issuer}: its jwks_uri is not an http(s) URL: "${doc.jwks_uri}"`,
+    );
   }
   return doc.jwks_uri;
 }

@@ -117,7 +117,10 @@ function checkFormat(token: ParsedJws): Outcome {
     return fail('format', 'malformed', `critical header parameter(s) not understood: ${show(header.crit)}`);
   }
   if (typeof header.alg !== 'string') return fail('format', 'malformed', 'the header has no "alg"');
-  if (!token.signaturePresent) return fail('format', 'malformed', 'the token has no signature (unsecured JWT)');
+  // An unsecured JWT (RFC 7519 §6) is well-formed; the algorithm check refuses "none".
+  if (!token.signaturePresent && header.alg.toLowerCase() !== 'none') {
+    return fail('format', 'malformed', 'the token has no signature');
+  }
   const ignored = ['jku', 'x5u', 'jwk', 'x5c'].filter((h) => header[h] !== undefined);
   const note = ignored.length ? `; header ${ignored.join(', ')} ignored (keys never come from the token)` : '';
   const kid = typeof header.kid === 'string' ? `, kid "${header.kid}"` : '';
