@@ -1,7 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { importJWK, type JWK } from 'jose';
+import type { KeyObject } from 'node:crypto';
 import { RemoteError, UsageError, describeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
+import { importPublicJwk, importSecret } from './jws.js';
+
+/** A JSON Web Key as found in a key set (RFC 7517). */
+export type JWK = Record<string, unknown> & { kty?: string; kid?: string; alg?: string; use?: string; crv?: string; key_ops?: string[] };
 
 /** The asymmetric algorithms authbridge accepts, and what key each needs. */
 const ASYMMETRIC: Record<string, { kty: string; crv?: string[] }> = {
@@ -27,7 +31,7 @@ export interface JsonWebKeySet {
 
 /** A key found for a token, ready to verify with. */
 export interface ResolvedKey {
-  key: CryptoKey | Uint8Array;
+  key: KeyObject;
   /** How the key is described to the user: `kid "abc" (RSA)`. */
   label: string;
 }
@@ -85,7 +89,7 @@ class JwkKeySet implements KeySet {
   readonly symmetric = false;
   // Keyed by the JWK object, not its position: a refetched set brings new objects, so a rotated
   // key is never verified with the key that used to sit at the same index.
-  private readonly imported = new WeakMap<JWK, Map<string, Promise<CryptoKey | Uint8Array>>>();
+  private readonly imported = new WeakMap<JWK, Map<string, KeyObject | null>>();
 
   constructor(
     readonly source: string,
@@ -108,17 +112,17 @@ class JwkKeySet implements KeySet {
     for (const jwk of matches) {
       let byAlg = this.imported.get(jwk);
       if (!byAlg) this.imported.set(jwk, (byAlg = new Map()));
-      let pending = byAlg.get(alg);
-      if (!pending) {
-        pending = importJWK(jwk, alg) as Promise<CryptoKey | Uint8Array>;
-        byAlg.set(alg, pending);
+      let key = byAlg.get(alg);
+      if (key === undefined) {
+        try {
+          key = importPublicJwk(jwk, alg);
+        } catch {
+          // A malformed or unsuitable key in the set (bad modulus, wrong curve, short RSA) matches nothing.
+          key = null;
+        }
+        byAlg.set(alg, key);
       }
-      try {
-        out.push({ key: await pending, label: describeJwk(jwk) });
-      } catch {
-        // A malformed key in the set (bad modulus, wrong curve) matches nothing.
-        byAlg.delete(alg);
-      }
+      if (key) out.push({ key, label: describeJwk(jwk) });
     }
     return out;
   }
@@ -235,7 +239,7 @@ export function remoteKeySet(uri: string, options: RemoteKeySetOptions): KeySet 
 
 /** A shared secret for HS256/384/512, only ever used when the user passes `--secret`. */
 export function secretKeySet(secret: string | Uint8Array): KeySet {
-  const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  const key = importSecret(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
   return {
     source: 'the shared secret',
     symmetric: true,

@@ -10,6 +10,9 @@ export interface ParsedJws {
   header: JsonObject;
   payload: JsonObject;
   signaturePresent: boolean;
+  /** `BASE64URL(header).BASE64URL(payload)`: what the signature covers. */
+  signingInput: string;
+  signature: Uint8Array;
 }
 
 export interface ParsedJwe {
@@ -76,5 +79,13 @@ export function parseToken(input: string): ParsedToken {
   if (!payload) reject(`${NOT_A_JWT}: the payload is not a base64url-encoded JSON object`);
   const signature = decodeSegment(parts[2]!);
   if (!signature) reject(`${NOT_A_JWT}: the signature is not base64url`);
-  return { format: 'jws', compact, header, payload, signaturePresent: signature.length > 0 };
+  return {
+    format: 'jws',
+    compact,
+    header,
+    payload,
+    signaturePresent: signature.length > 0,
+    signingInput: compact.slice(0, parts[0]!.length + parts[1]!.length + 1),
+    signature,
+  };
 }
