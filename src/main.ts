@@ -192,6 +192,26 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     .action(lazy(() => import('./commands/logout.js')));
 
   // broker commands (issue 4) register here
+  const broker = program
+    .command('broker')
+    .summary('run the reference token broker')
+    .description('The reference token broker (RFC 8693 token exchange, Synerise-compatible login).');
+  broker
+    .command('serve')
+    .summary('serve the broker over HTTP until SIGTERM/SIGINT')
+    .description(
+      'Validate tokens from trusted IdPs or backends, register customers in SQLite, issue broker JWTs.\n' +
+        'Needs --config FILE (the broker config, env AUTHBRIDGE_BROKER_CONFIG).',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
+    .option('--db <file>', 'SQLite database (default $XDG_DATA_HOME/authbridge/broker.db)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db',
+    )
+    .action(lazy(() => import('./commands/broker-serve.js')));
+
 
   return program;
 }

@@ -1,0 +1,234 @@
+/**
+ * What the broker does, apart from HTTP: pick the provider for a subject token, validate it,
+ * register or update the customer, open a session and sign the broker's own token; and judge
+ * the broker's tokens for introspection, userinfo and revocation.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseToken } from '../jwt/parse.js';
+import { signJwt, verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
+import type { BrokerConfig } from './config.js';
+import { OAuthError, invalidRequest } from './oauth-error.js';
+import { CallbackProvider } from './providers/callback.js';
+import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
+import type { Provider, TokenExpectation } from './providers/types.js';
+import type { BrokerStore, Customer, Session } from './store.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const TOKEN_TYPE = {
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  idToken: 'urn:ietf:params:oauth:token-type:id_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+} as const;
+/** `urn:authbridge:token-type:<providerId>` names a provider directly. */
+export const PROVIDER_TOKEN_TYPE_PREFIX = 'urn:authbridge:token-type:';
+
+/** How the subject token arrived: an RFC 8693 `subject_token_type`, or the Synerise call (any JWT or opaque). */
+export type SubjectTokenKind = string | { synerise: true };
+
+export interface ExchangeInput {
+  subjectToken: string;
+  kind: SubjectTokenKind;
+  clientId: string;
+}
+
+export interface ExchangeResult {
+  accessToken: string;
+  /** Seconds since the epoch. */
+  issuedAt: number;
+  expiresAt: number;
+  expiresIn: number;
+  accountStatus: 'created' | 'existing';
+  customer: Customer;
+  session: Session;
+}
+
+/** The claims of a broker token that checked out, with its live session. */
+export interface LiveToken {
+  claims: Record<string, unknown>;
+  session: Session;
+}
+
+export class Broker {
+  private readonly providers: Provider[];
+  private readonly byIssuer = new Map<string, JwtProvider>();
+  private readonly byId = new Map<string, Provider>();
+  private readonly callbacks: CallbackProvider[] = [];
+  private readonly keys: ReadonlyMap<string, SigningKey>;
+  private readonly signingKey: SigningKey;
+
+  constructor(
+    readonly config: BrokerConfig,
+    private readonly store: BrokerStore,
+    private readonly deps: ProviderDeps,
+  ) {
+    this.providers = config.providers.map((p) => (p.type === 'jwt' ? new JwtProvider(p, deps) : new CallbackProvider(p, deps)));
+    for (const provider of this.providers) {
+      this.byId.set(provider.id, provider);
+      if (provider instanceof JwtProvider) this.byIssuer.set(provider.config.issuer, provider);
+      else if (provider instanceof CallbackProvider) this.callbacks.push(provider);
+    }
+    const keys = store.signingKeys();
+    this.signingKey = keys[0]!;
+    this.keys = new Map(keys.map((k) => [k.kid, k]));
+  }
+
+  /** RFC 8414 metadata. */
+  metadata(): Record<string, unknown> {
+    const base = this.config.issuer.replace(/\/$/, '');
+    const auth = ['client_secret_basic', 'client_secret_post', 'none'];
+    return {
+      issuer: this.config.issuer,
+      token_endpoint: `${base}/oauth/token`,
+      jwks_uri: `${base}/jwks.json`,
+      introspection_endpoint: `${base}/oauth/introspect`,
+      revocation_endpoint: `${base}/oauth/revoke`,
+      userinfo_endpoint: `${base}/userinfo`,
+      grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: auth,
+      introspection_endpoint_auth_methods_supported: auth,
+      revocation_endpoint_auth_methods_supported: auth,
+      authbridge_subject_token_types_supported: [
+        TOKEN_TYPE.accessToken,
+        TOKEN_TYPE.idToken,
+        TOKEN_TYPE.jwt,
+        ...this.providers.map((p) => `${PROVIDER_TOKEN_TYPE_PREFIX}${p.id}`),
+      ],
+    };
+  }
+
+  jwks(): { keys: unknown[] } {
+    return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
+  }
+
+  /** Picks the provider for a subject token (RFC 8693 §2.1 `subject_token_type`). */
+  private select(token: string, kind: SubjectTokenKind): { provider: Provider; expectation: TokenExpectation } {
+    if (typeof kind === 'string' && kind.startsWith(PROVIDER_TOKEN_TYPE_PREFIX)) {
+      const provider = this.byId.get(kind.slice(PROVIDER_TOKEN_TYPE_PREFIX.length));
+      if (!provider) throw invalidRequest('subject_token_type names no configured provider');
+      return { provider, expectation: 'any' };
+    }
+    let expectation: TokenExpectation;
+    if (typeof kind !== 'string') expectation = 'any';
+    else if (kind === TOKEN_TYPE.accessToken) expectation = 'access';
+    else if (kind === TOKEN_TYPE.idToken) expectation = 'id';
+    else if (kind === TOKEN_TYPE.jwt) expectation = 'any';
+    else throw invalidRequest('unsupported subject_token_type');
+
+    // A token verified moments ago needs no parsing to find its provider.
+    for (const provider of this.byIssuer.values()) {
+      if (provider.remembers(token, expectation)) return { provider, expectation };
+    }
+    let issuer: unknown;
+    let isJwt = false;
+    try {
+      const parsed = parseToken(token);
+      if (parsed.format === 'jwe') throw invalidRequest('encrypted subject tokens are not supported');
+      isJwt = true;
+      issuer = parsed.payload.iss;
+    } catch (err) {
+      if (err instanceof OAuthError) throw err;
+    }
+    if (isJwt) {
+      const provider = typeof issuer === 'string' ? this.byIssuer.get(issuer) : undefined;
+      if (!provider) throw invalidRequest('subject_token rejected: its issuer is not trusted');
+      return { provider, expectation };
+    }
+    // Not a JWT: an opaque access token, for the app's backend to judge.
+    if (expectation === 'id' || kind === TOKEN_TYPE.jwt) throw invalidRequest('subject_token is not a JWT');
+    if (this.callbacks.length === 1) return { provider: this.callbacks[0]!, expectation: 'any' };
+    if (this.callbacks.length === 0) throw invalidRequest('subject_token is not a JWT, and no backend is configured for opaque tokens');
+    throw invalidRequest(`several backends are configured: name one with subject_token_type ${PROVIDER_TOKEN_TYPE_PREFIX}<id>`);
+  }
+
+  /**
+   * Validates the subject token and signs a broker token for its customer (registering or
+   * updating them first, per the provider's policies).
+   * @throws OAuthError (invalid_request, registration_required, temporarily_unavailable);
+   *   StoreUnavailableError when the database cannot be written.
+   */
+  async exchange(input: ExchangeInput): Promise<ExchangeResult> {
+    if (input.subjectToken.length > 16 * 1024) throw invalidRequest('subject_token is too long');
+    const { provider, expectation } = this.select(input.subjectToken, input.kind);
+    const validated = await provider.validate(input.subjectToken, expectation);
+    const now = this.deps.now();
+    const issuedAt = Math.floor(now / 1000);
+    const ttl = this.config.tokenTtl;
+    const outcome = this.store.login({
+      provider: provider.id,
+      subject: validated.subject,
+      fields: validated.fields,
+      updatePolicy: provider.config.updatePolicy,
+      registration: provider.config.registration,
+      clientId: input.clientId,
+      ttl,
+      now: issuedAt * 1000,
+    });
+    if (outcome.status === 'registration_required') {
+      throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');
+    }
+    const expiresAt = issuedAt + ttl;
+    const accessToken = signJwt(
+      this.signingKey,
+      {
+        iss: this.config.issuer,
+        sub: outcome.customer.id,
+        aud: this.config.audience,
+        client_id: input.clientId,
+        iat: issuedAt,
+        exp: expiresAt,
+        jti: randomUUID(),
+        sid: outcome.session.sid,
+        idp: provider.id,
+      },
+      { typ: 'at+jwt' },
+    );
+    return {
+      accessToken,
+      issuedAt,
+      expiresAt,
+      expiresIn: ttl,
+      accountStatus: outcome.status,
+      customer: outcome.customer,
+      session: outcome.session,
+    };
+  }
+
+  /** The claims of a token this broker signed (signature and `iss` only; not expiry). */
+  signedClaims(token: string): Record<string, unknown> | undefined {
+    const result = verifyOwnJwt(token, this.keys, 'at+jwt');
+    if (!result.ok || result.payload.iss !== this.config.issuer) return undefined;
+    return result.payload;
+  }
+
+  /**
+   * A broker token that is live: our signature, our issuer, not expired, and its session
+   * neither revoked nor expired. `undefined` otherwise.
+   */
+  liveToken(token: string): LiveToken | undefined {
+    const claims = this.signedClaims(token);
+    if (!claims) return undefined;
+    const now = this.deps.now();
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return undefined;
+    if (typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return undefined;
+    const session = this.store.session(claims.sub, claims.sid);
+    if (!session || session.revokedAt !== null || session.expiresAt <= now) return undefined;
+    return { claims, session };
+  }
+
+  customer(id: string): Customer | undefined {
+    return this.store.customer(id);
+  }
+
+  /**
+   * RFC 7009: ends the session of a token issued to `clientId` (or every session of its
+   * customer). A token that is not ours, or not that client's, is ignored.
+   */
+  revoke(token: string, clientId: string, allSessions: boolean): void {
+    const claims = this.signedClaims(token);
+    if (!claims || claims.client_id !== clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
+    const now = this.deps.now();
+    if (allSessions) this.store.revokeAllSessions(claims.sub, now);
+    else this.store.revokeSession(claims.sub, claims.sid, now);
+  }
+}

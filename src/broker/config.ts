@@ -1,0 +1,206 @@
+/**
+ * The broker's config file: parsed and validated once at start, so a bad value stops the
+ * broker with one line naming the field instead of failing a request later.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { UsageError, describeError } from '../errors.js';
+import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS } from '../jwt/keys.js';
+import { isJsonPointer } from './json-pointer.js';
+
+const httpUrl = (what = 'an https or http URL') =>
+  z.string({ error: `expected ${what}` }).refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'https:' || url.protocol === 'http:') && !url.hash && !url.username && !url.password;
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected ${what}` },
+  );
+
+const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { message: `expected ${what}, got an empty string` });
+
+const pointer = z
+  .string({ error: 'expected a JSON Pointer such as "/email"' })
+  .refine(isJsonPointer, { message: 'expected a JSON Pointer such as "/email" (RFC 6901)' });
+
+/** Names the broker itself puts in /userinfo; a mapping may not overwrite them. */
+const RESERVED_FIELDS = new Set(['sub', 'created_at', 'updated_at']);
+
+const mapping = z
+  .record(z.string(), pointer, { error: 'expected an object of field name to JSON Pointer' })
+  .refine((m) => Object.keys(m).every((k) => k !== '' && !RESERVED_FIELDS.has(k)), {
+    message: 'field names must be non-empty and not "sub", "created_at" or "updated_at"',
+  });
+
+const asymmetricAlgorithm = z.string().refine(
+  (alg) => SUPPORTED_ALGORITHMS.includes(alg) && !(SYMMETRIC_ALGORITHMS as readonly string[]).includes(alg),
+  { message: `expected an asymmetric JWS algorithm (${SUPPORTED_ALGORITHMS.filter((a) => !a.startsWith('HS')).join(', ')})` },
+);
+
+const providerId = z
+  .string({ error: 'expected a provider id' })
+  .regex(/^[A-Za-z0-9._-]+$/, { message: 'expected letters, digits, ".", "_" or "-" (it appears in urn:authbridge:token-type:<id>)' });
+
+const common = {
+  id: providerId,
+  subjectPointer: pointer.default('/sub'),
+  mapping: mapping.default({}),
+  updatePolicy: z.enum(['each-login', 'first-login'], { error: 'expected "each-login" or "first-login"' }).default('each-login'),
+  registration: z.enum(['auto', 'existing-only'], { error: 'expected "auto" or "existing-only"' }).default('auto'),
+};
+
+const jwtProvider = z.strictObject({
+  ...common,
+  type: z.literal('jwt'),
+  issuer: httpUrl(),
+  audience: z.union([nonEmpty('an audience'), z.array(nonEmpty('an audience')).min(1, { message: 'expected at least one audience' })], {
+    error: 'expected an audience string or a non-empty array of them',
+  }),
+  jwksUri: httpUrl().optional(),
+  algorithms: z.array(asymmetricAlgorithm).min(1, { message: 'expected at least one algorithm' }).optional(),
+  /** Seconds of clock skew allowed for exp/nbf/iat (at most 60). */
+  leeway: z.number({ error: 'expected seconds (0 to 60)' }).int({ message: 'expected whole seconds' }).min(0).max(60, { message: 'at most 60 seconds' }).default(30),
+  /** Milliseconds for discovery, JWKS and userinfo requests. */
+  timeoutMs: z.number({ error: 'expected milliseconds' }).int().min(1).max(60_000).default(5000),
+});
+
+const callbackProvider = z.strictObject({
+  ...common,
+  type: z.literal('callback'),
+  url: httpUrl(),
+  method: z.enum(['GET', 'POST'], { error: 'expected "GET" (bearer token) or "POST" (RFC 7662)' }).default('GET'),
+  headers: z.record(z.string(), z.string({ error: 'expected header values as strings' })).default({}),
+  timeoutMs: z.number({ error: 'expected milliseconds' }).int().min(1).max(60_000, { message: 'at most 60000 ms' }).default(5000),
+});
+
+const client = z.strictObject({
+  clientId: nonEmpty('a client id'),
+  clientSecret: nonEmpty('a client secret').optional(),
+  apiKey: nonEmpty('an API key').optional(),
+});
+
+const schema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    issuer: httpUrl().optional(),
+    audience: nonEmpty('an audience').optional(),
+    tokenTtl: z
+      .number({ error: 'expected seconds' })
+      .int({ message: 'expected whole seconds' })
+      .min(60, { message: 'at least 60 seconds' })
+      .max(86_400 * 30, { message: 'at most 30 days' })
+      .default(3600),
+    clients: z.array(client, { error: 'expected an array of clients' }).min(1, { message: 'expected at least one client' }),
+    providers: z
+      .array(z.discriminatedUnion('type', [jwtProvider, callbackProvider], { error: 'expected "jwt" or "callback"' }), {
+        error: 'expected an array of providers',
+      })
+      .min(1, { message: 'expected at least one provider' }),
+  })
+  .superRefine((config, ctx) => {
+    const seen = (list: (string | undefined)[], path: (i: number) => (string | number)[], describe: (value: string) => string) => {
+      const first = new Map<string, number>();
+      list.forEach((value, i) => {
+        if (value === undefined) return;
+        const earlier = first.get(value);
+        if (earlier !== undefined) ctx.addIssue({ code: 'custom', path: path(i), message: `${describe(value)} is already used by entry ${earlier}` });
+        else first.set(value, i);
+      });
+    };
+    seen(config.clients.map((c) => c.clientId), (i) => ['clients', i, 'clientId'], (v) => `client id "${v}"`);
+    // The key itself is a secret: never repeated in the message.
+    seen(config.clients.map((c) => c.apiKey), (i) => ['clients', i, 'apiKey'], () => 'this API key');
+    seen(config.providers.map((p) => p.id), (i) => ['providers', i, 'id'], (v) => `provider id "${v}"`);
+    config.providers.forEach((p, i) => {
+      if (p.type !== 'jwt') return;
+      const other = config.providers.findIndex((q) => q.type === 'jwt' && q.issuer === p.issuer);
+      if (other !== i) ctx.addIssue({ code: 'custom', path: ['providers', i, 'issuer'], message: `issuer is already trusted by providers[${other}]` });
+    });
+  });
+
+export type BrokerConfigFile = z.infer<typeof schema>;
+export type JwtProviderConfig = z.infer<typeof jwtProvider>;
+export type CallbackProviderConfig = z.infer<typeof callbackProvider>;
+export type ProviderConfig = JwtProviderConfig | CallbackProviderConfig;
+export type ClientConfig = z.infer<typeof client>;
+
+/** The validated config with defaults that depend on where the broker listens filled in. */
+export interface BrokerConfig extends Omit<BrokerConfigFile, 'issuer' | 'audience' | '$schema'> {
+  issuer: string;
+  audience: string;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+function valueAt(doc: unknown, path: readonly PropertyKey[]): unknown {
+  let current = doc;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, doc: unknown): string {
+  if (issue.code === 'unrecognized_keys') {
+    const path = formatPath([...issue.path, issue.keys[0]!]);
+    return `${path}: unknown key${issue.keys.length > 1 ? ` (also ${issue.keys.slice(1).join(', ')})` : ''}`;
+  }
+  let message = issue.message.replace(/^Invalid input: /, '');
+  if (issue.code === 'invalid_type' && valueAt(doc, issue.path) === undefined) message = `required (${message.replace(/, received undefined$/, '')})`;
+  const path = formatPath(issue.path);
+  return path ? `${path}: ${message}` : message;
+}
+
+/**
+ * Validates a parsed config document.
+ * @throws UsageError naming the first bad field: `providers[0].issuer: expected an https or http URL`.
+ */
+export function parseBrokerConfig(doc: unknown, source: string): BrokerConfigFile {
+  const result = schema.safeParse(doc);
+  if (!result.success) {
+    throw new UsageError(`could not load broker config ${source}: ${formatIssue(result.error.issues[0]!, doc)}`, {
+      hint: 'See "The broker" in the README for the config file format.',
+    });
+  }
+  return result.data;
+}
+
+/**
+ * Reads and validates the broker config file.
+ * @throws UsageError when the file cannot be read, is not JSON, or has a bad value.
+ */
+export async function loadBrokerConfig(path: string): Promise<BrokerConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`could not load broker config ${path}: ${describeError(err)}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`could not load broker config ${path}: not valid JSON (${describeError(err)})`, { cause: err });
+  }
+  return parseBrokerConfig(doc, path);
+}
+
+/** Fills in `issuer` (default `http://HOST:PORT`) and `audience` (default the issuer). */
+export function resolveBrokerConfig(file: BrokerConfigFile, listening: { host: string; port: number }): BrokerConfig {
+  const host = listening.host.includes(':') ? `[${listening.host}]` : listening.host;
+  const issuer = file.issuer ?? `http://${host}:${listening.port}`;
+  const { $schema: _schema, ...rest } = file;
+  return { ...rest, issuer, audience: file.audience ?? issuer };
+}

@@ -1,0 +1,192 @@
+/**
+ * The `jwt` provider: a subject token is a JWT from a trusted IdP, verified against that IdP's
+ * JWKS with the same checks `authbridge verify` makes (signature, exact iss, aud, exp/nbf with
+ * the configured leeway, algorithm allow-list, typ).
+ */
+import { RemoteError, isAuthbridgeError } from '../../errors.js';
+import { fetchJson } from '../../http/fetch-json.js';
+import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
+import { verifyJwt, type ReasonCode } from '../../jwt/verify.js';
+import type { JwtProviderConfig } from '../config.js';
+import { invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
+import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
+import type { Provider, TokenExpectation, ValidatedSubject } from './types.js';
+
+/** Short reasons for error_description: enough to act on, no validation detail. */
+const REASONS: Record<ReasonCode, string> = {
+  malformed: 'it is not a well-formed signed JWT',
+  algorithm_not_allowed: 'its algorithm is not allowed',
+  no_matching_key: 'it is not signed by a key of the trusted issuer',
+  bad_signature: 'it is not signed by a key of the trusted issuer',
+  wrong_issuer: 'its issuer is not trusted',
+  wrong_audience: 'it is not meant for this broker (aud)',
+  expired: 'it has expired',
+  not_yet_valid: 'it is not valid yet',
+  too_old: 'it is too old',
+  missing_claim: 'a required claim is missing',
+  claim_mismatch: 'a claim does not match',
+  wrong_type: 'it is not a token of the given subject_token_type',
+};
+
+interface Discovery {
+  jwksUri?: string;
+  userinfoEndpoint?: string;
+}
+
+export interface ProviderDeps {
+  fetch: typeof fetch;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+}
+
+/** How long a failed discovery (for userinfo only) is remembered before it is tried again. */
+const DISCOVERY_RETRY_MS = 60_000;
+/**
+ * A token that verified is remembered this long (at most until it expires), so an app that
+ * exchanges the same token again costs no signature check. Short, so a key the IdP withdraws
+ * stops being honoured soon.
+ */
+const VERIFIED_CACHE_MS = 60_000;
+const VERIFIED_CACHE_SIZE = 10_000;
+
+interface CachedSubject {
+  /** Milliseconds since the epoch after which the entry is not used. */
+  until: number;
+  subject: ValidatedSubject;
+}
+
+export class JwtProvider implements Provider {
+  readonly id: string;
+  private readonly keys: KeySet;
+  private readonly mapping: CompiledMapping;
+  private discovery: Promise<Discovery> | undefined;
+  private discoveryFailedAt = -Infinity;
+  private readonly verified = new Map<string, CachedSubject>();
+
+  constructor(
+    readonly config: JwtProviderConfig,
+    private readonly deps: ProviderDeps,
+  ) {
+    this.id = config.id;
+    this.mapping = compileMapping(config.subjectPointer, config.mapping);
+    const options = { fetch: deps.fetch, now: deps.now, timeoutMs: config.timeoutMs };
+    if (config.jwksUri) {
+      this.keys = remoteKeySet(config.jwksUri, options);
+    } else {
+      let inner: KeySet | undefined;
+      const get = async (): Promise<KeySet> => {
+        if (inner) return inner;
+        const { jwksUri } = await this.discover();
+        if (!jwksUri) throw new RemoteError(`could not use the discovery document of ${config.issuer}: it has no jwks_uri`);
+        return (inner = remoteKeySet(jwksUri, options));
+      };
+      this.keys = {
+        symmetric: false,
+        source: `the JWKS of ${config.issuer}`,
+        algorithms: async () => (await get()).algorithms(),
+        candidates: async (header) => (await get()).candidates(header),
+      };
+    }
+  }
+
+  /** OIDC discovery at the issuer, shared by all requests; a failure is retried by the next one. */
+  private discover(): Promise<Discovery> {
+    this.discovery ??= (async () => {
+      const issuer = this.config.issuer;
+      const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+      const doc = await fetchJson(this.deps.fetch, url, { what: 'the discovery document', timeoutMs: this.config.timeoutMs });
+      // OpenID Connect Discovery §4.3: the document must name exactly this issuer.
+      if (doc.issuer !== issuer) throw new RemoteError(`the discovery document of ${issuer} names another issuer`);
+      return {
+        jwksUri: typeof doc.jwks_uri === 'string' ? doc.jwks_uri : undefined,
+        userinfoEndpoint: typeof doc.userinfo_endpoint === 'string' ? doc.userinfo_endpoint : undefined,
+      };
+    })().catch((err: unknown) => {
+      this.discovery = undefined;
+      this.discoveryFailedAt = this.deps.now();
+      throw err;
+    });
+    return this.discovery;
+  }
+
+  /** True when this token was verified recently (for this expectation) and is still remembered. */
+  remembers(token: string, expectation: TokenExpectation): boolean {
+    const cached = this.verified.get(`${expectation}:${token}`);
+    return cached !== undefined && this.deps.now() < cached.until;
+  }
+
+  async validate(token: string, expectation: TokenExpectation): Promise<ValidatedSubject> {
+    const cacheKey = `${expectation}:${token}`;
+    const cached = this.verified.get(cacheKey);
+    if (cached) {
+      if (this.deps.now() < cached.until) return { subject: cached.subject.subject, fields: { ...cached.subject.fields } };
+      this.verified.delete(cacheKey);
+    }
+    const { validated, exp } = await this.verify(token, expectation);
+    // Oldest first out: Map keeps insertion order.
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    const until = Math.min((exp + this.config.leeway) * 1000, this.deps.now() + VERIFIED_CACHE_MS);
+    this.verified.set(cacheKey, { until, subject: { subject: validated.subject, fields: { ...validated.fields } } });
+    return validated;
+  }
+
+  /** The full verification; `exp` is the token's (verified, so a number). */
+  private async verify(token: string, expectation: TokenExpectation): Promise<{ validated: ValidatedSubject; exp: number }> {
+    const config = this.config;
+    let result;
+    try {
+      result = await verifyJwt(token, {
+        issuer: config.issuer,
+        audience: config.audience,
+        keys: this.keys,
+        algorithms: config.algorithms,
+        clockTolerance: config.leeway,
+        now: this.deps.now(),
+        type: expectation === 'any' ? undefined : expectation,
+      });
+    } catch (err) {
+      if (isAuthbridgeError(err) && err.exitClass === 'remote') {
+        throw temporarilyUnavailable(`could not fetch the signing keys of the issuer ${config.issuer}`);
+      }
+      throw err;
+    }
+    if (!result.valid) {
+      const reason = result.reason ?? 'malformed';
+      const why =
+        reason === 'wrong_type' && expectation === 'access'
+          ? 'it is not an access token (RFC 9068 typ "at+jwt")'
+          : reason === 'wrong_type' && expectation === 'id'
+            ? 'it is not an ID token'
+            : REASONS[reason];
+      throw invalidRequest(`subject_token rejected: ${why}`);
+    }
+    const claims = result.payload!;
+    const subject = readSubject(this.mapping, claims, 'the token');
+    const missing: string[] = [];
+    const fields = readFields(this.mapping, claims, missing);
+    // Claims an access token leaves out may be at the IdP's userinfo (best effort: never fails the login).
+    if (missing.length > 0 && expectation !== 'id') Object.assign(fields, await this.fromUserinfo(token, claims.sub, missing));
+    return { validated: { subject, fields }, exp: claims.exp as number };
+  }
+
+  private async fromUserinfo(token: string, tokenSub: unknown, names: string[]): Promise<Record<string, unknown>> {
+    if (this.deps.now() - this.discoveryFailedAt < DISCOVERY_RETRY_MS) return {};
+    try {
+      const { userinfoEndpoint } = await this.discover();
+      if (!userinfoEndpoint) return {};
+      const doc = await fetchJson(this.deps.fetch, userinfoEndpoint, {
+        what: 'userinfo',
+        timeoutMs: this.config.timeoutMs,
+        maxBytes: 64 * 1024,
+        init: { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
+      });
+      // OpenID Connect Core §5.3.2: a userinfo answer for another subject must not be used.
+      if (typeof tokenSub !== 'string' || doc.sub !== tokenSub) return {};
+      const wanted = compileMapping(this.mapping.subject.pointer, {});
+      wanted.fields = this.mapping.fields.filter((f) => names.includes(f.name));
+      return readFields(wanted, doc);
+    } catch {
+      return {};
+    }
+  }
+}
