@@ -85,6 +85,12 @@ async function launchBrowser(env: Env, url: string): Promise<void> {
 
 /** The real Context of a CLI process. */
 export function nodeContext(): Context {
+  // `authbridge … | head`: a reader that goes away is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   return {
     stdin: process.stdin,
     stdout: process.stdout,

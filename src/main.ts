@@ -115,13 +115,25 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     .action(lazy(() => import('./commands/config.js')));
 
   // sign-in commands (issue 3) register here
+  const brokerOptions = (cmd: Command): Command =>
+    cmd
+      .option('--broker-url <url>', "the broker's base URL (env AUTHBRIDGE_BROKER_URL)")
+      .option('--broker-client-id <id>', 'the client id at the broker (env AUTHBRIDGE_BROKER_CLIENT_ID)')
+      .option('--broker-client-secret <secret>', 'for a confidential broker client (env AUTHBRIDGE_BROKER_CLIENT_SECRET)')
+      .option('--broker-audience <aud>', 'the audience to ask the broker for (env AUTHBRIDGE_BROKER_AUDIENCE)')
+      .addOption(new Option('--broker-protocol <protocol>', 'how to talk to the broker (env AUTHBRIDGE_BROKER_PROTOCOL)').choices(['rfc8693', 'synerise']))
+      .option('--broker-api-key <key>', 'API key for the synerise protocol (env AUTHBRIDGE_BROKER_API_KEY)')
+      .addOption(
+        new Option('--subject-token-type <type>', 'which IdP token to hand the broker (default access_token)').choices(['access_token', 'id_token', 'jwt']),
+      );
+
   const idpOptions = (cmd: Command): Command =>
     cmd
       .option('--issuer <url>', "the IdP's issuer (env AUTHBRIDGE_ISSUER; default: the profile's)")
       .option('--client-id <id>', 'the client id at the IdP (env AUTHBRIDGE_CLIENT_ID)')
       .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)');
 
-  idpOptions(
+  brokerOptions(idpOptions(
     program
       .command('login')
       .summary('sign in through the browser (Authorization Code + PKCE)')
@@ -129,11 +141,12 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
         'Sign in at the profile\'s IdP in the browser (PKCE S256, state, nonce) through a loopback ' +
           'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile.',
       ),
-  )
+  ))
     .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email offline_access)')
     .option('--port <port>', 'loopback port for the redirect URI (default: a free one; profile redirectPort)')
     .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
     .option('--timeout <seconds>', 'how long to wait for the browser to come back', '300')
+    .option('--exchange', "exchange the new IdP token with the profile's broker right after")
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge login --issuer https://idp.example.com --client-id my-cli\n' +
@@ -177,7 +190,14 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
       .argument('[token]', 'the token; "-" reads stdin; absent: the cached one (--type)'),
   )
     .addOption(new Option('--type <type>', 'which cached token, and the token_type_hint sent').choices(['access', 'refresh']))
-    .addHelpText('after', '\nExamples:\n  authbridge introspect\n  authbridge introspect --type refresh --json\n  authbridge introspect "$TOKEN"')
+    .option('--broker', "ask the profile's broker about its token (default: the cached broker token)")
+    .option('--broker-url <url>', "the broker's base URL (env AUTHBRIDGE_BROKER_URL)")
+    .option('--broker-client-id <id>', 'the client id at the broker (env AUTHBRIDGE_BROKER_CLIENT_ID)')
+    .option('--broker-client-secret <secret>', 'for a confidential broker client (env AUTHBRIDGE_BROKER_CLIENT_SECRET)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge introspect\n  authbridge introspect --type refresh --json\n  authbridge introspect "$TOKEN"\n  authbridge introspect --broker',
+    )
     .action(lazy(() => import('./commands/introspect.js')));
 
   idpOptions(
@@ -191,7 +211,25 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all --local')
     .action(lazy(() => import('./commands/logout.js')));
 
-  // broker commands (issue 4) register here
+  brokerOptions(
+    program
+      .command('exchange')
+      .summary("exchange the IdP token for the broker's own (RFC 8693)")
+      .description(
+        "Hand the cached IdP token (or --subject-token) to the profile's broker, verify the broker's token against its JWKS, and cache it.",
+      ),
+  )
+    .option('--subject-token <token>', 'exchange this token instead of the cached one')
+    .option('--scope <scope>', 'scope to ask the broker for')
+    .option('--resource <uri>', 'resource to ask the broker for')
+    .option('--timeout <seconds>', 'time limit for each HTTP request', '30')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge exchange --broker-url https://broker.example.com --broker-client-id cli\n' +
+        '  authbridge exchange --json | jq .account_status\n  authbridge token --type broker',
+    )
+    .action(lazy(() => import('./commands/exchange.js')));
+
   const broker = program
     .command('broker')
     .summary('run the reference token broker')
@@ -211,7 +249,6 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
       '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db',
     )
     .action(lazy(() => import('./commands/broker-serve.js')));
-
 
   return program;
 }

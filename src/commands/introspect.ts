@@ -17,6 +17,7 @@ export async function run(inv: Invocation): Promise<number> {
     cache: TokenCache.forContext(inv),
     token,
     type: opts.type as 'access' | 'refresh' | undefined,
+    broker: Boolean(opts.broker),
     trace: out.verbose ? out.trace : undefined,
   });
   if (out.json) out.jsonDoc(result);

@@ -1,6 +1,7 @@
 import { TokenCache } from '../cache/token-cache.js';
 import { loadProfile } from '../config/profile.js';
 import { UsageError } from '../errors.js';
+import type { ExchangeOutcome } from '../flows/exchange.js';
 import { DEFAULT_LOGIN_TIMEOUT_S, loginFlow } from '../flows/login.js';
 import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
@@ -40,6 +41,13 @@ export async function run(inv: Invocation): Promise<number> {
     },
   });
   const expiresAt = session.access_token_expires_at ?? session.id_token_expires_at;
+  if (!out.json) out.info(renderLoginDone(session, ctx.now(), err));
+  let exchanged: ExchangeOutcome | undefined;
+  if (opts.exchange) {
+    const { runExchange, renderExchange } = await import('./exchange.js');
+    exchanged = await runExchange({ ...inv, opts: { ...opts, timeout: undefined } }, out);
+    if (!out.json) out.info(renderExchange(exchanged, ctx.now(), out));
+  }
   if (out.json) {
     out.jsonDoc({
       profile: session.profile,
@@ -49,9 +57,8 @@ export async function run(inv: Invocation): Promise<number> {
       expires_at: expiresAt === undefined ? null : isoTime(expiresAt),
       scopes: session.scopes,
       claims,
+      ...(exchanged ? { exchange: exchanged } : {}),
     });
-  } else {
-    out.info(renderLoginDone(session, ctx.now(), err));
   }
   return 0;
 }

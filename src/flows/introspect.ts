@@ -12,6 +12,8 @@ export interface IntrospectInput extends FlowIo {
   token?: string;
   /** Which cached token, and the `token_type_hint` sent. */
   type?: 'access' | 'refresh';
+  /** Ask the profile's broker about a broker token (default: the cached broker token). */
+  broker?: boolean;
 }
 
 /**
@@ -22,6 +24,7 @@ export interface IntrospectInput extends FlowIo {
  */
 export async function introspectFlow(input: IntrospectInput): Promise<IntrospectionResult> {
   const { profile, cache } = input;
+  if (input.broker) return introspectAtBroker(input);
   const hint = input.type === 'refresh' ? 'refresh_token' : input.type === 'access' ? 'access_token' : undefined;
   const session = profile.issuer && profile.clientId && input.token ? undefined : await cache.get(profile.name);
   let token = input.token;
@@ -44,4 +47,22 @@ export async function introspectFlow(input: IntrospectInput): Promise<Introspect
   }
   const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
   return idp.introspect(token, hint);
+}
+
+/** `introspect --broker`: RFC 7662 at the broker, as the profile's broker client. */
+async function introspectAtBroker(input: IntrospectInput): Promise<IntrospectionResult> {
+  const { profile, cache, ctx } = input;
+  const session = await cache.get(profile.name);
+  const token = (input.token ?? session?.broker?.access_token)?.trim().replace(/^Bearer\s+/i, '');
+  if (!token) {
+    throw new NotSignedInError(`could not introspect the broker token of profile "${profile.name}": none is held`, {
+      hint: 'Pass TOKEN, or run `authbridge exchange`.',
+    });
+  }
+  const url = profile.broker?.url ?? session?.broker?.url;
+  if (!url) throw new UsageError(`no broker configured for profile "${profile.name}"`, { hint: 'Give --broker-url or set AUTHBRIDGE_BROKER_URL.' });
+  const { connectBroker } = await import('../oidc/broker-client.js');
+  const settings = profile.broker?.url === url ? profile.broker : undefined;
+  const broker = await connectBroker({ url, clientId: settings?.clientId, clientSecret: settings?.clientSecret, fetch: ctx.fetch, now: ctx.now, trace: input.trace });
+  return broker.introspect(token);
 }

@@ -1,7 +1,7 @@
 /**
  * `logout`: the profile's tokens leave the cache first, always; then the IdP is asked to revoke
- * them (RFC 7009, refresh token first: revoking it ends the grant at most IdPs). Remote failures
- * are warnings.
+ * them (RFC 7009, refresh token first: revoking it ends the grant at most IdPs), and the broker
+ * session is ended (RFC 7009 at the broker). Remote failures are warnings.
  */
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
@@ -56,6 +56,29 @@ async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings:
   return all;
 }
 
+async function endBrokerSession(input: LogoutInput, session: CachedSession, warnings: string[]): Promise<boolean> {
+  const broker = session.broker;
+  if (!broker) return false;
+  try {
+    const profile = await input.loadProfile(session.profile).catch(() => undefined);
+    const settings = profile?.broker?.url === broker.url ? profile.broker : undefined;
+    const { connectBroker } = await import('../oidc/broker-client.js');
+    const client = await connectBroker({
+      url: broker.url,
+      clientId: settings?.clientId,
+      clientSecret: settings?.clientSecret,
+      fetch: input.ctx.fetch,
+      now: input.ctx.now,
+      trace: input.trace,
+    });
+    await client.revoke(broker.access_token);
+    return true;
+  } catch (err) {
+    warnings.push(`the broker session at ${broker.url} was not ended: ${describeError(err)}`);
+    return false;
+  }
+}
+
 /** Signs out of each named profile. Never throws for remote failures: they become warnings. */
 export async function logoutFlow(input: LogoutInput): Promise<LogoutDocument[]> {
   const out: LogoutDocument[] = [];
@@ -67,7 +90,8 @@ export async function logoutFlow(input: LogoutInput): Promise<LogoutDocument[]> 
     });
     const warnings: string[] = [];
     const idp = removed && !input.local ? await revokeAtIdp(input, removed, warnings) : false;
-    out.push({ profile: name, removed: removed !== undefined, revoked: { idp, broker: false }, warnings });
+    const broker = removed && !input.local ? await endBrokerSession(input, removed, warnings) : false;
+    out.push({ profile: name, removed: removed !== undefined, revoked: { idp, broker }, warnings });
   }
   return out;
 }

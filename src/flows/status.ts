@@ -16,6 +16,12 @@ export interface IdpCheck {
   detail: string;
 }
 
+/** The result of asking the broker (`--check`): RFC 7662 introspection of the broker token. */
+export interface BrokerCheck {
+  live: boolean;
+  detail: string;
+}
+
 /** One profile, exactly as `status --json` prints it (plus `check` under `--check`). */
 export interface StatusDocument {
   profile: string;
@@ -28,7 +34,7 @@ export interface StatusDocument {
   refreshable: boolean;
   scopes: string[];
   broker: null | { signed_in: boolean; issuer: string; subject: string; expires_at: string };
-  check?: { idp: IdpCheck };
+  check?: { idp?: IdpCheck; broker?: BrokerCheck };
 }
 
 export interface ProfileStatus {
@@ -99,6 +105,26 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
   return { live: null, method: null, detail: 'no unexpired access token for userinfo and no refresh token to introspect' };
 }
 
+async function checkAtBroker(input: StatusInput, session: CachedSession): Promise<BrokerCheck> {
+  const broker = session.broker!;
+  const profile = await input.loadProfile(session.profile).catch(() => undefined);
+  const settings = profile?.broker?.url === broker.url ? profile.broker : undefined;
+  const { connectBroker } = await import('../oidc/broker-client.js');
+  const client = await connectBroker({
+    url: broker.url,
+    clientId: settings?.clientId,
+    clientSecret: settings?.clientSecret,
+    fetch: input.ctx.fetch,
+    now: input.ctx.now,
+    trace: input.trace,
+  });
+  const result = await client.introspect(broker.access_token);
+  return {
+    live: result.active,
+    detail: result.active ? 'the broker says the session is active' : 'the broker says the session has ended',
+  };
+}
+
 /**
  * The status of each named profile. Offline unless `check`.
  * @throws RemoteError (3) under `check` when the IdP cannot be reached.
@@ -112,6 +138,11 @@ export async function statusFlow(input: StatusInput): Promise<ProfileStatus[]> {
       const idp = await checkAtIdp(input, session);
       document.check = { idp };
       if (idp.live === false) document.signed_in = false;
+    }
+    if (input.check && session?.broker && document.broker) {
+      const broker = await checkAtBroker(input, session);
+      document.check = { ...document.check, broker };
+      if (!broker.live) document.broker.signed_in = false;
     }
     out.push({ document, session, expired: Boolean(session?.expired) });
   }

@@ -45,11 +45,25 @@ export async function tokenFlow(input: TokenInput): Promise<TokenResult> {
   const session = await cache.get(profile.name);
   if (!session) throw notSignedIn('not signed in');
   if (type === 'broker') {
-    // The broker session is written by `exchange`.
-    if (!session.broker || session.broker.expires_at <= ctx.now()) {
-      throw notSignedIn('no broker session', `Run \`authbridge exchange${profile.name === 'default' ? '' : ` --profile ${profile.name}`}\`.`);
+    const broker = session.broker;
+    if (broker && broker.expires_at - REFRESH_MARGIN_MS > ctx.now()) {
+      return { token: broker.access_token, refreshed: false, expiresAt: broker.expires_at };
     }
-    return { token: session.broker.access_token, refreshed: false, expiresAt: session.broker.expires_at };
+    if (!profile.broker?.url) {
+      throw notSignedIn(
+        broker ? 'the broker session expired and no broker is configured to renew it' : 'no broker session',
+        `Run \`authbridge exchange${profile.name === 'default' ? '' : ` --profile ${profile.name}`}\`.`,
+      );
+    }
+    // Expired (or never made): exchange the IdP token again, refreshing that first if need be.
+    const { exchange } = await import('./exchange.js');
+    await exchange(
+      { fetch: ctx.fetch, now: ctx.now, cache, trace: input.trace, freshSession: () => sessionWithFreshIdpToken(input, profile.broker?.subjectTokenType) },
+      { profile },
+    );
+    const renewed = (await cache.get(profile.name))?.broker;
+    if (!renewed) throw notSignedIn('no broker session');
+    return { token: renewed.access_token, refreshed: true, expiresAt: renewed.expires_at };
   }
   if (type === 'refresh') {
     if (session.expired) throw notSignedIn('the session expired');
@@ -73,4 +87,19 @@ export async function tokenFlow(input: TokenInput): Promise<TokenResult> {
   const fresh = usable(refreshed, type, ctx.now());
   if (!fresh) throw notSignedIn(`the refreshed session has no unexpired ${type === 'id' ? 'ID' : 'access'} token`);
   return { ...fresh, refreshed: true };
+}
+
+/**
+ * The profile's cache entry once its IdP token for an exchange (`id_token` type: the ID token,
+ * else the access token) is unexpired, refreshing it first when needed.
+ * @throws NotSignedInError (4) when there is no such token and no refresh brings one.
+ */
+export async function sessionWithFreshIdpToken(
+  input: Omit<TokenInput, 'type'>,
+  subjectTokenType: 'access_token' | 'id_token' | 'jwt' | undefined,
+): Promise<CachedSession> {
+  await tokenFlow({ ...input, type: subjectTokenType === 'id_token' ? 'id' : 'access' });
+  const session = await input.cache.get(input.profile.name);
+  if (!session) throw new NotSignedInError(`could not exchange for profile "${input.profile.name}": not signed in`);
+  return session;
 }

@@ -1,0 +1,155 @@
+/**
+ * The mission end to end through the built CLI: login at a real OpenID provider (JWT access
+ * tokens), exchange with the real broker process, status, token --type broker (re-exchange when
+ * expired), introspect --broker, and logout ending the broker session.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { introspect as introspectAtBroker, startBroker, tempDir, type BrokerProcess } from '../broker/helpers.js';
+import { isolatedEnv, runCli } from '../helpers/cli.js';
+import { driveLogin, startBrowserHook, type BrowserHook, type DriveResult } from '../helpers/http-browser.js';
+import { API_RESOURCE, idpEnv, startIdp, type Idp } from '../helpers/idp.js';
+
+let idp: Idp;
+let browser: BrowserHook<DriveResult>;
+let broker: BrokerProcess;
+
+beforeAll(async () => {
+  idp = await startIdp({ defaultResource: API_RESOURCE });
+  browser = await startBrowserHook((url) => driveLogin(url, { login: 'dana' }));
+  broker = await startBroker(
+    {
+      audience: 'my-app',
+      clients: [
+        { clientId: 'cli', clientSecret: 's3cret' },
+        { clientId: 'sdk', apiKey: 'sdk-key' },
+      ],
+      providers: [
+        {
+          id: 'idp',
+          type: 'jwt',
+          issuer: idp.issuer,
+          audience: [API_RESOURCE],
+          algorithms: ['RS256'],
+          mapping: { email: '/email', firstName: '/given_name', lastName: '/family_name' },
+        },
+      ],
+    },
+    join(tempDir(), 'broker.db'),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await broker?.stop();
+  await browser?.close();
+  await idp?.close();
+});
+
+type Env = Record<string, string>;
+function env(extra: Record<string, string | undefined> = {}): Env {
+  return idpEnv(idp, isolatedEnv(), {
+    BROWSER: browser.command,
+    AUTHBRIDGE_BROKER_URL: broker.url,
+    AUTHBRIDGE_BROKER_CLIENT_ID: 'cli',
+    AUTHBRIDGE_BROKER_CLIENT_SECRET: 's3cret',
+    ...extra,
+  });
+}
+const cacheFile = (e: Env) => join(e.XDG_CACHE_HOME!, 'authbridge', 'default.json');
+
+async function cli(args: string[], e: Env, expected = 0) {
+  const result = await runCli(args, { env: e });
+  expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(expected);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  return result;
+}
+
+describe('login → exchange → status → token → logout', () => {
+  it('runs the whole broker session through the CLI', async () => {
+    const e = env();
+    await cli(['login'], e);
+
+    const first = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
+    expect(first).toMatchObject({
+      profile: 'default',
+      broker: broker.url,
+      issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      account_status: 'created',
+    });
+    expect(first.subject).toEqual(expect.any(String));
+    expect(first.expires_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    const again = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
+    expect(again).toMatchObject({ account_status: 'existing', subject: first.subject });
+
+    const status = JSON.parse((await cli(['status', '--json'], e)).stdout);
+    expect(status.broker).toEqual({ signed_in: true, issuer: broker.url, subject: first.subject, expires_at: again.expires_at });
+    const checked = JSON.parse((await cli(['status', '--check', '--json'], e)).stdout);
+    expect(checked.check.broker).toMatchObject({ live: true });
+
+    const token = (await cli(['token', '--type', 'broker'], e)).stdout.trim();
+    expect(token.split('.')).toHaveLength(3);
+    const verified = await cli(
+      ['verify', token, '--jwks-uri', `${broker.url}/jwks.json`, '--issuer', broker.url, '--audience', 'my-app', '--type', 'access', '--json'],
+      e,
+    );
+    expect(JSON.parse(verified.stdout)).toMatchObject({ valid: true, payload: { sub: first.subject, client_id: 'cli', idp: 'idp' } });
+    expect((await cli(['introspect', '--broker'], e)).code).toBe(0);
+
+    // An expired broker token is re-exchanged with the still-valid IdP token.
+    const entry = JSON.parse(readFileSync(cacheFile(e), 'utf8'));
+    entry.broker.expires_at = Date.now() - 1000;
+    writeFileSync(cacheFile(e), JSON.stringify(entry), { mode: 0o600 });
+    const renewed = (await cli(['token', '--type', 'broker'], e)).stdout.trim();
+    expect(renewed).not.toBe(token);
+
+    const logout = JSON.parse((await cli(['logout', '--json'], e)).stdout);
+    expect(logout).toMatchObject({ profile: 'default', removed: true, revoked: { broker: true } });
+    expect((await introspectAtBroker(broker.url, renewed)).active).toBe(false);
+    await cli(['status'], e, 4);
+    await cli(['token', '--type', 'broker'], e, 4);
+  }, 90_000);
+
+  it('login --exchange signs in and exchanges in one go', async () => {
+    const e = env();
+    const result = JSON.parse((await cli(['login', '--exchange', '--json'], e)).stdout);
+    expect(result.subject).toBe('dana');
+    expect(result.exchange).toMatchObject({ broker: broker.url, account_status: expect.stringMatching(/^(created|existing)$/) });
+  }, 60_000);
+
+  it('speaks the Synerise-compatible protocol with an API key', async () => {
+    const e = env({ AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: 'sdk-key' });
+    await cli(['login'], e);
+    const out = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
+    expect(out.broker).toBe(broker.url);
+    expect(out.subject).toEqual(expect.any(String));
+    const bad = await cli(['exchange'], { ...e, AUTHBRIDGE_BROKER_API_KEY: 'wrong' }, 5);
+    expect(bad.stderr).toMatch(/^authbridge: could not sign in at the broker/);
+  }, 60_000);
+});
+
+describe('exchange failures', () => {
+  let e: Env;
+  beforeAll(async () => {
+    e = env();
+    await cli(['login'], e);
+  }, 60_000);
+
+  it.each([
+    ['not signed in', 4, () => env(), [] as string[], /not signed in/],
+    ['no broker configured', 2, () => ({ ...e, AUTHBRIDGE_BROKER_URL: '' }), [], /no broker configured/],
+    ['a wrong client secret', 5, () => ({ ...e, AUTHBRIDGE_BROKER_CLIENT_SECRET: 'nope' }), [], /invalid_client/],
+    ['a broker that is down', 3, () => ({ ...e, AUTHBRIDGE_BROKER_URL: 'http://127.0.0.1:9' }), [], /could not fetch the broker metadata/],
+    ['a subject token from nowhere', 5, () => e, ['--subject-token', 'opaque-garbage'], /invalid_request/],
+  ])('%s → exit %i and one line', async (_name, code, makeEnv, args, message) => {
+    const result = await cli(['exchange', ...args], makeEnv(), code);
+    expect(result.stderr.split('\n')[0]).toMatch(/^authbridge: /);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+
+  it('prints the error as JSON on stdout under --json', async () => {
+    const result = await cli(['exchange', '--json'], { ...e, AUTHBRIDGE_BROKER_CLIENT_SECRET: 'nope' }, 5);
+    expect(JSON.parse(result.stdout)).toEqual({ error: { code: 'refused', message: expect.stringMatching(/invalid_client/) } });
+  });
+});
