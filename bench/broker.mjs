@@ -1,0 +1,138 @@
+// Figure 3: the broker's token endpoint (RFC 8693 exchange of JWT subject tokens) under 50
+// concurrent connections with autocannon, against a bare node:http server answering a fixed
+// JSON body, both as separate processes measured the same way in the same run. Two mixes:
+// existing customers only, and 50% first-time customers.
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, ensureBuilt, fmt, record } from './lib.mjs';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+ensureBuilt();
+const dir = mkdtempSync(join(tmpdir(), 'authbridge-bench-broker-'));
+
+// The upstream IdP: a JWKS endpoint (fetched once by the broker, then cached).
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-idp', alg: 'ES256', use: 'sig' };
+const idp = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ keys: [jwk] }));
+});
+await new Promise((r) => idp.listen(0, '127.0.0.1', r));
+const idpUrl = `http://127.0.0.1:${idp.address().port}`;
+
+function accessToken(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'bench-idp' })}.${b64({ iss: idpUrl, aud: 'bench-api', sub, client_id: 'app', iat: now, exp: now + 3600, jti: randomUUID() })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+const form = (token) =>
+  new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: token,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+  }).toString();
+
+function startProcess(args, readyPattern) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = readyPattern.exec(stderr);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr.slice(-500)}`)));
+  });
+}
+
+function load(url, bodies, { path = '/', method = 'GET', headers = {} } = {}) {
+  let i = 0;
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    requests: [
+      {
+        method,
+        path,
+        headers,
+        setupRequest: (req) => (bodies ? { ...req, body: bodies(i++) } : req),
+      },
+    ],
+  });
+}
+
+const summary = (r) => ({
+  requests_per_s: Math.round(r.requests.average),
+  p50_ms: r.latency.p50,
+  p99_ms: r.latency.p99,
+  non_2xx: r.non2xx,
+  errors: r.errors,
+});
+
+// Baseline: a bare node:http server answering a fixed JSON body of the same size.
+const baselineScript = join(dir, 'bare.mjs');
+writeFileSync(
+  baselineScript,
+  `import { createServer } from 'node:http';
+   const body = JSON.stringify({ access_token: 'x'.repeat(520), issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 3600, account_status: 'existing' });
+   const server = createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }); res.end(body); }); });
+   server.listen(0, '127.0.0.1', () => process.stderr.write('listening on http://127.0.0.1:' + server.address().port + '\\n'));`,
+);
+const bare = await startProcess([baselineScript], /listening on (http:\S+)/);
+const existingPool = Array.from({ length: 500 }, (_, i) => accessToken(`existing-${i}`));
+await load(bare.url, (i) => form(existingPool[i % existingPool.length]), { method: 'POST' }); // warm-up
+const baseline = await load(bare.url, (i) => form(existingPool[i % existingPool.length]), {
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+});
+bare.child.kill('SIGTERM');
+
+// The broker, a real `authbridge broker serve` process on a fresh SQLite file.
+const configFile = join(dir, 'broker.json');
+writeFileSync(
+  configFile,
+  JSON.stringify({
+    clients: [{ clientId: 'cli', clientSecret: 's3cret' }],
+    providers: [{ id: 'idp', type: 'jwt', issuer: idpUrl, jwksUri: `${idpUrl}/jwks`, audience: 'bench-api', algorithms: ['ES256'], mapping: { email: '/email' } }],
+  }),
+);
+const broker = await startProcess([BIN, 'broker', 'serve', '--config', configFile, '--port', '0', '--db', join(dir, 'broker.db')], /broker listening on (http:\S+)/);
+const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('cli:s3cret').toString('base64')}` };
+const tokenPath = { method: 'POST', path: '/oauth/token', headers };
+// Registers the pool's customers and warms the broker up.
+await load(broker.url, (i) => form(existingPool[i % existingPool.length]), tokenPath);
+const existing = await load(broker.url, (i) => form(existingPool[i % existingPool.length]), tokenPath);
+// 50% first-time customers: every other request carries a subject the broker has never seen.
+const fresh = Array.from({ length: Math.ceil((existing.requests.total || 50_000) * 0.75) }, () => accessToken(`new-${randomUUID()}`));
+const mixed = await load(broker.url, (i) => form(i % 2 ? fresh[(i >> 1) % fresh.length] : existingPool[i % existingPool.length]), tokenPath);
+broker.child.kill('SIGTERM');
+idp.close();
+
+const ratio = existing.requests.average / baseline.requests.average;
+const ratioMixed = mixed.requests.average / baseline.requests.average;
+console.log(`bare node:http: ${fmt(baseline.requests.average, 0)} req/s (p50 ${baseline.latency.p50} ms, p99 ${baseline.latency.p99} ms)`);
+console.log(
+  `broker POST /oauth/token, existing customers: ${fmt(existing.requests.average, 0)} req/s (p50 ${existing.latency.p50} ms, p99 ${existing.latency.p99} ms, non-2xx ${existing.non2xx}) → ${fmt(ratio, 2)}x (budget ≥ 0.4x)`,
+);
+console.log(
+  `broker POST /oauth/token, 50% first-time: ${fmt(mixed.requests.average, 0)} req/s (p50 ${mixed.latency.p50} ms, p99 ${mixed.latency.p99} ms, non-2xx ${mixed.non2xx}) → ${fmt(ratioMixed, 2)}x`,
+);
+await record('broker_exchange', {
+  connections: CONNECTIONS,
+  duration_s: DURATION,
+  baseline: summary(baseline),
+  existing: summary(existing),
+  first_time_50pct: summary(mixed),
+  ratio: Number(ratio.toFixed(3)),
+  ratio_first_time_50pct: Number(ratioMixed.toFixed(3)),
+  budget: 0.4,
+});
