@@ -162,6 +162,17 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     done();
   });
 
+  /** RFC 6749 §2.3: client_secret_basic, client_secret_post, or a public client by client_id. */
+  const authenticate = (request: FastifyRequest, params: FormParams) => {
+    const client = clients.authenticate({
+      authorization: request.headers.authorization,
+      clientId: params.one('client_id'),
+      clientSecret: params.one('client_secret'),
+    });
+    request.clientId = client.clientId;
+    return client;
+  };
+
   const sendError = (reply: FastifyReply, e: OAuthError) => reply.code(e.status).headers({ ...NO_STORE, ...e.headers }).send(e.body());
   app.setErrorHandler((err, _request, reply) => sendError(reply, toOAuthError(err, log)));
   app.setNotFoundHandler((_request, reply) => sendError(reply, new OAuthError('not_found', 'no such endpoint', 404)));
@@ -181,12 +192,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     reply.headers(NO_STORE);
     const b = ready();
     const params = formParams(request);
-    const client = clients.authenticate({
-      authorization: request.headers.authorization,
-      clientId: params.one('client_id'),
-      clientSecret: params.one('client_secret'),
-    });
-    request.clientId = client.clientId;
+    const client = authenticate(request, params);
     const grantType = params.one('grant_type');
     if (!grantType) throw invalidRequest('grant_type is missing');
     if (grantType !== TOKEN_EXCHANGE_GRANT) {
@@ -220,12 +226,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     reply.headers(NO_STORE);
     const b = ready();
     const params = formParams(request);
-    const client = clients.authenticate({
-      authorization: request.headers.authorization,
-      clientId: params.one('client_id'),
-      clientSecret: params.one('client_secret'),
-    });
-    request.clientId = client.clientId;
+    const client = authenticate(request, params);
     const token = params.one('token');
     if (!token) throw invalidRequest('token is missing');
     params.one('token_type_hint');
@@ -238,12 +239,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     reply.headers(NO_STORE);
     const b = ready();
     const params = formParams(request);
-    const client = clients.authenticate({
-      authorization: request.headers.authorization,
-      clientId: params.one('client_id'),
-      clientSecret: params.one('client_secret'),
-    });
-    request.clientId = client.clientId;
+    const client = authenticate(request, params);
     const token = params.one('token');
     if (!token) throw invalidRequest('token is missing');
     params.one('token_type_hint');

@@ -7,16 +7,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type { BrokerSettings } from './types.js';
 
-export interface StoredBroker {
-  url?: string;
-  clientId?: string;
-  clientSecret?: string;
-  audience?: string;
-  subjectTokenType?: 'access_token' | 'id_token' | 'jwt';
-  protocol?: 'rfc8693' | 'synerise';
-  apiKey?: string;
-}
+/** A profile's broker as stored: the settings of {@link BrokerSettings}, each optional. */
+export type StoredBroker = Partial<BrokerSettings>;
 
 export interface StoredProfile {
   issuer?: string;

@@ -3,7 +3,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { Profile } from '../config/types.js';
 import { NotSignedInError, UsageError } from '../errors.js';
 import type { IntrospectionResult } from '../oidc/client.js';
-import { loginCommand, openIdp, type FlowIo } from './session.js';
+import { loginCommand, openBroker, openIdp, type FlowIo } from './session.js';
 
 export interface IntrospectInput extends FlowIo {
   profile: Profile;
@@ -51,7 +51,7 @@ export async function introspectFlow(input: IntrospectInput): Promise<Introspect
 
 /** `introspect --broker`: RFC 7662 at the broker, as the profile's broker client. */
 async function introspectAtBroker(input: IntrospectInput): Promise<IntrospectionResult> {
-  const { profile, cache, ctx } = input;
+  const { profile, cache } = input;
   const session = await cache.get(profile.name);
   const token = (input.token ?? session?.broker?.access_token)?.trim().replace(/^Bearer\s+/i, '');
   if (!token) {
@@ -61,8 +61,5 @@ async function introspectAtBroker(input: IntrospectInput): Promise<Introspection
   }
   const url = profile.broker?.url ?? session?.broker?.url;
   if (!url) throw new UsageError(`no broker configured for profile "${profile.name}"`, { hint: 'Give --broker-url or set AUTHBRIDGE_BROKER_URL.' });
-  const { connectBroker } = await import('../oidc/broker-client.js');
-  const settings = profile.broker?.url === url ? profile.broker : undefined;
-  const broker = await connectBroker({ url, clientId: settings?.clientId, clientSecret: settings?.clientSecret, fetch: ctx.fetch, now: ctx.now, trace: input.trace });
-  return broker.introspect(token);
+  return (await openBroker(input, url, profile)).introspect(token);
 }

@@ -7,7 +7,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { describeError } from '../errors.js';
-import { openIdp, type FlowIo } from './session.js';
+import { openBroker, openIdp, type FlowIo } from './session.js';
 
 /** One profile's outcome, exactly as `logout --json` prints it. */
 export interface LogoutDocument {
@@ -61,16 +61,7 @@ async function endBrokerSession(input: LogoutInput, session: CachedSession, warn
   if (!broker) return false;
   try {
     const profile = await input.loadProfile(session.profile).catch(() => undefined);
-    const settings = profile?.broker?.url === broker.url ? profile.broker : undefined;
-    const { connectBroker } = await import('../oidc/broker-client.js');
-    const client = await connectBroker({
-      url: broker.url,
-      clientId: settings?.clientId,
-      clientSecret: settings?.clientSecret,
-      fetch: input.ctx.fetch,
-      now: input.ctx.now,
-      trace: input.trace,
-    });
+    const client = await openBroker(input, broker.url, profile);
     await client.revoke(broker.access_token);
     return true;
   } catch (err) {

@@ -6,6 +6,8 @@
 import type { CachedSession } from '../cache/types.js';
 import type { Context } from '../context.js';
 import { TokenRejectedError } from '../errors.js';
+import type { Profile } from '../config/types.js';
+import type { BrokerClient } from '../oidc/broker-client.js';
 import type { IdpClient, TokenSet } from '../oidc/client.js';
 
 /** Seconds of leeway between this machine's clock and the IdP's for ID token times. */
@@ -27,6 +29,16 @@ export interface FlowIo {
 export async function openIdp({ ctx, trace }: FlowIo, settings: IdpSettings): Promise<IdpClient> {
   const { connectIdp } = await import('../oidc/client.js');
   return connectIdp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace });
+}
+
+/**
+ * Connects to the broker at `url` as the profile's broker client, when the profile's broker is
+ * that one (a session cached from another broker is reached without client credentials).
+ */
+export async function openBroker({ ctx, trace }: FlowIo, url: string, profile: Profile | undefined): Promise<BrokerClient> {
+  const settings = profile?.broker?.url === url ? profile.broker : undefined;
+  const { connectBroker } = await import('../oidc/broker-client.js');
+  return connectBroker({ url, clientId: settings?.clientId, clientSecret: settings?.clientSecret, fetch: ctx.fetch, now: ctx.now, trace });
 }
 
 /**

@@ -7,7 +7,7 @@ import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { isAuthbridgeError } from '../errors.js';
 import { isoTime } from '../util/time.js';
-import { isSignedIn, openIdp, tokenLive, type FlowIo } from './session.js';
+import { isSignedIn, openBroker, openIdp, tokenLive, type FlowIo } from './session.js';
 
 /** The result of asking the IdP (`--check`). `live` is null when the IdP offers no way to ask. */
 export interface IdpCheck {
@@ -108,16 +108,7 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
 async function checkAtBroker(input: StatusInput, session: CachedSession): Promise<BrokerCheck> {
   const broker = session.broker!;
   const profile = await input.loadProfile(session.profile).catch(() => undefined);
-  const settings = profile?.broker?.url === broker.url ? profile.broker : undefined;
-  const { connectBroker } = await import('../oidc/broker-client.js');
-  const client = await connectBroker({
-    url: broker.url,
-    clientId: settings?.clientId,
-    clientSecret: settings?.clientSecret,
-    fetch: input.ctx.fetch,
-    now: input.ctx.now,
-    trace: input.trace,
-  });
+  const client = await openBroker(input, broker.url, profile);
   const result = await client.introspect(broker.access_token);
   return {
     live: result.active,

@@ -14,8 +14,11 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 const MAX_REDIRECTS = 3;
 
-/** Reads a response body, refusing it once it passes `maxBytes` (a JWKS that never ends). */
-async function readLimited(response: Response, maxBytes: number, fail: (why: string) => never): Promise<string> {
+/**
+ * Reads a response body as UTF-8, calling `fail` (which throws) once it passes `maxBytes`:
+ * a JWKS or backend answer that never ends costs at most that much memory.
+ */
+export async function readLimited(response: Response, maxBytes: number, fail: (why: string) => never): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) fail(`the answer is larger than ${maxBytes} bytes`);
   if (!response.body) return '';

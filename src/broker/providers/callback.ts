@@ -7,30 +7,13 @@
  */
 import type { CallbackProviderConfig } from '../config.js';
 import { OAuthError, invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
+import { readLimited } from '../../http/fetch-json.js';
 import type { ProviderDeps } from './jwt.js';
 import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
 import type { Provider, ValidatedSubject } from './types.js';
 
 const MAX_ANSWER_BYTES = 256 * 1024;
 const OUTAGE_STATUSES = new Set([502, 503, 504]);
-
-async function readLimited(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw invalidRequest('the backend answer is too large');
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export class CallbackProvider implements Provider {
   readonly id: string;
@@ -73,7 +56,9 @@ export class CallbackProvider implements Provider {
     }
     let text: string;
     try {
-      text = await readLimited(response);
+      text = await readLimited(response, MAX_ANSWER_BYTES, () => {
+        throw invalidRequest('the backend answer is too large');
+      });
     } catch (err) {
       if (err instanceof OAuthError) throw err;
       throw unavailable();
