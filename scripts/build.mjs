@@ -21,7 +21,7 @@ const external = [
 
 const outdir = resolve('dist');
 const result = await build({
-  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' },
+  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts' },
   outdir,
   bundle: true,
   splitting: true,
@@ -38,7 +38,7 @@ const result = await build({
   banner: { js: "import { createRequire as __abCreateRequire } from 'node:module'; const require = __abCreateRequire(import.meta.url);" },
 });
 
-const isEntry = (path) => /^(cli|index)\.js(\.map)?$/.test(relative(outdir, path));
+const isEntry = (path) => /^(cli|index|verify-worker)\.js(\.map)?$/.test(relative(outdir, path));
 const ordered = [...result.outputFiles.filter((f) => !isEntry(f.path)), ...result.outputFiles.filter((f) => isEntry(f.path))];
 for (const file of ordered) {
   mkdirSync(dirname(file.path), { recursive: true });

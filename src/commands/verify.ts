@@ -50,7 +50,8 @@ export async function run(inv: Invocation): Promise<number> {
   const verifyOptions: VerifyOptions = { ...options, keys };
 
   if (opts.batch) {
-    const summary = await verifyBatch(ctx, verifyOptions);
+    const localKeys = opts.jwks !== undefined ? { jwksFile: opts.jwks as string } : opts.secret !== undefined ? { secret: opts.secret as string } : undefined;
+    const summary = await verifyBatch(ctx, verifyOptions, { localKeys });
     out.info(`${summary.valid} of ${summary.total} token(s) valid`);
     return summary.valid === summary.total ? 0 : 1;
   }

@@ -1,6 +1,10 @@
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
+import { RemoteError, UsageError } from '../errors.js';
 import { verifyJwt, type VerifyOptions, type VerifyResult } from '../jwt/verify.js';
 
 export interface BatchSummary {
@@ -8,31 +12,170 @@ export interface BatchSummary {
   valid: number;
 }
 
-/** Tokens verified at once; bounded so memory stays flat however long the input is. */
+/** A key source a worker thread can open by itself. */
+export interface LocalKeySource {
+  jwksFile?: string;
+  secret?: string;
+}
+
+export interface BatchChunk {
+  id: number;
+  lines: string[];
+}
+
+export interface BatchChunkResult {
+  id: number;
+  out: string;
+  valid: number;
+  total: number;
+}
+
+/** Tokens verified at once on the main thread; bounded so memory stays flat. */
 const WINDOW = 64;
+/** Below this many tokens, starting worker threads costs more than it saves. */
+const WORKER_THRESHOLD = 1024;
+const CHUNK = 256;
+/** Chunks in flight per worker: enough to keep it busy, few enough to keep memory flat. */
+const IN_FLIGHT_PER_WORKER = 4;
+
+export interface BatchOptions {
+  /** When the keys are local, the batch may spread over worker threads (one per core). */
+  localKeys?: LocalKeySource;
+  /** Worker threads to use; default: the machine's parallelism, at most 8. 0 or 1: none. */
+  workers?: number;
+}
+
+type Writer = (text: string) => Promise<void>;
+
+function writer(ctx: Context): Writer {
+  return async (text) => {
+    if (!ctx.stdout.write(text)) await once(ctx.stdout, 'drain');
+  };
+}
+
+/** The worker script next to the bundle (`dist/verify-worker.js`); undefined when running from source. */
+function workerScript(): string | undefined {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.js')) return undefined;
+  const dir = dirname(here);
+  return join(dir.endsWith('chunks') ? dirname(dir) : dir, 'verify-worker.js');
+}
 
 /**
  * Verifies one token per stdin line and writes one NDJSON result per line, in input order.
- * Blank lines are skipped. Streams: memory does not grow with the number of tokens.
+ * Blank lines are skipped. Streams: memory does not grow with the number of tokens. With local
+ * keys and more than a thousand tokens, the work is spread over worker threads, one per core.
  */
-export async function verifyBatch(ctx: Context, options: VerifyOptions): Promise<BatchSummary> {
+export async function verifyBatch(ctx: Context, options: VerifyOptions, batch: BatchOptions = {}): Promise<BatchSummary> {
+  const lines = createInterface({ input: ctx.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const workers = Math.min(batch.workers ?? availableParallelism(), 8);
+  const script = workerScript();
+  const head: string[] = [];
+  if (batch.localKeys && workers > 1 && script) {
+    // Read ahead: a short batch is done on this thread, a long one goes to the workers.
+    while (head.length < WORKER_THRESHOLD) {
+      const next = await lines.next();
+      if (next.done) break;
+      if (next.value.trim() !== '') head.push(next.value);
+    }
+    if (head.length >= WORKER_THRESHOLD) {
+      return inWorkers(ctx, options, batch.localKeys, workers, script, head, lines);
+    }
+  }
+  return onThisThread(ctx, options, head, lines);
+}
+
+async function onThisThread(
+  ctx: Context,
+  options: VerifyOptions,
+  head: string[],
+  lines: AsyncIterator<string>,
+): Promise<BatchSummary> {
   const summary: BatchSummary = { total: 0, valid: 0 };
   const pending: Promise<VerifyResult>[] = [];
-  const write = async (result: VerifyResult) => {
+  const write = writer(ctx);
+  const emit = async (result: VerifyResult) => {
     summary.total++;
     if (result.valid) summary.valid++;
-    if (!ctx.stdout.write(`${JSON.stringify(result)}\n`)) await once(ctx.stdout, 'drain');
+    await write(`${JSON.stringify(result)}\n`);
   };
-  const lines = createInterface({ input: ctx.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
+  const push = async (line: string) => {
     const result = verifyJwt(line, options);
     // A key-set failure (JWKS unreachable) rejects every pending token at once: the first one is
     // awaited and reported; the others must not surface as unhandled rejections.
     result.catch(() => {});
     pending.push(result);
-    if (pending.length >= WINDOW) await write(await pending.shift()!);
+    if (pending.length >= WINDOW) await emit(await pending.shift()!);
+  };
+  for (const line of head) await push(line);
+  for (let next = await lines.next(); !next.done; next = await lines.next()) {
+    if (next.value.trim() !== '') await push(next.value);
   }
-  while (pending.length) await write(await pending.shift()!);
+  while (pending.length) await emit(await pending.shift()!);
   return summary;
+}
+
+async function inWorkers(
+  ctx: Context,
+  options: VerifyOptions,
+  keySource: LocalKeySource,
+  size: number,
+  script: string,
+  head: string[],
+  lines: AsyncIterator<string>,
+): Promise<BatchSummary> {
+  const { Worker } = await import('node:worker_threads');
+  const { keys: _keys, ...plain } = options;
+  const pool = Array.from({ length: size }, () => new Worker(script, { workerData: { options: plain, keySource } }));
+  const waiting = new Map<number, { resolve: (r: BatchChunkResult) => void; reject: (e: Error) => void }>();
+  const fail = (err: Error) => {
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  for (const worker of pool) {
+    worker.on('message', (msg: BatchChunkResult & { error?: string; exitClass?: string }) => {
+      const w = waiting.get(msg.id);
+      waiting.delete(msg.id);
+      if (!w) return;
+      if (msg.error !== undefined) w.reject(msg.exitClass === 'usage' ? new UsageError(msg.error) : new RemoteError(msg.error));
+      else w.resolve(msg);
+    });
+    worker.on('error', (err) => fail(err));
+  }
+  const summary: BatchSummary = { total: 0, valid: 0 };
+  const write = writer(ctx);
+  const results: Promise<BatchChunkResult>[] = [];
+  let nextId = 0;
+  const dispatch = (chunk: string[]) => {
+    const id = nextId++;
+    const result = new Promise<BatchChunkResult>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    result.catch(() => {});
+    results.push(result);
+    pool[id % size]!.postMessage({ id, lines: chunk } satisfies BatchChunk);
+  };
+  const drainOne = async () => {
+    const done = await results.shift()!;
+    summary.total += done.total;
+    summary.valid += done.valid;
+    await write(done.out);
+  };
+  try {
+    let chunk: string[] = [];
+    const add = async (line: string) => {
+      chunk.push(line);
+      if (chunk.length < CHUNK) return;
+      dispatch(chunk);
+      chunk = [];
+      if (results.length >= size * IN_FLIGHT_PER_WORKER) await drainOne();
+    };
+    for (const line of head) await add(line);
+    for (let next = await lines.next(); !next.done; next = await lines.next()) {
+      if (next.value.trim() !== '') await add(next.value);
+    }
+    if (chunk.length) dispatch(chunk);
+    while (results.length) await drainOne();
+    return summary;
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
 }
