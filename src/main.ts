@@ -2,7 +2,7 @@
  * Builds the commander program and is the one place where errors become exit codes.
  * Each command's module is imported only when that command runs (start-up budget).
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import type { Context } from './context.js';
 import { AuthbridgeError, EXIT_CODES, describeError, type ExitClass } from './errors.js';
 import type { GlobalOptions } from './output/output.js';
@@ -233,7 +233,8 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
   const broker = program
     .command('broker')
     .summary('run the reference token broker')
-    .description('The reference token broker (RFC 8693 token exchange, Synerise-compatible login).');
+    .description('The reference token broker (RFC 8693 token exchange, Synerise-compatible login).')
+    .addHelpText('after', '\nExamples:\n  authbridge broker serve --config broker.json --port 8787');
   broker
     .command('serve')
     .summary('serve the broker over HTTP until SIGTERM/SIGINT')
@@ -249,6 +250,57 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
       '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db',
     )
     .action(lazy(() => import('./commands/broker-serve.js')));
+
+  program
+    .command('demo')
+    .summary('the whole flow against an embedded IdP and broker, nothing to configure')
+    .description(
+      'Start an OpenID provider (user demo, password demo) and the reference broker on 127.0.0.1, with a temporary ' +
+        'config and token cache, then run login, the ID token checklist, the exchange, status and logout. ' +
+        'Nothing of yours is read or written (--profile and --config do not apply). Ctrl-C stops everything.',
+    )
+    .option('--headless', 'complete the login over HTTP as the demo user instead of opening a browser')
+    .option('--keep', 'skip logout and keep both servers running until Ctrl-C; prints the env vars to try other commands')
+    .option('--timeout <seconds>', 'how long to wait for the browser to come back (default 300; 60 with --headless)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx authbridge demo --headless\n  authbridge demo            # sign in in your browser as demo / demo\n' +
+        '  authbridge demo --keep     # then, in another terminal, the printed exports and `authbridge status`',
+    )
+    .action(lazy(() => import('./commands/demo.js')));
+
+  idpOptions(
+    program
+      .command('doctor')
+      .summary("check a profile end to end and say what to fix")
+      .description(
+        'Check the profile: issuer and client id set, discovery reachable and naming the issuer, JWKS with usable keys, ' +
+          "PKCE S256, the redirect URI and port, clock skew against the IdP, the token cache's permissions, and the broker. " +
+          'Exit 0 if all is well, 2 for a problem in the configuration or on this machine, 3 for a remote one.',
+      ),
+  )
+    .option('--port <port>', 'the loopback port login would use (default: the profile\'s redirectPort, else a free one)')
+    .option('--broker-url <url>', "the broker's base URL (env AUTHBRIDGE_BROKER_URL)")
+    .option('--now <time>', "judge the clock as if this machine's time were TIME (ISO-8601 or epoch seconds)")
+    .option('--timeout <seconds>', 'time limit for each HTTP request', '10')
+    .addHelpText('after', '\nExamples:\n  authbridge doctor\n  authbridge doctor --profile work --json\n  authbridge doctor --issuer https://idp.example.com --client-id my-cli')
+    .action(lazy(() => import('./commands/doctor.js')));
+
+  program
+    .command('completion')
+    .summary('print a shell completion script (bash, zsh, fish)')
+    .description('Print a completion script for SHELL, built from the commands and options of this version.')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(authbridge completion bash)            # in ~/.bashrc\n' +
+        '  authbridge completion zsh > "${fpath[1]}/_authbridge"\n  authbridge completion fish > ~/.config/fish/completions/authbridge.fish',
+    )
+    .action(async (shell: string, _opts: unknown, cmd: Command) => {
+      // The script is built from this very program, so it never lags behind the commands.
+      const mod = await import('./commands/completion.js');
+      setExit(await mod.run({ ctx, global: globalOptions(cmd), args: [shell], opts: cmd.opts() }, program));
+    });
 
   return program;
 }

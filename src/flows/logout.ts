@@ -7,7 +7,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { describeError } from '../errors.js';
-import { openBroker, openIdp, type FlowIo } from './session.js';
+import { oauthErrorOf, openBroker, openIdp, type FlowIo } from './session.js';
 
 /** One profile's outcome, exactly as `logout --json` prints it. */
 export interface LogoutDocument {
@@ -45,10 +45,18 @@ async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings:
     return false;
   }
   let all = true;
+  let grantEnded = false;
   for (const [hint, token] of tokens) {
     try {
       await idp.revoke(token, hint);
+      if (hint === 'refresh_token') grantEnded = true;
     } catch (err) {
+      // RFC 7009 §2.2.1: an IdP may refuse to revoke self-contained (JWT) access tokens. With the
+      // refresh token revoked the grant is over; the JWT simply runs out at its `exp`.
+      if (hint === 'access_token' && grantEnded && oauthErrorOf(err) === 'unsupported_token_type') {
+        input.trace?.(`the IdP does not revoke its JWT access tokens (${describeError(err)}); the grant was ended with the refresh token`);
+        continue;
+      }
       all = false;
       warnings.push(describeError(err));
     }

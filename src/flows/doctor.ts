@@ -1,0 +1,358 @@
+/**
+ * `doctor`: checks a profile end to end, the way a login would meet it, and says what to fix.
+ * Each check is reported (none stops the others, except where one needs another's answer:
+ * no discovery, no JWKS). A failure is either the configuration's or this machine's (exit 2)
+ * or a remote one (exit 3).
+ */
+import { lstat, readdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Profile } from '../config/types.js';
+import { describeError, isAuthbridgeError } from '../errors.js';
+import { fetchJson } from '../http/fetch-json.js';
+import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
+import { relativeTime } from '../util/time.js';
+import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
+
+/** `config`: the configuration or this machine (exit 2); `remote`: the IdP or broker (exit 3). */
+export type DoctorKind = 'config' | 'remote';
+
+export interface DoctorCheck {
+  name: string;
+  status: 'ok' | 'fail' | 'skip';
+  kind: DoctorKind;
+  detail: string;
+  /** What to do about a failure. */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  profile: string;
+  ok: boolean;
+  /** 0 all good, 2 a configuration problem, 3 a remote one (configuration wins: it may cause the rest). */
+  exitCode: 0 | 2 | 3;
+  checks: DoctorCheck[];
+}
+
+export interface DoctorInput {
+  profileName: string;
+  /** Resolves the profile (flags > env > file); throws UsageError for a bad config file. */
+  loadProfile: () => Promise<Profile>;
+  configFile: string;
+  cacheDir: string;
+  fetch: typeof fetch;
+  /** This machine's time in ms since the epoch (`--now` simulates another). */
+  now: number;
+  /** `--port`: the loopback port login would use. */
+  port?: number;
+  /** Milliseconds for each HTTP request. Default 10 000. */
+  timeoutMs?: number;
+}
+
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ASYMMETRIC = SUPPORTED_ALGORITHMS.filter((a) => !(SYMMETRIC_ALGORITHMS as readonly string[]).includes(a));
+const SIGNING_KTY = new Set(['RSA', 'EC', 'OKP']);
+
+function setCommand(profile: string, field: string, value: string): string {
+  return `authbridge config set ${field} ${value}${profile === 'default' ? '' : ` --profile ${profile}`}`;
+}
+
+/** Whether `port` on 127.0.0.1 can be listened on right now. */
+function portFree(port: number): Promise<true | string> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+interface Discovery {
+  doc: Record<string, unknown>;
+  /** The `Date` header, ms since the epoch. */
+  date?: number;
+  /** Round trip of the request, ms. */
+  elapsed: number;
+}
+
+async function discover(input: DoctorInput, url: string, clock: () => number): Promise<Discovery> {
+  let date: number | undefined;
+  const started = clock();
+  const doc = await fetchJson(
+    async (...args) => {
+      const response = await input.fetch(...args);
+      const header = response.headers.get('date');
+      if (header && Number.isFinite(Date.parse(header))) date = Date.parse(header);
+      return response;
+    },
+    url,
+    { what: 'the discovery document', timeoutMs: input.timeoutMs },
+  );
+  return { doc, date, elapsed: clock() - started };
+}
+
+function usableKeys(keys: unknown): JWK[] {
+  if (!Array.isArray(keys)) return [];
+  return keys.filter(
+    (k): k is JWK =>
+      k !== null &&
+      typeof k === 'object' &&
+      SIGNING_KTY.has(String((k as JWK).kty)) &&
+      (k as JWK).use !== 'enc' &&
+      ((k as JWK).alg === undefined || ASYMMETRIC.includes(String((k as JWK).alg))),
+  );
+}
+
+function describeKeys(keys: JWK[]): string {
+  const shown = keys.slice(0, 3).map((k) => `${k.alg ?? k.kty}${k.kid ? ` kid "${k.kid}"` : ''}`);
+  return `${keys.length} signing key${keys.length === 1 ? '' : 's'} (${shown.join(', ')}${keys.length > 3 ? ', …' : ''})`;
+}
+
+function failMessage(err: unknown): string {
+  return isAuthbridgeError(err) ? err.message : describeError(err);
+}
+
+/**
+ * Runs every check. Never throws for what it checks: failures are reported as checks.
+ * The clock check compares `input.now` with the IdP's `Date` header, allowing the round trip and
+ * the ID token clock tolerance (30 s) before it fails.
+ */
+export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const add = (check: DoctorCheck) => checks.push(check);
+  const skip = (name: string, kind: DoctorKind, why: string) => add({ name, status: 'skip', kind, detail: `skipped: ${why}` });
+  const name = input.profileName;
+  // Round trips are measured on the real clock: `now` may be a simulated moment.
+  const clock = () => performance.now();
+
+  let profile: Profile | undefined;
+  try {
+    profile = await input.loadProfile();
+    const exists = await lstat(input.configFile).then(
+      () => true,
+      () => false,
+    );
+    add({
+      name: 'config',
+      status: 'ok',
+      kind: 'config',
+      detail: `profile "${name}" from flags, env and ${exists ? input.configFile : `no config file (${input.configFile} does not exist)`}`,
+    });
+  } catch (err) {
+    add({
+      name: 'config',
+      status: 'fail',
+      kind: 'config',
+      detail: failMessage(err),
+      fix: (isAuthbridgeError(err) && err.hint) || `Fix or remove ${input.configFile}.`,
+    });
+  }
+
+  let issuer: string | undefined;
+  if (profile) {
+    const missing = [!profile.issuer && 'issuer', !profile.clientId && 'clientId'].filter((f): f is string => Boolean(f));
+    if (missing.length) {
+      add({
+        name: 'profile',
+        status: 'fail',
+        kind: 'config',
+        detail: `missing ${missing.map((f) => (f === 'issuer' ? 'issuer' : 'client id')).join(' and ')} for profile "${name}"`,
+        fix: missing.map((f) => `${setCommand(name, f, f === 'issuer' ? 'https://idp.example.com' : 'my-client-id')}`).join('; ') +
+          ' (or --issuer/--client-id, AUTHBRIDGE_ISSUER/AUTHBRIDGE_CLIENT_ID)',
+      });
+    } else {
+      add({
+        name: 'profile',
+        status: 'ok',
+        kind: 'config',
+        detail: `issuer ${profile.issuer}, client id ${profile.clientId} (${profile.clientSecret ? 'confidential' : 'public'} client)`,
+      });
+      issuer = profile.issuer;
+    }
+  } else {
+    skip('profile', 'config', 'the config could not be read');
+  }
+
+  let discovery: Discovery | undefined;
+  let discovered: Record<string, unknown> | undefined;
+  if (issuer) {
+    const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    try {
+      discovery = await discover(input, url, clock);
+      const { doc } = discovery;
+      const lacking = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'].filter((k) => typeof doc[k] !== 'string');
+      if (doc.issuer !== issuer) {
+        add({
+          name: 'discovery',
+          status: 'fail',
+          kind: 'config',
+          detail: `${url} names the issuer "${String(doc.issuer)}", not "${issuer}"`,
+          fix: typeof doc.issuer === 'string' ? `${setCommand(name, 'issuer', doc.issuer)} (it must match exactly, trailing slash included)` : 'Check the issuer URL.',
+        });
+      } else if (lacking.length) {
+        add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url} has no ${lacking.join(', ')}`, fix: 'The IdP must publish these (OpenID Connect Discovery §3).' });
+      } else {
+        add({ name: 'discovery', status: 'ok', kind: 'remote', detail: `${url} names the issuer ${issuer}` });
+        discovered = doc;
+      }
+    } catch (err) {
+      add({
+        name: 'discovery',
+        status: 'fail',
+        kind: 'remote',
+        detail: failMessage(err),
+        fix: `Check that the IdP is up and that the issuer URL is right (curl -i ${url}).`,
+      });
+      discovery = undefined;
+    }
+  } else {
+    skip('discovery', 'remote', 'no issuer');
+  }
+
+  if (discovered) {
+    const jwksUri = discovered.jwks_uri as string;
+    try {
+      const jwks = await fetchJson(input.fetch, jwksUri, { what: 'the JWKS', timeoutMs: input.timeoutMs });
+      const keys = usableKeys(jwks.keys);
+      if (keys.length === 0) {
+        add({ name: 'jwks', status: 'fail', kind: 'remote', detail: `${jwksUri} has no usable signing keys (RSA, EC or OKP, not "use":"enc")`, fix: 'The IdP must publish its public signing keys.' });
+      } else {
+        add({ name: 'jwks', status: 'ok', kind: 'remote', detail: `${describeKeys(keys)} at ${jwksUri}` });
+      }
+    } catch (err) {
+      add({ name: 'jwks', status: 'fail', kind: 'remote', detail: failMessage(err), fix: `Check that ${jwksUri} answers with a JSON Web Key Set.` });
+    }
+    const methods = discovered.code_challenge_methods_supported;
+    if (Array.isArray(methods) && !methods.includes('S256')) {
+      add({ name: 'pkce', status: 'fail', kind: 'remote', detail: `the IdP offers PKCE methods ${methods.join(', ')}, not S256`, fix: 'Enable PKCE with S256 for this client at the IdP.' });
+    } else {
+      add({
+        name: 'pkce',
+        status: 'ok',
+        kind: 'remote',
+        detail: Array.isArray(methods) ? 'the IdP supports S256' : 'the IdP does not list code_challenge_methods_supported; authbridge sends S256',
+      });
+    }
+  } else {
+    skip('jwks', 'remote', 'no discovery document');
+    skip('pkce', 'remote', 'no discovery document');
+  }
+
+  const port = input.port ?? profile?.redirectPort;
+  if (port === undefined || port === 0) {
+    add({
+      name: 'redirect uri',
+      status: 'ok',
+      kind: 'config',
+      detail: 'http://127.0.0.1:<a free port>/callback; the IdP must allow http://127.0.0.1/callback with any port (RFC 8252 §7.3)',
+    });
+  } else if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+    add({
+      name: 'redirect uri',
+      status: 'fail',
+      kind: 'config',
+      detail: `redirectPort ${port} ${port < 1024 ? 'is a privileged port' : 'is not a port'}`,
+      fix: `Pick a port from 1024 to 65535 (${setCommand(name, 'redirectPort', '8400')}), or unset it for a free one.`,
+    });
+  } else {
+    const free = await portFree(port);
+    if (free === true) {
+      add({ name: 'redirect uri', status: 'ok', kind: 'config', detail: `http://127.0.0.1:${port}/callback; port ${port} is free, and the IdP must allow exactly this URI` });
+    } else {
+      add({
+        name: 'redirect uri',
+        status: 'fail',
+        kind: 'config',
+        detail: `http://127.0.0.1:${port}/callback: port ${port} cannot be used now (${free})`,
+        fix: `Stop what listens on ${port}, or choose another port (${setCommand(name, 'redirectPort', 'PORT')}) and register it at the IdP.`,
+      });
+    }
+  }
+
+  if (discovery?.date !== undefined) {
+    // The Date header has one-second resolution and was stamped somewhere within the round trip.
+    const slack = ID_TOKEN_CLOCK_TOLERANCE_S * 1000 + discovery.elapsed + 1000;
+    const skew = input.now - discovery.date;
+    const seconds = Math.round(Math.abs(skew) / 1000);
+    const phrase =
+      Math.abs(skew) <= 1000 + discovery.elapsed ? 'in step with the IdP' : `${seconds} s ${skew > 0 ? 'ahead of' : 'behind'} the IdP`;
+    if (Math.abs(skew) > slack) {
+      add({
+        name: 'clock',
+        status: 'fail',
+        kind: 'config',
+        detail: `this machine's clock is ${phrase} (its Date header says ${new Date(discovery.date).toISOString()}, ${relativeTime(discovery.date, input.now)} by this clock); tokens will look ${skew > 0 ? 'expired' : 'not yet valid'}`,
+        fix: 'Set the clock right, e.g. enable time sync (timedatectl set-ntp true, or System Settings › Date & Time).',
+      });
+    } else {
+      add({ name: 'clock', status: 'ok', kind: 'config', detail: `${phrase} (Date header; ${ID_TOKEN_CLOCK_TOLERANCE_S} s tolerated)` });
+    }
+  } else {
+    skip('clock', 'config', discovery ? "the IdP's answer has no Date header" : 'no answer from the IdP');
+  }
+
+  add(await checkCache(input.cacheDir));
+
+  const brokerUrl = profile?.broker?.url;
+  if (brokerUrl) add(await checkBroker(input, brokerUrl));
+
+  const failed = checks.filter((c) => c.status === 'fail');
+  const exitCode = failed.some((c) => c.kind === 'config') ? 2 : failed.length ? 3 : 0;
+  return { profile: name, ok: failed.length === 0, exitCode, checks };
+}
+
+/** The cache directory 0700 (or not there yet), every file in it 0600, no symlinks. */
+async function checkCache(dir: string): Promise<DoctorCheck> {
+  const fail = (detail: string, fix: string): DoctorCheck => ({ name: 'cache', status: 'fail', kind: 'config', detail, fix });
+  let info;
+  try {
+    info = await lstat(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { name: 'cache', status: 'ok', kind: 'config', detail: `${dir} does not exist yet; login creates it with mode 0700` };
+    }
+    return fail(`could not inspect ${dir}: ${describeError(err)}`, `Check ${dir} and its parents.`);
+  }
+  if (info.isSymbolicLink()) return fail(`${dir} is a symlink`, `Replace it with a real directory: rm ${dir} && mkdir -m 700 ${dir}`);
+  if (!info.isDirectory()) return fail(`${dir} is not a directory`, `Move it away; login creates the directory.`);
+  const mode = info.mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    return fail(`${dir} has mode ${mode.toString(8).padStart(4, '0')}: other users can reach the tokens`, `chmod 700 ${dir}`);
+  }
+  const loose: string[] = [];
+  const links: string[] = [];
+  let files = 0;
+  for (const entry of await readdir(dir)) {
+    const path = join(dir, entry);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st) continue;
+    if (st.isSymbolicLink()) links.push(path);
+    else if (st.isFile()) {
+      files += 1;
+      if ((st.mode & 0o077) !== 0) loose.push(path);
+    }
+  }
+  if (links.length) return fail(`symlinks in the cache are never followed: ${links.join(', ')}`, `rm ${links.join(' ')}`);
+  if (loose.length) return fail(`readable by others: ${loose.join(', ')}`, `chmod 600 ${loose.join(' ')}`);
+  return { name: 'cache', status: 'ok', kind: 'config', detail: `${dir} is 0700${files ? `, its ${files} file${files === 1 ? '' : 's'} 0600` : ''}` };
+}
+
+/** The broker's RFC 8414 metadata: reachable, offers token exchange, has keys. */
+async function checkBroker(input: DoctorInput, url: string): Promise<DoctorCheck> {
+  const metadataUrl = `${url.replace(/\/$/, '')}/.well-known/oauth-authorization-server`;
+  try {
+    const doc = await fetchJson(input.fetch, metadataUrl, { what: "the broker's metadata", timeoutMs: input.timeoutMs });
+    const grants = doc.grant_types_supported;
+    if (!Array.isArray(grants) || !grants.includes(TOKEN_EXCHANGE_GRANT)) {
+      return { name: 'broker', status: 'fail', kind: 'remote', detail: `${metadataUrl} does not list the token-exchange grant`, fix: 'Is broker.url the broker, not the IdP?' };
+    }
+    if (typeof doc.jwks_uri !== 'string') {
+      return { name: 'broker', status: 'fail', kind: 'remote', detail: `${metadataUrl} has no jwks_uri`, fix: 'The broker must publish its keys.' };
+    }
+    const jwks = await fetchJson(input.fetch, doc.jwks_uri, { what: "the broker's JWKS", timeoutMs: input.timeoutMs });
+    const keys = usableKeys(jwks.keys);
+    if (keys.length === 0) return { name: 'broker', status: 'fail', kind: 'remote', detail: `${doc.jwks_uri} has no signing keys`, fix: 'The broker must publish its keys.' };
+    return { name: 'broker', status: 'ok', kind: 'remote', detail: `${url} offers token exchange; ${describeKeys(keys)}` };
+  } catch (err) {
+    return { name: 'broker', status: 'fail', kind: 'remote', detail: failMessage(err), fix: `Check that the broker is up and broker.url is right (curl -i ${metadataUrl}).` };
+  }
+}

@@ -1,0 +1,23 @@
+/** Human view of `doctor`: a ✓/✗ line a check, with what to fix under each failure. */
+import type { ChalkInstance } from 'chalk';
+import type { DoctorReport } from '../flows/doctor.js';
+
+export function renderDoctor(report: DoctorReport, style: ChalkInstance): string {
+  const width = Math.max(...report.checks.map((c) => c.name.length));
+  const lines = [`Checking profile ${style.bold(report.profile)}`, ''];
+  for (const check of report.checks) {
+    const mark = check.status === 'ok' ? style.green('✓') : check.status === 'fail' ? style.red('✗') : style.dim('-');
+    const detail = check.status === 'fail' ? style.red(check.detail) : check.status === 'skip' ? style.dim(check.detail) : check.detail;
+    lines.push(`${mark} ${check.name.padEnd(width)}  ${detail}`);
+    if (check.status === 'fail' && check.fix) lines.push(`  ${' '.repeat(width)}  ${style.bold('fix:')} ${check.fix}`);
+  }
+  lines.push('');
+  if (report.ok) lines.push(style.green.bold('All checks passed.'));
+  else {
+    const failed = report.checks.filter((c) => c.status === 'fail');
+    const where =
+      report.exitCode === 2 ? 'start with the configuration and this machine' : 'the configuration looks right; the IdP or broker is not';
+    lines.push(style.red.bold(`${failed.length} check${failed.length === 1 ? '' : 's'} failed (${failed.map((c) => c.name).join(', ')}): ${where}.`));
+  }
+  return lines.join('\n');
+}
