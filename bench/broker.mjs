@@ -105,7 +105,9 @@ writeFileSync(
     providers: [{ id: 'idp', type: 'jwt', issuer: idpUrl, jwksUri: `${idpUrl}/jwks`, audience: 'bench-api', algorithms: ['ES256'], mapping: { email: '/email' } }],
   }),
 );
-const broker = await startProcess([BIN, 'broker', 'serve', '--config', configFile, '--port', '0', '--db', join(dir, 'broker.db')], /broker listening on (http:\S+)/);
+// BENCH_NODE_ARGS (e.g. --cpu-prof) goes to the broker process, for profiling under load.
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const broker = await startProcess([...nodeArgs, BIN, 'broker', 'serve', '--config', configFile, '--port', '0', '--db', join(dir, 'broker.db')], /broker listening on (http:\S+)/);
 const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('cli:s3cret').toString('base64')}` };
 const tokenPath = { method: 'POST', path: '/oauth/token', headers };
 // Registers the pool's customers and warms the broker up.
