@@ -34,6 +34,11 @@ export interface Context {
    * Returns a function that removes it.
    */
   readonly onInterrupt: (handler: (signal: 'SIGINT' | 'SIGTERM') => void) => () => void;
+  /**
+   * This Context with extra trusted CAs (`--ca-file`) for every request; absent on test contexts.
+   * @throws UsageError when the file cannot be read or holds no certificate.
+   */
+  readonly withCaFile?: (caFile: string) => Promise<Context>;
 }
 
 export interface Paths {
@@ -83,6 +88,22 @@ async function launchBrowser(env: Env, url: string): Promise<void> {
   child.unref();
 }
 
+/**
+ * `fetch` through undici's EnvHttpProxyAgent (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and extra CAs;
+ * the module is imported on the first request only.
+ */
+function dispatchingFetch(env: Env, caFile?: string): typeof fetch {
+  let inner: Promise<typeof fetch> | undefined;
+  return async (input, init) => {
+    inner ??= import('./http/dispatcher.js').then((m) => m.dispatchingFetch(env, { caFile }));
+    return (await inner)(input, init);
+  };
+}
+
+function hasProxyEnv(env: Env): boolean {
+  return ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => Boolean(env[name]));
+}
+
 /** The real Context of a CLI process. */
 export function nodeContext(): Context {
   // `authbridge … | head`: a reader that goes away is not an error worth a stack trace.
@@ -91,13 +112,19 @@ export function nodeContext(): Context {
       if (err.code !== 'EPIPE') throw err;
     });
   }
-  return {
+  const ctx: Context = {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
     now: () => Date.now(),
-    fetch: (...args) => globalThis.fetch(...args),
+    // Checked once here so a run without a proxy does not even import the dispatcher module.
+    fetch: hasProxyEnv(process.env) ? dispatchingFetch(process.env) : (...args) => globalThis.fetch(...args),
+    withCaFile: async (caFile) => {
+      const { readCaFile } = await import('./http/dispatcher.js');
+      await readCaFile(caFile);
+      return { ...ctx, fetch: dispatchingFetch(process.env, caFile) };
+    },
     openBrowser: (url) => launchBrowser(process.env, url),
     onInterrupt: (handler) => {
       const onInt = () => handler('SIGINT');
@@ -110,4 +137,5 @@ export function nodeContext(): Context {
       };
     },
   };
+  return ctx;
 }

@@ -42,8 +42,10 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     async (...params: unknown[]) => {
       const cmd = params[params.length - 1] as Command;
       const args = (params.slice(0, -2) as Array<string | string[] | undefined>).flat().filter((a): a is string => a !== undefined);
+      const caFile = cmd.optsWithGlobals().caFile as string | undefined;
+      const runCtx = caFile && ctx.withCaFile ? await ctx.withCaFile(caFile) : ctx;
       const mod = await load();
-      setExit(await mod.run({ ctx, global: globalOptions(cmd), args, opts: cmd.opts() }));
+      setExit(await mod.run({ ctx: runCtx, global: globalOptions(cmd), args, opts: cmd.opts() }));
     };
 
   program
@@ -56,6 +58,7 @@ function build(ctx: Context, setExit: (code: number) => void): Command {
     .option('--verbose', 'trace HTTP requests on stderr (secrets masked)')
     .option('-p, --profile <name>', 'profile to use (env AUTHBRIDGE_PROFILE)')
     .option('--config <file>', 'config file (env AUTHBRIDGE_CONFIG)')
+    .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system ones (also NODE_EXTRA_CA_CERTS)')
     .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (s) => void ctx.stdout.write(s),

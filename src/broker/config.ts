@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UsageError, describeError } from '../errors.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS } from '../jwt/keys.js';
 import { isJsonPointer } from './json-pointer.js';
+import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
 
 const httpUrl = (what = 'an https or http URL') =>
   z.string({ error: `expected ${what}` }).refine(
@@ -94,6 +95,22 @@ const schema = z
       .min(60, { message: 'at least 60 seconds' })
       .max(86_400 * 30, { message: 'at most 30 days' })
       .default(3600),
+    /** Failed-exchange rate limiting per client and address (rate-limit.ts). */
+    rateLimit: z
+      .strictObject({
+        maxFailures: z
+          .number({ error: 'expected a number of failures (0 switches the limit off)' })
+          .int({ message: 'expected a whole number' })
+          .min(0, { message: 'expected a number of failures (0 switches the limit off)' })
+          .default(DEFAULT_RATE_LIMIT.maxFailures),
+        windowSeconds: z
+          .number({ error: 'expected seconds' })
+          .int({ message: 'expected whole seconds' })
+          .min(1, { message: 'at least 1 second' })
+          .max(86_400, { message: 'at most 1 day' })
+          .default(DEFAULT_RATE_LIMIT.windowSeconds),
+      })
+      .default(DEFAULT_RATE_LIMIT),
     clients: z.array(client, { error: 'expected an array of clients' }).min(1, { message: 'expected at least one client' }),
     providers: z
       .array(z.discriminatedUnion('type', [jwtProvider, callbackProvider], { error: 'expected "jwt" or "callback"' }), {

@@ -9,12 +9,15 @@ import { ClientRegistry } from './clients.js';
 import { resolveBrokerConfig, type BrokerConfigFile } from './config.js';
 import { OAuthError, invalidRequest, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
+import { FailureRateLimiter } from './rate-limit.js';
 import { BrokerStore, StoreUnavailableError } from './store.js';
 
 /** Largest request body accepted, in bytes. */
 export const BODY_LIMIT = 64 * 1024;
 /** Milliseconds requests in flight get to finish when the broker stops. */
 const DRAIN_MS = 10_000;
+/** Milliseconds at most that a stopping broker keeps answering 503 to requests still arriving. */
+const CLOSE_GRACE_MS = 1000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -127,6 +130,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const store = BrokerStore.open(options.dbPath, { now: deps.now() });
   store.startCheckpoints();
   const clients = new ClientRegistry(options.file.clients);
+  const limiter = new FailureRateLimiter(options.file.rateLimit, deps.now);
+  // Refusals count against the client at its address, or the address before authentication (rate-limit.ts).
+  const limitKey = (request: FastifyRequest) => (request.clientId ? `client:${request.clientId} ip:${request.ip}` : `ip:${request.ip}`);
+  // Every route that authenticates a client: secrets cannot be guessed at one while another is limited.
+  const LIMITED = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke', '/sauth/v3/auth/login/client']);
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
   let broker: Broker | undefined;
   const ready = (): Broker => {
@@ -137,7 +145,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is not an RFC 6749 body: the onRequest hook below answers instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestTimeout: 30_000,
   });
@@ -147,7 +156,26 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     done(null, new FormParams(body as string));
   });
 
+  let closing = false;
+  let requestsSeen = 0;
+  app.addHook('onRequest', (_request, reply, done) => {
+    requestsSeen += 1;
+    if (!closing) return done();
+    reply.header('connection', 'close');
+    done(temporarilyUnavailable('the broker is shutting down'));
+  });
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      if (LIMITED.has(request.routeOptions.url ?? '')) limiter.check(limitKey(request));
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
+  });
   app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 400 && reply.statusCode < 500 && reply.statusCode !== 429 && LIMITED.has(request.routeOptions.url ?? '')) {
+      limiter.fail(limitKey(request));
+    }
     const q = request.url.indexOf('?');
     log(
       JSON.stringify({
@@ -193,6 +221,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const b = ready();
     const params = formParams(request);
     const client = authenticate(request, params);
+    limiter.check(limitKey(request));
     const grantType = params.one('grant_type');
     if (!grantType) throw invalidRequest('grant_type is missing');
     if (grantType !== TOKEN_EXCHANGE_GRANT) {
@@ -298,6 +327,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       const client = clients.byApiKey(apiKey);
       if (!client) throw new OAuthError('invalid_client', 'unknown apiKey', 401);
       request.clientId = client.clientId;
+      limiter.check(limitKey(request));
       if (identityProvider !== 'OAUTH') throw invalidRequest('identityProvider must be "OAUTH"');
       if (typeof identityProviderToken !== 'string' || identityProviderToken === '') {
         throw invalidRequest('identityProviderToken is required');
@@ -338,6 +368,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     app,
     close: () =>
       (closed ??= (async () => {
+        closing = true;
+        // Requests already on the wire but not yet read would be cut with the idle keep-alive
+        // connections: read and answer them first (503 + Connection: close), until quiet.
+        for (let waited = 0, quiet = 0; waited < CLOSE_GRACE_MS && quiet < 100; waited += 20) {
+          const before = requestsSeen;
+          await new Promise((r) => setTimeout(r, 20));
+          quiet = requestsSeen === before ? quiet + 20 : 0;
+        }
         // A keep-alive connection whose request has finished would hold close() open: cut
         // idle ones as they appear, and everything once the drain time is up.
         const idle = setInterval(() => app.server.closeIdleConnections(), 50);

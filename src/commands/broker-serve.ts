@@ -24,6 +24,10 @@ export async function run(inv: Invocation): Promise<number> {
   const listenPort = port(opts.port ?? '8787');
   const dbPath = (opts.db as string | undefined) ?? join(resolvePaths(ctx.env).dataDir, 'broker.db');
   const file = await loadBrokerConfig(configPath);
+  // Providers fetch through the proxy: a malformed proxy variable stops the start, not each exchange.
+  if (['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => ctx.env[name])) {
+    (await import('../http/dispatcher.js')).proxySettings(ctx.env);
+  }
 
   // Listening for signals before the server starts: a SIGTERM during start-up still drains cleanly.
   let stopRequested!: (signal: string) => void;

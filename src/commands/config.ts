@@ -8,9 +8,10 @@ import { withFileLock } from '../util/atomic-file.js';
 
 const SECRET_FIELDS = new Set(['clientSecret', 'broker.clientSecret', 'broker.apiKey']);
 
-function knownField(field: string | undefined): string {
-  if (!field || !PROFILE_FIELDS[field]) {
-    throw new UsageError(`unknown config key "${field ?? ''}"`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
+function knownField(action: string, field: string | undefined): string {
+  if (!field) throw new UsageError(`config ${action} needs a KEY`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
+  if (!PROFILE_FIELDS[field]) {
+    throw new UsageError(`unknown config key "${field}"`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
   }
   return field;
 }
@@ -48,7 +49,7 @@ export async function run(inv: Invocation): Promise<number> {
   const name = profileName(inv);
 
   if (action === 'set' || action === 'unset') {
-    const key = knownField(field);
+    const key = knownField(action, field);
     let normalised: unknown;
     if (action === 'set') {
       if (value === undefined) throw new UsageError(`config set ${key}: missing VALUE`);
@@ -72,7 +73,7 @@ export async function run(inv: Invocation): Promise<number> {
   const config = await readConfigFile(path);
   const profile = config.profiles[name] ?? {};
   if (action === 'get') {
-    const key = knownField(field);
+    const key = knownField(action, field);
     const current = getField(profile, key);
     if (out.json) {
       out.jsonDoc({ profile: name, key, value: current ?? null });

@@ -6,7 +6,7 @@ import type { Invocation } from '../main.js';
 import { keyValues } from '../output/blocks.js';
 import { createOutput, type Output } from '../output/output.js';
 import { relativeTime } from '../util/time.js';
-import { seconds } from './input.js';
+import { positiveSeconds } from './input.js';
 
 /** Runs the exchange for `exchange` and `login --exchange`. */
 export async function runExchange(inv: Invocation, out: Output): Promise<ExchangeOutcome> {
@@ -20,7 +20,7 @@ export async function runExchange(inv: Invocation, out: Output): Promise<Exchang
       now: ctx.now,
       cache,
       trace,
-      timeoutSeconds: seconds('--timeout', opts.timeout),
+      timeoutSeconds: positiveSeconds('--timeout', opts.timeout),
       freshSession: () => sessionWithFreshIdpToken({ ctx, profile, cache, trace }, profile.broker?.subjectTokenType),
     },
     {

@@ -44,6 +44,13 @@ export function seconds(flag: string, value: unknown): number | undefined {
   return n;
 }
 
+/** Parses a positive number of seconds given to `flag` (a time limit: 0 would fail at once). */
+export function positiveSeconds(flag: string, value: unknown): number | undefined {
+  const n = seconds(flag, value);
+  if (n === 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${String(value)}"`);
+  return n;
+}
+
 /** `--now`: ISO-8601 or epoch seconds → milliseconds since the epoch. */
 export function parseMoment(flag: string, value: string): number {
   const trimmed = value.trim();

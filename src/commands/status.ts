@@ -1,5 +1,6 @@
 import { TokenCache } from '../cache/token-cache.js';
-import { listProfiles, loadProfile, profileName } from '../config/profile.js';
+import { readConfigFile } from '../config/config-file.js';
+import { configPath, listProfiles, loadProfile, profileName } from '../config/profile.js';
 import { statusFlow } from '../flows/status.js';
 import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
@@ -9,6 +10,8 @@ export async function run(inv: Invocation): Promise<number> {
   const { ctx, global, opts } = inv;
   const out = createOutput(ctx, global);
   const all = Boolean(opts.all);
+  // Offline status needs only the cache, but a broken config file is still reported (exit 2).
+  if (!all) await readConfigFile(configPath(inv));
   const names = all ? await listProfiles(inv) : [profileName(inv)];
   const statuses = await statusFlow({
     ctx,

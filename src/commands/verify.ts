@@ -6,7 +6,7 @@ import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOpt
 import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
 import { renderVerifyResult } from '../output/verify.js';
-import { parseMoment, seconds, tokenArgument } from './input.js';
+import { parseMoment, positiveSeconds, seconds, tokenArgument } from './input.js';
 
 function claimExpectations(values: string[] | undefined): ClaimExpectation[] {
   return (values ?? []).map((entry) => {
@@ -14,6 +14,19 @@ function claimExpectations(values: string[] | undefined): ClaimExpectation[] {
     if (eq <= 0) throw new UsageError(`--claim must be NAME=VALUE, got "${entry}"`);
     return { name: entry.slice(0, eq), value: entry.slice(eq + 1) };
   });
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** True for an http:// URL to another machine: keys fetched from it can be swapped on the way. */
+function plainHttpRemote(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' && !LOOPBACK.has(url.hostname);
+  } catch {
+    return false;
+  }
 }
 
 export async function run(inv: Invocation): Promise<number> {
@@ -25,7 +38,7 @@ export async function run(inv: Invocation): Promise<number> {
   const defaults = opts.issuer && opts.audience ? {} : await profileDefaults(inv);
   const issuer = (opts.issuer as string | undefined) ?? defaults.issuer;
   const audience = (opts.audience as string[] | undefined) ?? (defaults.clientId ? [defaults.clientId] : []);
-  const timeout = seconds('--timeout', opts.timeout)!;
+  const timeout = positiveSeconds('--timeout', opts.timeout)!;
   const options: Omit<VerifyOptions, 'keys'> = {
     issuer: issuer ?? '',
     audience,
@@ -38,6 +51,10 @@ export async function run(inv: Invocation): Promise<number> {
     type: opts.type as 'id' | 'access' | undefined,
   };
   validateVerifyOptions(options);
+  const keysFrom = opts.jwksUri ?? (opts.jwks === undefined && opts.secret === undefined ? issuer : undefined);
+  if (plainHttpRemote(keysFrom)) {
+    out.warn(`the keys come over plain HTTP from ${new URL(keysFrom as string).host}: anyone on the way can swap them; use https`);
+  }
   const keys = await resolveKeySet({
     jwksFile: opts.jwks as string | undefined,
     jwksUri: opts.jwksUri as string | undefined,

@@ -4,8 +4,8 @@
  * openid-client is imported lazily: `status` and `token` on a fresh cache never load it.
  */
 import type { CachedSession } from '../cache/types.js';
-import type { Context } from '../context.js';
-import { TokenRejectedError } from '../errors.js';
+import type { Context, Env } from '../context.js';
+import { TokenRejectedError, UsageError } from '../errors.js';
 import type { Profile } from '../config/types.js';
 import type { BrokerClient } from '../oidc/broker-client.js';
 import type { IdpClient, TokenSet } from '../oidc/client.js';
@@ -25,10 +25,24 @@ export interface FlowIo {
   trace?: (line: string) => void;
 }
 
+/**
+ * Seconds each IdP or broker request may take: `AUTHBRIDGE_HTTP_TIMEOUT`, else undefined (the
+ * adapters' default, 30).
+ * @throws UsageError for a value that is not a positive number.
+ */
+export function httpTimeoutSeconds(env: Env): number | undefined {
+  const value = env.AUTHBRIDGE_HTTP_TIMEOUT;
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`AUTHBRIDGE_HTTP_TIMEOUT must be a positive number of seconds, got "${value}"`);
+  return n;
+}
+
 /** Discovers the IdP and configures the client (lazy import of the adapter). */
 export async function openIdp({ ctx, trace }: FlowIo, settings: IdpSettings): Promise<IdpClient> {
+  const timeoutSeconds = httpTimeoutSeconds(ctx.env);
   const { connectIdp } = await import('../oidc/client.js');
-  return connectIdp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace });
+  return connectIdp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace, timeoutSeconds });
 }
 
 /**
@@ -38,7 +52,15 @@ export async function openIdp({ ctx, trace }: FlowIo, settings: IdpSettings): Pr
 export async function openBroker({ ctx, trace }: FlowIo, url: string, profile: Profile | undefined): Promise<BrokerClient> {
   const settings = profile?.broker?.url === url ? profile.broker : undefined;
   const { connectBroker } = await import('../oidc/broker-client.js');
-  return connectBroker({ url, clientId: settings?.clientId, clientSecret: settings?.clientSecret, fetch: ctx.fetch, now: ctx.now, trace });
+  return connectBroker({
+    url,
+    clientId: settings?.clientId,
+    clientSecret: settings?.clientSecret,
+    fetch: ctx.fetch,
+    now: ctx.now,
+    trace,
+    timeoutSeconds: httpTimeoutSeconds(ctx.env),
+  });
 }
 
 /**
@@ -62,7 +84,11 @@ export async function verifyIdToken(
   const result = await verifyJwt(idToken, {
     issuer: idp.issuer,
     audience: idp.clientId,
-    keys: remoteKeySet(idp.metadata.jwks_uri, { fetch: tracingFetch(ctx.fetch, trace, ctx.now), now: ctx.now }),
+    keys: remoteKeySet(idp.metadata.jwks_uri, {
+      fetch: tracingFetch(ctx.fetch, trace, ctx.now),
+      now: ctx.now,
+      timeoutMs: (httpTimeoutSeconds(ctx.env) ?? 10) * 1000,
+    }),
     now: ctx.now(),
     clockTolerance: ID_TOKEN_CLOCK_TOLERANCE_S,
     nonce: expected.nonce,

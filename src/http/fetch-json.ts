@@ -1,4 +1,4 @@
-import { RemoteError, describeError } from '../errors.js';
+import { RemoteError, describeError, isAuthbridgeError } from '../errors.js';
 
 export interface FetchJsonOptions {
   /** What is being fetched, for messages: "JWKS", "discovery document". */
@@ -68,7 +68,8 @@ export async function fetchJson(
       current = next.href;
     }
   } catch (err) {
-    if (err instanceof RemoteError) throw err;
+    // Our own errors (a refused redirect, a malformed proxy setting) keep their class and words.
+    if (isAuthbridgeError(err)) throw err;
     if (signal.aborted) fail(`no answer within ${timeoutMs} ms`, err);
     fail(describeError(err), err);
   }

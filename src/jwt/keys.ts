@@ -84,6 +84,9 @@ export function parseJwks(doc: unknown, fail: (why: string) => never): JWK[] {
   return usable;
 }
 
+/** The header's `alg` as a string; anything else (a JSON object without toString…) matches no key. */
+const algOf = (header: { alg?: unknown }): string => (typeof header.alg === 'string' ? header.alg : '');
+
 /** A key set held in memory; imported keys are cached per key and algorithm. */
 class JwkKeySet implements KeySet {
   readonly symmetric = false;
@@ -128,7 +131,7 @@ class JwkKeySet implements KeySet {
   }
 
   async candidates(header: { alg?: unknown; kid?: unknown }): Promise<ResolvedKey[]> {
-    return this.resolve(this.match(header), String(header.alg));
+    return this.resolve(this.match(header), algOf(header));
   }
 }
 
@@ -220,7 +223,7 @@ class RemoteKeySet extends JwkKeySet {
         matches = this.match(header);
       }
     }
-    return this.resolve(matches, String(header.alg));
+    return this.resolve(matches, algOf(header));
   }
 }
 

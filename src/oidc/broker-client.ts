@@ -3,7 +3,7 @@
  * and RFC 7662 introspection through openid-client, and the Synerise-compatible login call.
  */
 import * as oidc from 'openid-client';
-import { AuthorizationRefusedError, RemoteError, UsageError, describeError } from '../errors.js';
+import { AuthorizationRefusedError, RemoteError, UsageError, describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
@@ -223,6 +223,7 @@ export async function syneriseLogin(input: SyneriseLoginInput): Promise<Synerise
       signal: AbortSignal.timeout(timeoutSeconds * 1000),
     });
   } catch (err) {
+    if (isAuthbridgeError(err)) throw err;
     const why = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutSeconds} s` : describeError(err);
     throw new RemoteError(`could not sign in at the broker ${input.url}: ${why}`, { cause: err });
   }

@@ -78,6 +78,9 @@ export function wrapIdpError(action: string, err: unknown, timeoutSeconds?: numb
       return fail(RemoteError, `no answer within ${timeoutSeconds ?? 30} s`);
     }
     switch (codeOf(err)) {
+      // oauth4webapi's own time limit (config.timeout) on any endpoint.
+      case 'OAUTH_TIMEOUT':
+        return fail(RemoteError, `no answer within ${timeoutSeconds ?? 30} s`);
       case 'OAUTH_HTTP_REQUEST_FORBIDDEN':
       case 'OAUTH_REQUEST_PROTOCOL_FORBIDDEN':
         return fail(UsageError, 'the IdP asks for a plain-HTTP request; only https is allowed (http only on 127.0.0.1/localhost)');
