@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { RemoteError, UsageError } from '../errors.js';
@@ -28,6 +29,57 @@ export interface BatchChunkResult {
   out: string;
   valid: number;
   total: number;
+}
+
+/** The longest line read as a token; a longer one is reported as malformed and not kept. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+const TOO_LONG = `\u0000line longer than ${MAX_LINE_BYTES} bytes`;
+
+/**
+ * The non-blank lines of `input`, each at most `max` characters: a longer line is skipped to its
+ * end and yielded as a marker, so one huge line cannot take the memory a batch must not grow.
+ */
+export async function* boundedLines(input: Readable, max = MAX_LINE_BYTES): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let line = '';
+  let skipping = false;
+  const finish = function* (text: string) {
+    const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
+    if (trimmed.trim() !== '') yield trimmed;
+  };
+  for await (const chunk of input) {
+    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+      if (skipping) skipping = false;
+      else if (line.length + nl > max) yield TOO_LONG;
+      else yield* finish(line + text.slice(0, nl));
+      line = '';
+      text = text.slice(nl + 1);
+    }
+    if (skipping) continue;
+    if (line.length + text.length > max) {
+      yield TOO_LONG;
+      line = '';
+      skipping = true;
+    } else line += text;
+  }
+  if (!skipping) yield* finish(line + decoder.end());
+}
+
+/** The result for a line too long to be a token. */
+function tooLong(): VerifyResult {
+  return {
+    valid: false,
+    reason: 'malformed',
+    checks: [{ name: 'format', ok: false, detail: `the line is longer than ${MAX_LINE_BYTES} bytes` }],
+    header: null,
+    payload: null,
+  };
+}
+
+/** Verifies one line, or reports it as too long. */
+export function verifyLine(line: string, options: VerifyOptions): Promise<VerifyResult> {
+  return line === TOO_LONG ? Promise.resolve(tooLong()) : verifyJwt(line, options);
 }
 
 /** Tokens verified at once on the main thread; bounded so memory stays flat. */
@@ -67,7 +119,7 @@ function workerScript(): string | undefined {
  * keys and more than a thousand tokens, the work is spread over worker threads, one per core.
  */
 export async function verifyBatch(ctx: Context, options: VerifyOptions, batch: BatchOptions = {}): Promise<BatchSummary> {
-  const lines = createInterface({ input: ctx.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const lines = boundedLines(ctx.stdin);
   const workers = Math.min(batch.workers ?? availableParallelism(), 8);
   const script = workerScript();
   const head: string[] = [];
@@ -76,7 +128,7 @@ export async function verifyBatch(ctx: Context, options: VerifyOptions, batch: B
     while (head.length < WORKER_THRESHOLD) {
       const next = await lines.next();
       if (next.done) break;
-      if (next.value.trim() !== '') head.push(next.value);
+      head.push(next.value);
     }
     if (head.length >= WORKER_THRESHOLD) {
       return inWorkers(ctx, options, batch.localKeys, workers, script, head, lines);
@@ -100,7 +152,7 @@ async function onThisThread(
     await write(`${JSON.stringify(result)}\n`);
   };
   const push = async (line: string) => {
-    const result = verifyJwt(line, options);
+    const result = verifyLine(line, options);
     // A key-set failure (JWKS unreachable) rejects every pending token at once: the first one is
     // awaited and reported; the others must not surface as unhandled rejections.
     result.catch(() => {});
@@ -108,9 +160,7 @@ async function onThisThread(
     if (pending.length >= WINDOW) await emit(await pending.shift()!);
   };
   for (const line of head) await push(line);
-  for (let next = await lines.next(); !next.done; next = await lines.next()) {
-    if (next.value.trim() !== '') await push(next.value);
-  }
+  for (let next = await lines.next(); !next.done; next = await lines.next()) await push(next.value);
   while (pending.length) await emit(await pending.shift()!);
   return summary;
 }
@@ -169,9 +219,7 @@ async function inWorkers(
       if (results.length >= size * IN_FLIGHT_PER_WORKER) await drainOne();
     };
     for (const line of head) await add(line);
-    for (let next = await lines.next(); !next.done; next = await lines.next()) {
-      if (next.value.trim() !== '') await add(next.value);
-    }
+    for (let next = await lines.next(); !next.done; next = await lines.next()) await add(next.value);
     if (chunk.length) dispatch(chunk);
     while (results.length) await drainOne();
     return summary;

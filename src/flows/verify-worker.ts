@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadJwksFile, secretKeySet, type KeySet } from '../jwt/keys.js';
-import { verifyJwt, type VerifyOptions } from '../jwt/verify.js';
-import type { BatchChunk, BatchChunkResult, LocalKeySource } from './verify-batch.js';
+import type { VerifyOptions } from '../jwt/verify.js';
+import { verifyLine, type BatchChunk, type BatchChunkResult, type LocalKeySource } from './verify-batch.js';
 
 interface WorkerSetup {
   options: Omit<VerifyOptions, 'keys'>;
@@ -20,7 +20,7 @@ const keys: Promise<KeySet> =
 parentPort!.on('message', async (chunk: BatchChunk) => {
   try {
     const options: VerifyOptions = { ...setup.options, keys: await keys };
-    const results = await Promise.all(chunk.lines.map((line) => verifyJwt(line, options)));
+    const results = await Promise.all(chunk.lines.map((line) => verifyLine(line, options)));
     let valid = 0;
     let out = '';
     for (const result of results) {

@@ -45,6 +45,15 @@ describe('verify --batch at volume', () => {
     expect(result.stderr).toContain(`${COUNT - invalid} of ${COUNT} token(s) valid`);
   }, 60_000);
 
+  it('reports a line of several megabytes as malformed and verifies the lines around it', async () => {
+    const input = `${tokens[0]}\n${'A'.repeat(3 * 1024 * 1024)}\n${tokens[1]}\n`;
+    const result = await runCli(args(), { input, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(1);
+    const lines = result.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { valid: boolean; reason: string | null; checks: Array<{ detail: string }> });
+    expect(lines.map((l) => l.reason)).toEqual([null, 'malformed', null]);
+    expect(lines[1]!.checks[0]!.detail).toMatch(/longer than/);
+  }, 60_000);
+
   it('exits 0 when every token of a large batch is valid', async () => {
     const valid = tokens.filter((_, i) => i % 11 !== 5 && i % 7 !== 3);
     const result = await runCli(args(), { input: `${valid.join('\n')}\n`, timeoutMs: 60_000 });
