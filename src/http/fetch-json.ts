@@ -91,3 +91,30 @@ export async function fetchJson(
   if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('the answer is not a JSON object');
   return body as Record<string, unknown>;
 }
+
+/** The largest answer an IdP or broker endpoint may send (token, userinfo, introspection). */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * `fetchImpl` whose response bodies stop with a RemoteError past `maxBytes`, for libraries that
+ * read answers whole (openid-client): a token endpoint that never stops costs at most that much.
+ */
+export function limitedFetch(fetchImpl: typeof fetch, maxBytes = MAX_ANSWER_BYTES): typeof fetch {
+  return async (input, init) => {
+    const response = await fetchImpl(input, init);
+    // Statuses that cannot carry a body are passed through as they are.
+    if (!response.body || [101, 204, 205, 304].includes(response.status)) return response;
+    const url = input instanceof Request ? input.url : String(input);
+    let size = 0;
+    const limited = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          size += chunk.byteLength;
+          if (size > maxBytes) controller.error(new RemoteError(`could not read the answer of ${url}: it is larger than ${maxBytes} bytes`));
+          else controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(limited, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}

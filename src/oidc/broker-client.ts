@@ -4,7 +4,7 @@
  */
 import * as oidc from 'openid-client';
 import { AuthorizationRefusedError, RemoteError, UsageError, describeError, isAuthbridgeError } from '../errors.js';
-import { fetchJson } from '../http/fetch-json.js';
+import { fetchJson, limitedFetch } from '../http/fetch-json.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
 
@@ -174,7 +174,7 @@ export async function connectBroker(options: BrokerConnectOptions): Promise<Brok
     auth,
   );
   config.timeout = timeoutSeconds;
-  config[oidc.customFetch] = fetchImpl as oidc.CustomFetch;
+  config[oidc.customFetch] = limitedFetch(fetchImpl) as oidc.CustomFetch;
   if (url.protocol === 'http:') oidc.allowInsecureRequests(config);
   return new BrokerClient(config, doc as unknown as BrokerMetadata, timeoutSeconds);
 }

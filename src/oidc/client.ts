@@ -5,7 +5,7 @@
  */
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
-import { fetchJson } from '../http/fetch-json.js';
+import { fetchJson, limitedFetch } from '../http/fetch-json.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
 
@@ -123,7 +123,7 @@ export class IdpClient {
     );
     const timeoutSeconds = options.timeoutSeconds ?? 30;
     config.timeout = timeoutSeconds;
-    config[oidc.customFetch] = tracingFetch(options.fetch, options.trace, options.now) as oidc.CustomFetch;
+    config[oidc.customFetch] = tracingFetch(limitedFetch(options.fetch), options.trace, options.now) as oidc.CustomFetch;
     if (new URL(metadata.issuer).protocol === 'http:') oidc.allowInsecureRequests(config);
     return new IdpClient(config, metadata, options.clientId, method, timeoutSeconds);
   }

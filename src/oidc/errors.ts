@@ -53,7 +53,10 @@ function innerMessage(err: Error): string {
  * openid-client's claim checks → TokenRejectedError (1); a refused plain-HTTP issuer → UsageError (2).
  */
 export function wrapIdpError(action: string, err: unknown, timeoutSeconds?: number): AuthbridgeError {
-  if (err instanceof AuthbridgeError) return err;
+  // An error of ours deep inside openid-client's (a body over the size limit) says it best.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof AuthbridgeError) return e;
+  }
   const fail = <T extends AuthbridgeError>(
     Kind: new (message: string, options: { cause?: unknown; hint?: string }) => T,
     why: string,
