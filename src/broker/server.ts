@@ -65,6 +65,14 @@ function formParams(request: FastifyRequest): FormParams {
   return request.body;
 }
 
+/** RFC 7009 §2.1 / RFC 7662 §2.1: `token`, required; `token_type_hint`, optional and at most once. */
+function tokenParam(params: FormParams): string {
+  const token = params.one('token');
+  if (!token) throw invalidRequest('token is missing');
+  params.one('token_type_hint');
+  return token;
+}
+
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
@@ -256,9 +264,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const b = ready();
     const params = formParams(request);
     const client = authenticate(request, params);
-    const token = params.one('token');
-    if (!token) throw invalidRequest('token is missing');
-    params.one('token_type_hint');
+    const token = tokenParam(params);
     b.revoke(token, client.clientId, params.one('all_sessions') === 'true');
     // RFC 7009 §2.2: 200 whether or not the token was known or still valid.
     return reply.code(200).send();
@@ -269,9 +275,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const b = ready();
     const params = formParams(request);
     const client = authenticate(request, params);
-    const token = params.one('token');
-    if (!token) throw invalidRequest('token is missing');
-    params.one('token_type_hint');
+    const token = tokenParam(params);
     const live = b.liveToken(token);
     if (!live) return { active: false };
     const { claims } = live;
