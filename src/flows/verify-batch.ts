@@ -87,6 +87,11 @@ const WINDOW = 64;
 /** Below this many tokens, starting worker threads costs more than it saves. */
 const WORKER_THRESHOLD = 1024;
 const CHUNK = 256;
+/**
+ * A worker holds a few chunks at a time; small heap limits make its garbage collector keep it
+ * that small instead of letting the heap grow with the number of tokens it has seen.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 /** Chunks in flight per worker: enough to keep it busy, few enough to keep memory flat. */
 const IN_FLIGHT_PER_WORKER = 4;
 
@@ -176,7 +181,7 @@ async function inWorkers(
 ): Promise<BatchSummary> {
   const { Worker } = await import('node:worker_threads');
   const { keys: _keys, ...plain } = options;
-  const pool = Array.from({ length: size }, () => new Worker(script, { workerData: { options: plain, keySource } }));
+  const pool = Array.from({ length: size }, () => new Worker(script, { workerData: { options: plain, keySource }, resourceLimits: WORKER_LIMITS }));
   const waiting = new Map<number, { resolve: (r: BatchChunkResult) => void; reject: (e: Error) => void }>();
   const fail = (err: Error) => {
     for (const w of waiting.values()) w.reject(err);
