@@ -36,13 +36,15 @@ export function renderStatus(statuses: ProfileStatus[], now: number, style: Chal
       rows.push(['refresh token', session.refresh_token ? (expired ? 'refused by the IdP' : 'held') : 'none']);
       rows.push(['scopes', session.scopes.join(' ') || '(none)']);
       if (doc.broker) {
-        rows.push(['broker', `${doc.broker.signed_in ? 'signed in' : 'expired'} at ${doc.broker.issuer} as ${doc.broker.subject}, ${expiry(session.broker!.expires_at, now, style)}`]);
+        rows.push(['broker', `${doc.broker.signed_in ? 'signed in' : doc.check?.broker?.live === false ? 'ended' : 'expired'} at ${doc.broker.issuer} as ${doc.broker.subject}, ${expiry(session.broker!.expires_at, now, style)}`]);
       }
       const check = doc.check?.idp;
       if (check) {
         const verdict = check.live === true ? style.green('live') : check.live === false ? style.red('not live') : style.yellow('unknown');
         rows.push(['IdP check', `${verdict}: ${check.detail}`]);
       }
+      const brokerCheck = doc.check?.broker;
+      if (brokerCheck) rows.push(['broker check', `${brokerCheck.live ? style.green('live') : style.red('not live')}: ${brokerCheck.detail}`]);
       return `${headline}\n${keyValues(rows, style)}`;
     })
     .join('\n\n');
