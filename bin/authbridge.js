@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { main, nodeContext } from '../dist/cli.js';
+import { loadCli, saveCache } from './load-cli.js';
 
-process.exitCode = await main(process.argv, nodeContext());
+const { exports: cli, script, cached } = loadCli();
+process.exitCode = await cli.main(process.argv, cli.nodeContext());
+// No usable cache (first run after an install or a Node upgrade): leave one for the next start.
+if (!cached) saveCache(script);

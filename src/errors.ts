@@ -76,7 +76,8 @@ export class InterruptedError extends AuthbridgeError {
 }
 
 export function isAuthbridgeError(err: unknown): err is AuthbridgeError {
-  return err instanceof AuthbridgeError;
+  const exitClass = (err as { exitClass?: unknown } | null)?.exitClass;
+  return err instanceof Error && typeof exitClass === 'string' && Object.hasOwn(EXIT_CODES, exitClass);
 }
 
 /** A short description of any thrown value, for wrapping. */

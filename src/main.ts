@@ -4,7 +4,7 @@
  */
 import { Argument, Command, CommanderError, Option } from 'commander';
 import type { Context } from './context.js';
-import { AuthbridgeError, EXIT_CODES, describeError, type ExitClass } from './errors.js';
+import { EXIT_CODES, describeError, isAuthbridgeError, type ExitClass } from './errors.js';
 import type { GlobalOptions } from './output/output.js';
 
 export const VERSION = '0.1.0';
@@ -335,7 +335,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       exitClass = 'usage';
       message = `invalid usage: ${commanderMessage(err)}`;
       hint = `Run 'authbridge ${program.args[0] && program.commands.some((c) => c.name() === program.args[0]) ? `${program.args[0]} ` : ''}--help' for usage.`;
-    } else if (err instanceof AuthbridgeError) {
+    } else if (isAuthbridgeError(err)) {
       exitClass = err.exitClass;
       message = err.message;
       hint = err.hint;

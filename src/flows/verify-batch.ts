@@ -113,9 +113,10 @@ function writer(ctx: Context): Writer {
 /** The worker script next to the bundle (`dist/verify-worker.js`); undefined when running from source. */
 function workerScript(): string | undefined {
   const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith('.js')) return undefined;
+  if (!here.endsWith('.js') && !here.endsWith('.cjs')) return undefined;
+  // This code sits in dist/ (cli.cjs), dist/chunks/ or dist/commands/; the worker is dist/verify-worker.js.
   const dir = dirname(here);
-  return join(dir.endsWith('chunks') ? dirname(dir) : dir, 'verify-worker.js');
+  return join(/[\\/](chunks|commands|lib)$/.test(dir) ? dirname(dir) : dir, 'verify-worker.js');
 }
 
 /**

@@ -5,6 +5,7 @@
 import { AuthorizationResponseError, ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
 import {
   AuthbridgeError,
+  isAuthbridgeError,
   AuthorizationRefusedError,
   RemoteError,
   TokenRejectedError,
@@ -55,7 +56,7 @@ function innerMessage(err: Error): string {
 export function wrapIdpError(action: string, err: unknown, timeoutSeconds?: number): AuthbridgeError {
   // An error of ours deep inside openid-client's (a body over the size limit) says it best.
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof AuthbridgeError) return e;
+    if (isAuthbridgeError(e)) return e;
   }
   const fail = <T extends AuthbridgeError>(
     Kind: new (message: string, options: { cause?: unknown; hint?: string }) => T,
