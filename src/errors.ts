@@ -75,6 +75,10 @@ export class InterruptedError extends AuthbridgeError {
   readonly exitClass = 'interrupted' as const;
 }
 
+/**
+ * Whether `err` is one of ours. By shape rather than `instanceof`: the CLI's entry and its command
+ * modules are separate bundles, each with its own copy of these classes.
+ */
 export function isAuthbridgeError(err: unknown): err is AuthbridgeError {
   const exitClass = (err as { exitClass?: unknown } | null)?.exitClass;
   return err instanceof Error && typeof exitClass === 'string' && Object.hasOwn(EXIT_CODES, exitClass);
