@@ -1,5 +1,6 @@
 import { profileDefaults } from '../config/profile-defaults.js';
 import { UsageError } from '../errors.js';
+import { isLoopbackHost } from '../http/loopback.js';
 import { verifyBatch } from '../flows/verify-batch.js';
 import { resolveKeySet } from '../jwt/key-source.js';
 import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
@@ -16,14 +17,12 @@ function claimExpectations(values: string[] | undefined): ClaimExpectation[] {
   });
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /** True for an http:// URL to another machine: keys fetched from it can be swapped on the way. */
 function plainHttpRemote(value: unknown): boolean {
   if (typeof value !== 'string') return false;
   try {
     const url = new URL(value);
-    return url.protocol === 'http:' && !LOOPBACK.has(url.hostname);
+    return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
   } catch {
     return false;
   }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { UsageError, describeError } from '../errors.js';
+import { LOOPBACK_HOSTS } from './loopback.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -44,12 +45,6 @@ function proxyUrl(found: { name: string; value: string } | undefined): string | 
 }
 
 /**
- * Always reached directly, as Go's ProxyFromEnvironment does: a proxy elsewhere cannot reach this
- * machine's loopback (the login redirect, `demo`, an IdP or broker on 127.0.0.1).
- */
-const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
-
-/**
  * The proxy settings of `env`, lower-case names first as curl does; loopback hosts are added to
  * NO_PROXY.
  * @throws UsageError naming the variable when a proxy URL is malformed.
@@ -59,7 +54,9 @@ export function proxySettings(env: Env): { httpProxy?: string; httpsProxy?: stri
   return {
     httpProxy: proxyUrl(pick(env, 'HTTP_PROXY')),
     httpsProxy: proxyUrl(pick(env, 'HTTPS_PROXY')),
-    noProxy: noProxy === '*' ? '*' : [noProxy, ...LOOPBACK].filter(Boolean).join(','),
+    // Loopback is always reached directly, as Go's ProxyFromEnvironment does: a proxy elsewhere
+    // cannot reach this machine's loopback (the login redirect, `demo`, an IdP or broker on 127.0.0.1).
+    noProxy: noProxy === '*' ? '*' : [noProxy, ...LOOPBACK_HOSTS].filter(Boolean).join(','),
   };
 }
 

@@ -5,6 +5,7 @@
 import * as oidc from 'openid-client';
 import { AuthorizationRefusedError, RemoteError, UsageError, describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson, limitedFetch } from '../http/fetch-json.js';
+import { isLoopbackHost } from '../http/loopback.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
 
@@ -55,8 +56,7 @@ function brokerUrl(url: string): URL {
   } catch {
     throw new UsageError(`broker url must be an http(s) URL, got "${url}"`);
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))) {
     throw new UsageError(`broker url must be an https URL (http only on 127.0.0.1/localhost), got "${url}"`);
   }
   return parsed;

@@ -6,6 +6,7 @@
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
 import { fetchJson, limitedFetch } from '../http/fetch-json.js';
+import { isLoopbackHost } from '../http/loopback.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
 
@@ -61,8 +62,6 @@ export interface TokenSet {
 
 export type IntrospectionResult = Record<string, unknown> & { active: boolean };
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /** Parses the issuer and decides whether plain HTTP is allowed (loopback only). */
 function parseIssuer(issuer: string): URL {
   let url: URL;
@@ -71,7 +70,7 @@ function parseIssuer(issuer: string): URL {
   } catch {
     throw new UsageError(`--issuer must be an https URL, got "${issuer}"`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     throw new UsageError(`--issuer must be an https URL (http only on 127.0.0.1/localhost), got "${issuer}"`);
   }
   if (url.search || url.hash) throw new UsageError(`--issuer must not have a query or fragment, got "${issuer}"`);
