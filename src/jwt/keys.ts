@@ -51,11 +51,23 @@ export interface KeySet {
   candidates(header: { alg?: unknown; kid?: unknown }): Promise<ResolvedKey[]>;
 }
 
+/** Per key object: every token of a batch asks again (allow-list, key matching). */
+const algorithmsOfJwk = new WeakMap<JWK, string[]>();
+
 function algorithmsForJwk(jwk: JWK): string[] {
-  if (typeof jwk.alg === 'string') return ASYMMETRIC[jwk.alg] ? [jwk.alg] : [];
-  return Object.entries(ASYMMETRIC)
-    .filter(([, need]) => need.kty === jwk.kty && (!need.crv || need.crv.includes(String(jwk.crv))))
-    .map(([alg]) => alg);
+  let algorithms = algorithmsOfJwk.get(jwk);
+  if (!algorithms) {
+    algorithms =
+      typeof jwk.alg === 'string'
+        ? ASYMMETRIC[jwk.alg]
+          ? [jwk.alg]
+          : []
+        : Object.entries(ASYMMETRIC)
+            .filter(([, need]) => need.kty === jwk.kty && (!need.crv || need.crv.includes(String(jwk.crv))))
+            .map(([alg]) => alg);
+    algorithmsOfJwk.set(jwk, algorithms);
+  }
+  return algorithms;
 }
 
 function usableForVerify(jwk: JWK): boolean {
