@@ -274,7 +274,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     reply.headers(NO_STORE);
     const b = ready();
     const params = formParams(request);
-    const client = authenticate(request, params);
+    authenticate(request, params);
     const token = tokenParam(params);
     const live = b.liveToken(token);
     if (!live) return { active: false };

@@ -9,7 +9,7 @@ import type { Profile } from '../config/types.js';
 import { NotSignedInError, TokenRejectedError, UsageError } from '../errors.js';
 import { remoteKeySet } from '../jwt/keys.js';
 import { parseToken } from '../jwt/parse.js';
-import { verifyJwt } from '../jwt/verify.js';
+import { failureSummary, verifyJwt } from '../jwt/verify.js';
 import { connectBroker, syneriseLogin, type BrokerClient } from '../oidc/broker-client.js';
 import { isoTime } from '../util/time.js';
 
@@ -67,8 +67,7 @@ async function verifyBrokerToken(token: string, broker: BrokerClient, audience: 
   }
   const result = await verifyJwt(token, { issuer: broker.issuer, audience: expected, keys, now: deps.now(), type: 'access', clockTolerance: 30 });
   if (!result.valid) {
-    const failed = result.checks.find((c) => !c.ok);
-    throw new TokenRejectedError(`could not accept the broker token: ${result.reason}${failed ? ` (${failed.detail})` : ''}`);
+    throw new TokenRejectedError(`could not accept the broker token: ${failureSummary(result)}`);
   }
   return result.payload!;
 }

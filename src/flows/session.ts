@@ -75,7 +75,7 @@ export async function verifyIdToken(
   idToken: string,
   expected: { nonce?: string; subject?: string },
 ): Promise<Record<string, unknown>> {
-  const [{ verifyJwt }, { remoteKeySet }, { tracingFetch }] = await Promise.all([
+  const [{ verifyJwt, failureSummary }, { remoteKeySet }, { tracingFetch }] = await Promise.all([
     import('../jwt/verify.js'),
     import('../jwt/keys.js'),
     import('../oidc/trace.js'),
@@ -96,8 +96,7 @@ export async function verifyIdToken(
     type: 'id',
   });
   if (!result.valid) {
-    const failed = result.checks.find((c) => !c.ok);
-    throw new TokenRejectedError(`could not verify the ID token: ${result.reason}${failed ? ` (${failed.name}: ${failed.detail})` : ''}`, {
+    throw new TokenRejectedError(`could not verify the ID token: ${failureSummary(result)}`, {
       hint: 'Nothing was cached. Check the profile\'s issuer and client id.',
     });
   }

@@ -92,6 +92,12 @@ function finish(outcomes: Outcome[], header: JsonObject | null, payload: JsonObj
   };
 }
 
+/** `expired (expiry: expired 2026-… (1h ago))`: why a result is not valid, for one-line errors. */
+export function failureSummary(result: VerifyResult): string {
+  const failed = result.checks.find((c) => !c.ok);
+  return `${result.reason}${failed ? ` (${failed.name}: ${failed.detail})` : ''}`;
+}
+
 /** Checks the options once, before any token is looked at (a batch verifies thousands). */
 export function validateVerifyOptions(options: Omit<VerifyOptions, 'keys'>): void {
   if (!options.issuer) throw new UsageError('missing issuer: give --issuer URL or set the profile\'s issuer');
