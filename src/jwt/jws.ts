@@ -78,29 +78,58 @@ export function importSecret(secret: Uint8Array): KeyObject {
 /**
  * Checks `signature` over `signingInput` (the ASCII `header.payload`) with `key` for `alg`.
  * Resolves false for a wrong signature, a wrong-length one, or a key of the wrong kind.
+ * Asymmetric checks run on libuv's thread pool, so the calling thread goes on meanwhile.
  */
 export function verifySignature(alg: string, key: KeyObject, signingInput: string, signature: Uint8Array): Promise<boolean> {
-  const spec = ALGORITHMS[alg];
-  if (!spec) return Promise.resolve(false);
-  const data = Buffer.from(signingInput, 'latin1');
-  if (spec.family === 'hmac') {
-    if (key.type !== 'secret') return Promise.resolve(false);
-    const expected = createHmac(spec.hash!, key).update(data).digest();
-    return Promise.resolve(expected.length === signature.length && timingSafeEqual(expected, signature));
-  }
-  if (key.type !== 'public') return Promise.resolve(false);
-  if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) return Promise.resolve(false);
-  const keyInput =
-    spec.family === 'pss'
-      ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
-      : spec.family === 'ec'
-        ? { key, dsaEncoding: 'ieee-p1363' as const }
-        : key;
+  const job = prepare(alg, key, signingInput, signature);
+  if (typeof job === 'boolean') return Promise.resolve(job);
   return new Promise((resolve) => {
     try {
-      cryptoVerify(spec.hash, data, keyInput, signature, (err, ok) => resolve(!err && ok));
+      cryptoVerify(job.hash, job.data, job.key, signature, (err, ok) => resolve(!err && ok));
     } catch {
       resolve(false);
     }
   });
+}
+
+/**
+ * The same check on the calling thread. For a thread that has nothing else to do (a
+ * `verify --batch` worker): a hop to the thread pool and back costs it more than it saves.
+ */
+export function verifySignatureSync(alg: string, key: KeyObject, signingInput: string, signature: Uint8Array): boolean {
+  const job = prepare(alg, key, signingInput, signature);
+  if (typeof job === 'boolean') return job;
+  try {
+    return cryptoVerify(job.hash, job.data, job.key, signature);
+  } catch {
+    return false;
+  }
+}
+
+type KeyInput = KeyObject | { key: KeyObject; padding?: number; saltLength?: number; dsaEncoding?: 'ieee-p1363' };
+
+/** An asymmetric check to run, or its answer when none is needed (HMAC, wrong key kind or length). */
+function prepare(
+  alg: string,
+  key: KeyObject,
+  signingInput: string,
+  signature: Uint8Array,
+): boolean | { hash: string | null; data: Buffer; key: KeyInput } {
+  const spec = ALGORITHMS[alg];
+  if (!spec) return false;
+  const data = Buffer.from(signingInput, 'latin1');
+  if (spec.family === 'hmac') {
+    if (key.type !== 'secret') return false;
+    const expected = createHmac(spec.hash!, key).update(data).digest();
+    return expected.length === signature.length && timingSafeEqual(expected, signature);
+  }
+  if (key.type !== 'public') return false;
+  if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) return false;
+  const keyInput: KeyInput =
+    spec.family === 'pss'
+      ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+      : spec.family === 'ec'
+        ? { key, dsaEncoding: 'ieee-p1363' }
+        : key;
+  return { hash: spec.hash, data, key: keyInput };
 }

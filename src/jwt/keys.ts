@@ -43,7 +43,7 @@ export interface KeySet {
   /** True for a shared secret (HS*), false for public keys. */
   readonly symmetric: boolean;
   /** The algorithms this key set can verify, used as the default allow-list. */
-  algorithms(): Promise<string[]>;
+  algorithms(): Promise<readonly string[]>;
   /**
    * The candidate keys for a token's header, best first (several when no `kid` narrows them).
    * An empty array means no key matches.
@@ -111,8 +111,14 @@ class JwkKeySet implements KeySet {
     protected keys: JWK[],
   ) {}
 
-  async algorithms(): Promise<string[]> {
-    return [...new Set(this.keys.flatMap(algorithmsForJwk))];
+  /** The allow-list of the current `keys` array (a refetch replaces the array, not its content). */
+  private allowList: { of: JWK[]; algorithms: readonly string[] } | undefined;
+
+  async algorithms(): Promise<readonly string[]> {
+    if (this.allowList?.of !== this.keys) {
+      this.allowList = { of: this.keys, algorithms: [...new Set(this.keys.flatMap(algorithmsForJwk))] };
+    }
+    return this.allowList.algorithms;
   }
 
   protected match(header: { alg?: unknown; kid?: unknown }): JWK[] {
@@ -215,7 +221,7 @@ class RemoteKeySet extends JwkKeySet {
     return this.loading;
   }
 
-  override async algorithms(): Promise<string[]> {
+  override async algorithms(): Promise<readonly string[]> {
     if (this.keys.length === 0) await this.load();
     return super.algorithms();
   }

@@ -1,6 +1,8 @@
 /** `2026-11-22T10:00:00Z` (no milliseconds). */
 export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = new Date(ms).toISOString();
+  // Always `….sssZ`: drop the milliseconds.
+  return `${iso.slice(0, -5)}Z`;
 }
 
 /** "in 59m", "2h 5m ago", "just now". */
@@ -24,5 +26,11 @@ export function relativeTime(ms: number, now: number): string {
 /** `2026-11-22T10:00:00Z (in 59m)`. */
 export function formatTime(ms: number, now: number): string {
   if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${ms} (out of range)`;
-  return `${isoTime(ms)} (${relativeTime(ms, now)})`;
+  // A batch formats the same few instants (tokens minted together) thousands of times.
+  if (ms === last.ms && now === last.now) return last.text;
+  const text = `${isoTime(ms)} (${relativeTime(ms, now)})`;
+  last = { ms, now, text };
+  return text;
 }
+
+let last = { ms: Number.NaN, now: Number.NaN, text: '' };

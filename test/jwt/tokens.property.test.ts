@@ -144,6 +144,8 @@ describe('tokens signed with key K', () => {
         const result = await verifyJwt(token, options(keySet));
         expect(result).toMatchObject({ valid: true, reason: null });
         expect(result.payload).toMatchObject({ sub });
+        // A batch worker checks signatures on its own thread: the same answer.
+        expect(await verifyJwt(token, { ...options(keySet), syncSignatures: true })).toEqual(result);
         const other = signed[(which + 1) % signed.length]!;
         expect((await verifyJwt(token, options(other.keySet))).valid).toBe(false);
       }),
@@ -177,6 +179,7 @@ describe('tokens signed with key K', () => {
         const result = await verifyJwt(parts.join('.'), options(keySet));
         expect(result.valid).toBe(false);
         expect(result.reason).not.toBeNull();
+        expect(await verifyJwt(parts.join('.'), { ...options(keySet), syncSignatures: true })).toEqual(result);
         counted++;
       }),
       { numRuns: 200 },
