@@ -83,8 +83,8 @@ export function fmt(n, digits = 1) {
 }
 
 export function ensureBuilt() {
-  if (!existsSync(join(ROOT, 'dist', 'cli.js'))) {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--no-types'], { stdio: 'inherit' });
+  if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--no-types'], { stdio: 'inherit', cwd: ROOT });
     if (r.status !== 0) process.exit(1);
   }
 }
