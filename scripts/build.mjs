@@ -2,6 +2,9 @@
 // - dist/cli.cjs: the program (commander, main) and the commands scripts run thousands of times
 //   (decode, verify, status, token, config) as one CommonJS file, which bin/authbridge.js loads
 //   synchronously and compiles with a V8 code cache: the start-up budget;
+// - dist/lazy/*.cjs: what only some runs of those commands need (openid-client for a refresh or
+//   `status --check`, proper-lockfile for a write), required on first use so that cli.cjs and its
+//   code cache stay small;
 // - dist/commands/<name>.js: every other command as an ES module, code-split into dist/chunks/,
 //   imported only when that command runs;
 // - dist/index.js (the library) and dist/verify-worker.js.
@@ -9,7 +12,7 @@
 // that no running process still needs them: a build never pulls dist/ from under a CLI or a test.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const external = [
@@ -48,17 +51,47 @@ const commandsApart = {
   },
 };
 
+/** Imports in cli.cjs of modules that go to dist/lazy/ instead (the file name there). */
+const LAZY = { '../oidc/client.js': 'oidc-client', '../oidc/broker-client.js': 'broker-client', 'proper-lockfile': 'proper-lockfile' };
+const lazyApart = {
+  name: 'lazy-apart',
+  setup(b) {
+    b.onResolve({ filter: /^(\.\.\/oidc\/(broker-)?client\.js|proper-lockfile)$/ }, (args) => ({
+      path: `./lazy/${LAZY[args.path]}.cjs`,
+      external: true,
+    }));
+  },
+};
+// commander requires node:child_process when loaded, for executable subcommands (this program has
+// none): required on first use instead, which spares every start a dozen Node built-in modules.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const eager = "const childProcess = require('node:child_process');";
+      if (!source.includes(eager)) throw new Error(`${args.path}: no "${eager}" left to make lazy`);
+      const lazy = "const childProcess = { get spawn() { return require('node:child_process').spawn; } };";
+      return { contents: source.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+const lazyCjs = { ...common, format: 'cjs', outdir: join(outdir, 'lazy'), outExtension: { '.js': '.cjs' } };
+
 const results = await Promise.all([
   build({
     ...common,
     format: 'cjs',
     entryPoints: ['src/cli.ts'],
     outfile: join(outdir, 'cli.cjs'),
-    plugins: [commandsApart],
+    plugins: [commandsApart, lazyApart, lazyChildProcess],
     // bin/authbridge.js passes the file's URL in, as CommonJS has no import.meta.
     define: { 'import.meta.url': '__abModuleUrl' },
   }),
   build({ ...esm, entryPoints: Object.fromEntries(commands.filter((c) => !HOT.has(c)).map((c) => [`commands/${c}`, `src/commands/${c}.ts`])) }),
+  build({ ...lazyCjs, entryPoints: { 'oidc-client': 'src/oidc/client.ts', 'broker-client': 'src/oidc/broker-client.ts' } }),
+  // As an ES module's namespace, the shape `await import('proper-lockfile')` gives.
+  build({ ...lazyCjs, stdin: { contents: "export { default } from 'proper-lockfile';", resolveDir: resolve('.') }, outfile: join(outdir, 'lazy', 'proper-lockfile.cjs'), outdir: undefined }),
   build({ ...esm, entryPoints: { index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts' }, chunkNames: 'lib/[name]-[hash]' }),
 ]);
 const outputs = results.flatMap((r) => r.outputFiles);
@@ -83,7 +116,7 @@ rmSync(join(outdir, 'cli.cjs.cache'), { force: true });
 
 const current = new Set(outputs.map((f) => f.path));
 const STALE_MS = 10 * 60 * 1000;
-for (const dir of ['chunks', 'lib', 'commands'].map((d) => join(outdir, d))) {
+for (const dir of ['chunks', 'lib', 'commands', 'lazy'].map((d) => join(outdir, d))) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (!current.has(path) && Date.now() - statSync(path).mtimeMs > STALE_MS) unlinkSync(path);

@@ -3,10 +3,13 @@
 // temporary HOME, with output discarded.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { loadCli, saveCache } from '../bin/load-cli.js';
+
+// bin/authbridge.js is CommonJS and runs the CLI only when it is the main module.
+const { loadCli, saveCache } = createRequire(import.meta.url)('../bin/authbridge.js');
 
 const home = mkdtempSync(join(tmpdir(), 'authbridge-warm-'));
 try {

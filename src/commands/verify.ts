@@ -1,7 +1,5 @@
-import { profileDefaults } from '../config/profile-defaults.js';
 import { UsageError } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
-import { verifyBatch } from '../flows/verify-batch.js';
 import { resolveKeySet } from '../jwt/key-source.js';
 import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
 import type { Invocation } from '../main.js';
@@ -34,7 +32,8 @@ export async function run(inv: Invocation): Promise<number> {
   if (opts.batch && args[0] !== undefined && args[0] !== '-') {
     throw new UsageError('--batch reads tokens from stdin; do not pass TOKEN');
   }
-  const defaults = opts.issuer && opts.audience ? {} : await profileDefaults(inv);
+  // The profile (config file, token cache) is read only for what the flags leave out.
+  const defaults = opts.issuer && opts.audience ? {} : await (await import('../config/profile-defaults.js')).profileDefaults(inv);
   const issuer = (opts.issuer as string | undefined) ?? defaults.issuer;
   const audience = (opts.audience as string[] | undefined) ?? (defaults.clientId ? [defaults.clientId] : []);
   const timeout = positiveSeconds('--timeout', opts.timeout)!;
@@ -67,6 +66,8 @@ export async function run(inv: Invocation): Promise<number> {
 
   if (opts.batch) {
     const localKeys = opts.jwks !== undefined ? { jwksFile: opts.jwks as string } : opts.secret !== undefined ? { secret: opts.secret as string } : undefined;
+    // Imported here: a single verification (the start-up budget) has no use for the batch machinery.
+    const { verifyBatch } = await import('../flows/verify-batch.js');
     const summary = await verifyBatch(ctx, verifyOptions, { localKeys });
     out.info(`${summary.valid} of ${summary.total} token(s) valid`);
     return summary.valid === summary.total ? 0 : 1;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -9,6 +8,9 @@ import { basename, dirname, join } from 'node:path';
  */
 export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
   const dir = dirname(path);
+  // node:crypto is loaded on the first write, not with this module: reading commands (`status`,
+  // `token` on a fresh cache) import it through the cache and config modules but never write.
+  const { randomBytes } = process.getBuiltinModule('node:crypto');
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', mode);
   try {
