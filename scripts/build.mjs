@@ -10,6 +10,8 @@
 // - dist/index.js (the library) and dist/verify-worker.js.
 // Files are replaced one by one (temp + rename), and stale files are removed only once old enough
 // that no running process still needs them: a build never pulls dist/ from under a CLI or a test.
+// `--if-stale` (npm's prepare and pretest) builds only when a source changed since the last build:
+// `npx authbridge` in a checkout runs prepare again, and must not rebuild under running CLIs.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,39 @@ const external = [
   'undici',
 ];
 const outdir = resolve('dist');
+const withTypes = !process.argv.includes('--no-types');
+const STAMP = join(outdir, '.build-stamp.json');
+
+/** What a build depends on: every source file's newest modification, and how many there are. */
+function inputs() {
+  const files = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else files.push(path);
+    }
+  };
+  for (const dir of ['src', 'scripts', 'bin']) walk(resolve(dir));
+  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json']) files.push(resolve(file));
+  return { node: process.version, files: files.length, newest: Math.max(...files.map((f) => statSync(f).mtimeMs)) };
+}
+
+if (process.argv.includes('--if-stale')) {
+  try {
+    const stamp = JSON.parse(readFileSync(STAMP, 'utf8'));
+    const now = inputs();
+    const fresh =
+      stamp.node === now.node && stamp.files === now.files && stamp.newest >= now.newest && (stamp.types || !withTypes) &&
+      statSync(join(outdir, 'cli.cjs.cache')).isFile();
+    if (fresh) process.exit(0);
+  } catch {
+    // No stamp (never built, or an older build): build.
+  }
+}
+// Taken before building: a source edited during the build makes the next --if-stale build again.
+const stamp = inputs();
+rmSync(STAMP, { force: true });
 const common = { bundle: true, platform: 'node', target: 'node20', external, legalComments: 'none', logLevel: 'warning', write: false };
 const esm = {
   ...common,
@@ -129,9 +164,11 @@ for (const name of ['cli.js', 'cli.js.map']) rmSync(join(outdir, name), { force:
 const warm = spawnSync(process.execPath, [resolve('scripts/warm-cache.mjs')], { stdio: 'inherit' });
 if (warm.status !== 0) process.exit(warm.status ?? 1);
 
-if (!process.argv.includes('--no-types')) {
+if (withTypes) {
   const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly'], {
     stdio: 'inherit',
   });
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 }
+
+writeFileSync(STAMP, `${JSON.stringify({ ...stamp, types: withTypes })}\n`);
