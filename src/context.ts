@@ -3,7 +3,6 @@
  * network, browser, file locations). It is the only module that touches `process`, `Date.now`,
  * the global `fetch` and the `open` package; tests build their own.
  */
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
@@ -51,7 +50,8 @@ export interface Paths {
 }
 
 function home(env: Env): string {
-  return env.HOME || homedir();
+  // node:os only when HOME is not set (it always is on a POSIX login): one module less to load.
+  return env.HOME || process.getBuiltinModule('node:os').homedir();
 }
 
 /** Resolves the contract's file locations from the environment. */
@@ -106,16 +106,33 @@ function hasProxyEnv(env: Env): boolean {
 
 /** The real Context of a CLI process. */
 export function nodeContext(): Context {
-  // `authbridge … | head`: a reader that goes away is not an error worth a stack trace.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-    });
-  }
+  // The streams are made on first use: each costs Node some modules to load (a file, pipe or TTY
+  // stream), and most runs never read stdin or write stderr (the start-up budget).
+  const lazyOutput = (get: () => OutputStream) => {
+    let stream: OutputStream | undefined;
+    return () => {
+      if (!stream) {
+        stream = get();
+        // `authbridge … | head`: a reader that goes away is not an error worth a stack trace.
+        stream.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EPIPE') throw err;
+        });
+      }
+      return stream;
+    };
+  };
+  const stdout = lazyOutput(() => process.stdout);
+  const stderr = lazyOutput(() => process.stderr);
   const ctx: Context = {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      return stdout();
+    },
+    get stderr() {
+      return stderr();
+    },
     env: process.env,
     now: () => Date.now(),
     // Checked once here so a run without a proxy does not even import the dispatcher module.

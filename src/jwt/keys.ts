@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { RemoteError, UsageError, describeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
@@ -157,7 +157,9 @@ class JwkKeySet implements KeySet {
 export async function loadJwksFile(path: string): Promise<KeySet> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A small file, read once: synchronously, so neither fs/promises nor libuv's thread pool has to
+    // be started for it (`verify --jwks` start-up).
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(`could not read --jwks ${path}: ${describeError(err)}`, { cause: err });
   }
