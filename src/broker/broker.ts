@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseToken } from '../jwt/parse.js';
-import { signJwt, verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
+import { signJwtAsync, verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
 import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
@@ -154,7 +154,7 @@ export class Broker {
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
     const ttl = this.config.tokenTtl;
-    const outcome = this.store.login({
+    const outcome = await this.store.loginSoon({
       provider: provider.id,
       subject: validated.subject,
       fields: validated.fields,
@@ -168,7 +168,7 @@ export class Broker {
       throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');
     }
     const expiresAt = issuedAt + ttl;
-    const accessToken = signJwt(
+    const accessToken = await signJwtAsync(
       this.signingKey,
       {
         iss: this.config.issuer,

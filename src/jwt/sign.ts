@@ -1,10 +1,9 @@
 /**
  * Signing and checking the tokens authbridge issues itself (the broker's ES256 access tokens).
  *
- * This uses node:crypto directly rather than jose: signing and verifying are synchronous, the
- * key is imported once, and a token costs one ECDSA operation and no promise hops, which is
- * what keeps the broker's token endpoint fast. Tokens from other issuers are verified with
- * `verifyJwt` (jose), never here.
+ * This uses node:crypto directly rather than jose: the key is imported once, and a token costs
+ * one ECDSA operation (on the thread pool for the broker's token endpoint: signJwtAsync).
+ * Tokens from other issuers are verified with `verifyJwt`, never here.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
@@ -73,9 +72,27 @@ const b64json = (value: unknown): string => Buffer.from(JSON.stringify(value)).t
  * Synchronous.
  */
 export function signJwt(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
-  const input = `${b64json({ alg: key.alg, kid: key.kid, ...header })}.${b64json(payload)}`;
+  const input = signingInput(key, payload, header);
   const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
+}
+
+/**
+ * `signJwt` with the ECDSA operation on libuv's thread pool: a server's event loop goes on
+ * reading and answering other requests meanwhile, and a second core does the signing.
+ */
+export function signJwtAsync(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
+  const input = signingInput(key, payload, header);
+  return new Promise((resolve, reject) => {
+    sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (err, signature) => {
+      if (err) reject(err);
+      else resolve(`${input}.${signature.toString('base64url')}`);
+    });
+  });
+}
+
+function signingInput(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown>): string {
+  return `${b64json({ alg: key.alg, kid: key.kid, ...header })}.${b64json(payload)}`;
 }
 
 export type OwnTokenProblem = 'malformed' | 'unknown_key' | 'bad_signature' | 'wrong_type';
