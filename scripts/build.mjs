@@ -4,7 +4,7 @@
 //   synchronously and compiles with a V8 code cache: the start-up budget;
 // - dist/commands/<name>.js: every other command as an ES module, code-split into dist/chunks/,
 //   imported only when that command runs;
-// - dist/index.js (the library) and dist/verify-worker.js.
+// - dist/index.js (the library), dist/verify-worker.js and dist/checkpoint-worker.js.
 // Files are replaced one by one (temp + rename), and stale files are removed only once old enough
 // that no running process still needs them: a build never pulls dist/ from under a CLI or a test.
 import { build } from 'esbuild';
@@ -59,7 +59,7 @@ const results = await Promise.all([
     define: { 'import.meta.url': '__abModuleUrl' },
   }),
   build({ ...esm, entryPoints: Object.fromEntries(commands.filter((c) => !HOT.has(c)).map((c) => [`commands/${c}`, `src/commands/${c}.ts`])) }),
-  build({ ...esm, entryPoints: { index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts' }, chunkNames: 'lib/[name]-[hash]' }),
+  build({ ...esm, entryPoints: { index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts', 'checkpoint-worker': 'src/broker/checkpoint-worker.ts' }, chunkNames: 'lib/[name]-[hash]' }),
 ]);
 const outputs = results.flatMap((r) => r.outputFiles);
 

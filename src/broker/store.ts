@@ -8,9 +8,12 @@
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
+import { distFile } from '../util/dist-file.js';
 import { generateSigningKey, signingKeyFromJwk, type SigningKey } from '../jwt/sign.js';
 
 export interface Customer {
@@ -185,6 +188,7 @@ export class BrokerStore {
   private readonly revokeAllTx: (customerId: string, now: number) => number;
   private keys: SigningKey[] = [];
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private checkpointer: Worker | undefined;
 
   private constructor(private readonly db: Database.Database) {
     this.statements = {
@@ -404,7 +408,21 @@ export class BrokerStore {
    * crosses 1000 pages.
    */
   startCheckpoints(intervalMs = 1000): void {
-    this.checkpointTimer ??= setInterval(() => {
+    if (this.checkpointer || this.checkpointTimer) return;
+    const script = distFile('checkpoint-worker.js');
+    if (script && this.db.name !== ':memory:') {
+      // On its own thread and connection (checkpoint-worker.ts), so the fsync never holds up a request.
+      const worker = new Worker(script, { workerData: { path: this.db.name, intervalMs } });
+      worker.unref();
+      // A thread that cannot start (or dies) leaves the job to this one.
+      worker.once('error', () => {
+        this.checkpointer = undefined;
+        this.startCheckpoints(intervalMs);
+      });
+      this.checkpointer = worker;
+      return;
+    }
+    this.checkpointTimer = setInterval(() => {
       try {
         this.db.pragma('wal_checkpoint(PASSIVE)');
       } catch {
@@ -419,10 +437,20 @@ export class BrokerStore {
     guarded(() => this.statements.ping.get());
   }
 
-  close(): void {
+  /** Commits the logins still queued, stops the checkpoints and closes the database. */
+  async close(): Promise<void> {
     clearInterval(this.checkpointTimer);
     // Logins already accepted are committed, not dropped.
     while (this.queued.length > 0 && this.db.open) this.commitQueued();
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    if (checkpointer) {
+      const gone = once(checkpointer, 'exit');
+      // Unreferenced while it ran; this wait must keep the process alive until it has gone.
+      checkpointer.ref();
+      checkpointer.postMessage('stop');
+      await gone;
+    }
     // Closing the last connection checkpoints and removes the WAL.
     if (this.db.open) this.db.close();
   }

@@ -42,7 +42,7 @@ describe('logins of one turn', () => {
     const [first, , again] = outcomes as Extract<(typeof outcomes)[number], { customer: unknown }>[];
     expect(again!.customer.id).toBe(first!.customer.id);
     expect(again!.customer.fields).toEqual({ email: 'alice@new.example' });
-    store.close();
+    await store.close();
     expect(rows('SELECT subject, fields FROM customers ORDER BY subject')).toEqual([
       { subject: 'alice', fields: '{"email":"alice@new.example"}' },
       { subject: 'bob', fields: '{"email":"bob@example.com"}' },
@@ -60,7 +60,7 @@ describe('logins of one turn', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(((results[1] as PromiseRejectedResult).reason as Error).name).toBe('TypeError');
-    store.close();
+    await store.close();
     expect(rows('SELECT subject FROM customers ORDER BY subject')).toEqual([{ subject: 'carol' }, { subject: 'dave' }]);
     expect(rows('SELECT count(*) AS n FROM sessions')).toEqual([{ n: 2 }]);
   });
@@ -82,13 +82,13 @@ describe('logins of one turn', () => {
     // Nothing half-written, and the next turn works again.
     expect(rows('SELECT count(*) AS n FROM customers')).toEqual([{ n: 0 }]);
     expect((await store.loginSoon(input('erin'))).status).toBe('created');
-    store.close();
+    await store.close();
   });
 
   it('close() commits the logins still waiting for their turn', async () => {
     const store = BrokerStore.open(dbPath, { now: NOW });
     const pending = store.loginSoon(input('grace'));
-    store.close();
+    await store.close();
     expect((await pending).status).toBe('created');
     expect(rows('SELECT subject FROM customers')).toEqual([{ subject: 'grace' }]);
   });
