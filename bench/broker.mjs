@@ -45,11 +45,17 @@ function startProcess(args, readyPattern) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => {
+    const onData = (d) => {
       stderr += d;
       const m = readyPattern.exec(stderr);
-      if (m) resolve({ child, url: m[1] });
-    });
+      if (!m) return;
+      // From here on, one log line a request: read and dropped, not kept and searched (that
+      // would cost the load generator, on the same cores, more with every request).
+      child.stderr.off('data', onData);
+      child.stderr.on('data', () => {});
+      resolve({ child, url: m[1] });
+    };
+    child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr.slice(-500)}`)));
   });
 }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseToken } from '../jwt/parse.js';
-import { signJwtAsync, verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
+import { signJwt, verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
 import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
@@ -168,7 +168,7 @@ export class Broker {
       throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');
     }
     const expiresAt = issuedAt + ttl;
-    const accessToken = await signJwtAsync(
+    const accessToken = signJwt(
       this.signingKey,
       {
         iss: this.config.issuer,

@@ -2,8 +2,9 @@
  * Signing and checking the tokens authbridge issues itself (the broker's ES256 access tokens).
  *
  * This uses node:crypto directly rather than jose: the key is imported once, and a token costs
- * one ECDSA operation (on the thread pool for the broker's token endpoint: signJwtAsync).
- * Tokens from other issuers are verified with `verifyJwt`, never here.
+ * one synchronous ECDSA operation. (On libuv's thread pool instead, the hop there and back cost
+ * the broker's busy event loop more than the signature: bench/broker.mjs.) Tokens from other
+ * issuers are verified with `verifyJwt`, never here.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
@@ -75,20 +76,6 @@ export function signJwt(key: SigningKey, payload: Record<string, unknown>, heade
   const input = signingInput(key, payload, header);
   const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
-}
-
-/**
- * `signJwt` with the ECDSA operation on libuv's thread pool: a server's event loop goes on
- * reading and answering other requests meanwhile, and a second core does the signing.
- */
-export function signJwtAsync(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
-  const input = signingInput(key, payload, header);
-  return new Promise((resolve, reject) => {
-    sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (err, signature) => {
-      if (err) reject(err);
-      else resolve(`${input}.${signature.toString('base64url')}`);
-    });
-  });
 }
 
 function signingInput(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown>): string {
