@@ -154,7 +154,7 @@ export class Broker {
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
     const ttl = this.config.tokenTtl;
-    const outcome = this.store.login({
+    const outcome = await this.store.loginSoon({
       provider: provider.id,
       subject: validated.subject,
       fields: validated.fields,

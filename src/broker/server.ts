@@ -357,7 +357,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
-    store.close();
+    await store.close();
     throw new UsageError(`could not listen on ${options.host}:${options.port}: ${describeError(err)}`, { cause: err });
   }
   const bound = app.server.address();
@@ -389,7 +389,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         } finally {
           clearInterval(idle);
           clearTimeout(deadline);
-          store.close();
+          await store.close();
           flush();
         }
       })()),

@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Context } from '../context.js';
 import { RemoteError, UsageError } from '../errors.js';
 import { verifyJwt, type VerifyOptions, type VerifyResult } from '../jwt/verify.js';
+import { distFile } from '../util/dist-file.js';
 
 export interface BatchSummary {
   total: number;
@@ -110,15 +109,6 @@ function writer(ctx: Context): Writer {
   };
 }
 
-/** The worker script next to the bundle (`dist/verify-worker.js`); undefined when running from source. */
-function workerScript(): string | undefined {
-  const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith('.js') && !here.endsWith('.cjs')) return undefined;
-  // This code sits in dist/ (cli.cjs), dist/chunks/ or dist/commands/; the worker is dist/verify-worker.js.
-  const dir = dirname(here);
-  return join(/[\\/](chunks|commands|lib)$/.test(dir) ? dirname(dir) : dir, 'verify-worker.js');
-}
-
 /**
  * Verifies one token per stdin line and writes one NDJSON result per line, in input order.
  * Blank lines are skipped. Streams: memory does not grow with the number of tokens. With local
@@ -127,7 +117,7 @@ function workerScript(): string | undefined {
 export async function verifyBatch(ctx: Context, options: VerifyOptions, batch: BatchOptions = {}): Promise<BatchSummary> {
   const lines = boundedLines(ctx.stdin);
   const workers = Math.min(batch.workers ?? availableParallelism(), 8);
-  const script = workerScript();
+  const script = distFile('verify-worker.js');
   const head: string[] = [];
   if (batch.localKeys && workers > 1 && script) {
     // Read ahead: a short batch is done on this thread, a long one goes to the workers.

@@ -1,10 +1,10 @@
 /**
  * Signing and checking the tokens authbridge issues itself (the broker's ES256 access tokens).
  *
- * This uses node:crypto directly rather than jose: signing and verifying are synchronous, the
- * key is imported once, and a token costs one ECDSA operation and no promise hops, which is
- * what keeps the broker's token endpoint fast. Tokens from other issuers are verified with
- * `verifyJwt` (jose), never here.
+ * This uses node:crypto directly rather than jose: the key is imported once, and a token costs
+ * one synchronous ECDSA operation. (On libuv's thread pool instead, the hop there and back cost
+ * the broker's busy event loop more than the signature: bench/broker.mjs.) Tokens from other
+ * issuers are verified with `verifyJwt`, never here.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
@@ -73,9 +73,13 @@ const b64json = (value: unknown): string => Buffer.from(JSON.stringify(value)).t
  * Synchronous.
  */
 export function signJwt(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
-  const input = `${b64json({ alg: key.alg, kid: key.kid, ...header })}.${b64json(payload)}`;
+  const input = signingInput(key, payload, header);
   const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
+}
+
+function signingInput(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown>): string {
+  return `${b64json({ alg: key.alg, kid: key.kid, ...header })}.${b64json(payload)}`;
 }
 
 export type OwnTokenProblem = 'malformed' | 'unknown_key' | 'bad_signature' | 'wrong_type';

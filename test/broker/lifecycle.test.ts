@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -106,6 +106,8 @@ describe('restarts', () => {
     // Ctrl-C: a clean stop with the contract's exit code for an interrupt.
     expect(await first.stop('SIGINT')).toBe(130);
     expect(first.stderr()).toMatch(/broker stopped/);
+    // The checkpoint thread closed its connection first: the broker's, the last, folded the WAL in.
+    expect(existsSync(`${db}-wal`)).toBe(false);
 
     const second = await startBroker(config('existing-only'), db);
     try {
