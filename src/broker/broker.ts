@@ -5,12 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseToken } from '../jwt/parse.js';
-import { signJwt, verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
+import { verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
 import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
+import { TokenSigner } from './signer.js';
 import type { BrokerStore, Customer, Session } from './store.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -54,7 +55,7 @@ export class Broker {
   private readonly byId = new Map<string, Provider>();
   private readonly callbacks: CallbackProvider[] = [];
   private readonly keys: ReadonlyMap<string, SigningKey>;
-  private readonly signingKey: SigningKey;
+  private readonly signer: TokenSigner;
 
   constructor(
     readonly config: BrokerConfig,
@@ -68,8 +69,13 @@ export class Broker {
       else if (provider instanceof CallbackProvider) this.callbacks.push(provider);
     }
     const keys = store.signingKeys();
-    this.signingKey = keys[0]!;
+    this.signer = new TokenSigner(keys[0]!);
     this.keys = new Map(keys.map((k) => [k.kid, k]));
+  }
+
+  /** Stops the signing thread (once the tokens it owes are signed). */
+  close(): Promise<void> {
+    return this.signer.close();
   }
 
   /** RFC 8414 metadata. */
@@ -168,8 +174,7 @@ export class Broker {
       throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');
     }
     const expiresAt = issuedAt + ttl;
-    const accessToken = signJwt(
-      this.signingKey,
+    const accessToken = await this.signer.sign(
       {
         iss: this.config.issuer,
         sub: outcome.customer.id,

@@ -389,6 +389,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         } finally {
           clearInterval(idle);
           clearTimeout(deadline);
+          await broker?.close();
           await store.close();
           flush();
         }

@@ -73,13 +73,17 @@ const b64json = (value: unknown): string => Buffer.from(JSON.stringify(value)).t
  * Synchronous.
  */
 export function signJwt(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
-  const input = signingInput(key, payload, header);
-  const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
+  return signInput(key.privateKey, signingInput(key, payload, header));
 }
 
-function signingInput(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown>): string {
+/** The JWS signing input (`header.payload`, base64url) of a token `key` will sign. */
+export function signingInput(key: SigningKey, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
   return `${b64json({ alg: key.alg, kid: key.kid, ...header })}.${b64json(payload)}`;
+}
+
+/** The compact JWS of a signing input: the input, a dot and its ES256 signature. */
+export function signInput(privateKey: KeyObject, input: string): string {
+  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 export type OwnTokenProblem = 'malformed' | 'unknown_key' | 'bad_signature' | 'wrong_type';
