@@ -8,7 +8,7 @@
 // - dist/commands/<name>.js: every other command as an ES module, code-split into dist/chunks/,
 //   imported only when that command runs;
 // - dist/index.js (the library) and the worker threads' scripts: dist/verify-worker.js,
-//   dist/checkpoint-worker.js and dist/signing-worker.js.
+//   dist/checkpoint-worker.js and dist/crypto-worker.js.
 // Files are replaced one by one (temp + rename), and stale files are removed only once old enough
 // that no running process still needs them: a build never pulls dist/ from under a CLI or a test.
 // `--if-stale` (npm's prepare and pretest) builds only when a source changed since the last build:
@@ -128,7 +128,7 @@ const results = await Promise.all([
   build({ ...lazyCjs, entryPoints: { 'oidc-client': 'src/oidc/client.ts', 'broker-client': 'src/oidc/broker-client.ts' } }),
   // As an ES module's namespace, the shape `await import('proper-lockfile')` gives.
   build({ ...lazyCjs, stdin: { contents: "export { default } from 'proper-lockfile';", resolveDir: resolve('.') }, outfile: join(outdir, 'lazy', 'proper-lockfile.cjs'), outdir: undefined }),
-  build({ ...esm, entryPoints: { index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts', 'checkpoint-worker': 'src/broker/checkpoint-worker.ts', 'signing-worker': 'src/broker/signing-worker.ts' }, chunkNames: 'lib/[name]-[hash]' }),
+  build({ ...esm, entryPoints: { index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts', 'checkpoint-worker': 'src/broker/checkpoint-worker.ts', 'crypto-worker': 'src/broker/crypto-worker.ts' }, chunkNames: 'lib/[name]-[hash]' }),
 ]);
 const outputs = results.flatMap((r) => r.outputFiles);
 

@@ -11,7 +11,7 @@ import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
-import { TokenSigner } from './signer.js';
+import { CryptoThread } from './crypto-thread.js';
 import type { BrokerStore, Customer, Session } from './store.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -55,27 +55,28 @@ export class Broker {
   private readonly byId = new Map<string, Provider>();
   private readonly callbacks: CallbackProvider[] = [];
   private readonly keys: ReadonlyMap<string, SigningKey>;
-  private readonly signer: TokenSigner;
+  private readonly crypto: CryptoThread;
 
   constructor(
     readonly config: BrokerConfig,
     private readonly store: BrokerStore,
     private readonly deps: ProviderDeps,
   ) {
-    this.providers = config.providers.map((p) => (p.type === 'jwt' ? new JwtProvider(p, deps) : new CallbackProvider(p, deps)));
+    const keys = store.signingKeys();
+    this.crypto = new CryptoThread(keys[0]!);
+    const providerDeps: ProviderDeps = { ...deps, checkSignature: (...check) => this.crypto.verify(...check) };
+    this.providers = config.providers.map((p) => (p.type === 'jwt' ? new JwtProvider(p, providerDeps) : new CallbackProvider(p, deps)));
     for (const provider of this.providers) {
       this.byId.set(provider.id, provider);
       if (provider instanceof JwtProvider) this.byIssuer.set(provider.config.issuer, provider);
       else if (provider instanceof CallbackProvider) this.callbacks.push(provider);
     }
-    const keys = store.signingKeys();
-    this.signer = new TokenSigner(keys[0]!);
     this.keys = new Map(keys.map((k) => [k.kid, k]));
   }
 
-  /** Stops the signing thread (once the tokens it owes are signed). */
+  /** Stops the crypto thread (once what it owes is answered). */
   close(): Promise<void> {
-    return this.signer.close();
+    return this.crypto.close();
   }
 
   /** RFC 8414 metadata. */
@@ -174,7 +175,7 @@ export class Broker {
       throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');
     }
     const expiresAt = issuedAt + ttl;
-    const accessToken = await this.signer.sign(
+    const accessToken = await this.crypto.sign(
       {
         iss: this.config.issuer,
         sub: outcome.customer.id,

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { verifySignature, verifySignatureSync } from './jws.js';
 import { type KeySet, SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS } from './keys.js';
@@ -70,7 +71,14 @@ export interface VerifyOptions {
    * verifies nothing but tokens. Default false.
    */
   syncSignatures?: boolean;
+  /**
+   * Checks one signature instead (a server handing them to a thread of its own). Gets keys this
+   * key set resolved for `alg`; resolves false for a signature that does not match.
+   */
+  checkSignature?: SignatureChecker;
 }
+
+export type SignatureChecker = (alg: string, key: KeyObject, signingInput: string, signature: Uint8Array) => Promise<boolean>;
 
 interface Outcome extends Check {
   code?: ReasonCode;
@@ -276,9 +284,11 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
       let verifiedWith: string | undefined;
       for (const candidate of candidates) {
         // Without a kid several keys may fit the algorithm: the first that verifies wins.
-        const ok = options.syncSignatures
-          ? verifySignatureSync(alg as string, candidate.key, parsed.signingInput, parsed.signature)
-          : await verifySignature(alg as string, candidate.key, parsed.signingInput, parsed.signature);
+        const ok = options.checkSignature
+          ? await options.checkSignature(alg as string, candidate.key, parsed.signingInput, parsed.signature)
+          : options.syncSignatures
+            ? verifySignatureSync(alg as string, candidate.key, parsed.signingInput, parsed.signature)
+            : await verifySignature(alg as string, candidate.key, parsed.signingInput, parsed.signature);
         if (ok) {
           verifiedWith = candidate.label;
           break;

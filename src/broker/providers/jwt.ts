@@ -6,7 +6,7 @@
 import { RemoteError, isAuthbridgeError } from '../../errors.js';
 import { fetchJson } from '../../http/fetch-json.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
-import { verifyJwt, type ReasonCode } from '../../jwt/verify.js';
+import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
 import type { JwtProviderConfig } from '../config.js';
 import { invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
 import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
@@ -37,6 +37,8 @@ export interface ProviderDeps {
   fetch: typeof fetch;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** Where subject tokens' signatures are checked (the broker's crypto thread); default: this thread. */
+  checkSignature?: SignatureChecker;
 }
 
 /** How long a failed discovery (for userinfo only) is remembered before it is tried again. */
@@ -143,8 +145,9 @@ export class JwtProvider implements Provider {
         clockTolerance: config.leeway,
         now: this.deps.now(),
         type: expectation === 'any' ? undefined : expectation,
-        // On this thread: a hop to libuv's pool and back costs a busy server more CPU than the
-        // check itself (measured with bench/broker.mjs), and the other cores are not idle.
+        // Not on libuv's pool: a hop there and back for each token cost a busy server more than
+        // the check itself (bench/broker.mjs). The broker batches them to its crypto thread.
+        checkSignature: this.deps.checkSignature,
         syncSignatures: true,
       });
     } catch (err) {

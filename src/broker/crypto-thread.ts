@@ -1,0 +1,161 @@
+/**
+ * The broker's public-key work, off the event loop. An ES256 signature for every token issued,
+ * and a signature check for every subject token not seen before, are the largest costs of a token
+ * exchange. What one event-loop turn needs goes to a crypto thread in one message
+ * (crypto-worker.ts), so the loop goes on with HTTP while another core does the mathematics. One
+ * message a batch, not one an operation: a message costs about as much as a signature.
+ *
+ * Running from the TypeScript sources (tests) there is no worker script, and a thread that fails
+ * is not used again: then the work is done on this thread, as correct if slower.
+ */
+import type { KeyObject } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { verifySignatureSync } from '../jwt/jws.js';
+import { signInput, signingInput, type SigningKey } from '../jwt/sign.js';
+import { distFile } from '../util/dist-file.js';
+
+/** One signature to check. */
+export interface SignatureCheck {
+  alg: string;
+  /** An index into the batch's `keys`: a key used by many checks travels once. */
+  key: number;
+  input: string;
+  signature: Uint8Array;
+}
+
+/** Main thread → crypto thread. */
+export interface CryptoBatch {
+  id: number;
+  /** JWS signing inputs (`header.payload`) to sign with the broker's key. */
+  sign: string[];
+  keys: KeyObject[];
+  verify: SignatureCheck[];
+}
+
+/** Crypto thread → main thread: base64url signatures and check results, in request order. */
+export type CryptoAnswer = { id: number; signatures: string[]; verified: boolean[]; error?: undefined } | { id: number; error: string };
+
+interface Pending<T> {
+  resolve: (value: T) => void;
+  reject: (err: Error) => void;
+}
+interface SignJob extends Pending<string> {
+  input: string;
+}
+interface VerifyJob extends Pending<boolean> {
+  alg: string;
+  key: KeyObject;
+  input: string;
+  signature: Uint8Array;
+}
+interface Batch {
+  sign: SignJob[];
+  verify: VerifyJob[];
+}
+
+export class CryptoThread {
+  private worker: Worker | undefined;
+  private queued: Batch = { sign: [], verify: [] };
+  private scheduled = false;
+  private readonly inFlight = new Map<number, Batch>();
+  private nextId = 0;
+
+  /** `script`: the thread's module (default: dist/crypto-worker.js beside this bundle). */
+  constructor(
+    private readonly key: SigningKey,
+    script: string | undefined = distFile('crypto-worker.js'),
+  ) {
+    if (!script) return;
+    const worker = new Worker(script, { workerData: { privateJwk: key.privateJwk } });
+    worker.unref();
+    worker.on('message', (answer: CryptoAnswer) => this.answered(answer));
+    // A thread that dies takes nothing with it: its batches are done here, and so is what follows.
+    const lost = () => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const batch of this.inFlight.values()) this.doHere(batch);
+      this.inFlight.clear();
+    };
+    worker.on('error', lost);
+    worker.on('exit', lost);
+    this.worker = worker;
+  }
+
+  /** A compact ES256 JWS of `payload` with the broker's key (the header gets `alg`, `kid` and `header`). */
+  sign(payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
+    const input = signingInput(this.key, payload, header);
+    if (!this.worker) return Promise.resolve(signInput(this.key.privateKey, input));
+    return new Promise((resolve, reject) => {
+      this.queued.sign.push({ input, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Checks a signature of another issuer's token (as verifyJwt's `checkSignature`). */
+  verify(alg: string, key: KeyObject, input: string, signature: Uint8Array): Promise<boolean> {
+    if (!this.worker) return Promise.resolve(verifySignatureSync(alg, key, input, signature));
+    return new Promise((resolve, reject) => {
+      this.queued.verify.push({ alg, key, input, signature, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.send());
+  }
+
+  private send(): void {
+    this.scheduled = false;
+    const batch = this.queued;
+    this.queued = { sign: [], verify: [] };
+    if (!this.worker) return this.doHere(batch);
+    const id = this.nextId++;
+    this.inFlight.set(id, batch);
+    const keys: KeyObject[] = [];
+    const index = new Map<KeyObject, number>();
+    const verify = batch.verify.map((job): SignatureCheck => {
+      let key = index.get(job.key);
+      if (key === undefined) index.set(job.key, (key = keys.push(job.key) - 1));
+      return { alg: job.alg, key, input: job.input, signature: job.signature };
+    });
+    // Keeps the process alive while answers are owed, and only then.
+    this.worker.ref();
+    this.worker.postMessage({ id, sign: batch.sign.map((job) => job.input), keys, verify } satisfies CryptoBatch);
+  }
+
+  private answered(answer: CryptoAnswer): void {
+    const batch = this.inFlight.get(answer.id);
+    this.inFlight.delete(answer.id);
+    if (this.inFlight.size === 0) this.worker?.unref();
+    if (!batch) return;
+    if (answer.error !== undefined) {
+      const err = new Error(`the crypto thread failed: ${answer.error}`);
+      for (const job of [...batch.sign, ...batch.verify]) job.reject(err);
+      return;
+    }
+    batch.sign.forEach((job, i) => job.resolve(`${job.input}.${answer.signatures[i]!}`));
+    batch.verify.forEach((job, i) => job.resolve(answer.verified[i]!));
+  }
+
+  private doHere(batch: Batch): void {
+    for (const job of batch.sign) {
+      try {
+        job.resolve(signInput(this.key.privateKey, job.input));
+      } catch (err) {
+        job.reject(err as Error);
+      }
+    }
+    for (const job of batch.verify) job.resolve(verifySignatureSync(job.alg, job.key, job.input, job.signature));
+  }
+
+  /** Stops the thread once what it was given is answered. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    while (this.scheduled || this.inFlight.size > 0) await new Promise((r) => setImmediate(r));
+    this.worker = undefined;
+    await worker.terminate();
+  }
+}
