@@ -370,7 +370,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       exitClass = 'usage';
       message = `invalid usage: ${commanderMessage(err)}`;
-      hint = `Run 'authbridge ${program.args[0] && program.commands.some((c) => c.name() === program.args[0]) ? `${program.args[0]} ` : ''}--help' for usage.`;
+      const command = program.args[0] && program.commands.some((c) => c.name() === program.args[0]) ? `${program.args[0]} ` : '';
+      // An opaque token may begin with "-" (base64url): taken for an option, it needs `--` before it.
+      const unknown = err.code === 'commander.unknownOption' ? /'(-[^'=]{15,})'/.exec(err.message)?.[1] : undefined;
+      hint = unknown
+        ? `A token that begins with "-" goes after "--": authbridge ${command}-- ${unknown.slice(0, 8)}…`
+        : `Run 'authbridge ${command}--help' for usage.`;
     } else if (isAuthbridgeError(err)) {
       exitClass = err.exitClass;
       message = err.message;

@@ -117,7 +117,7 @@ describe('a session from login to logout', () => {
     expect(after.access_token).not.toBe(cached.access_token);
     // A public client's refresh token rotates; the old one is spent.
     expect(after.refresh_token).not.toBe(cached.refresh_token);
-    expect((await runCli(['introspect', String(cached.refresh_token)], { env: e })).code).toBe(1);
+    expect((await runCli(['introspect', '--', String(cached.refresh_token)], { env: e })).code).toBe(1);
     expect(statSync(cacheFile(e)).mode & 0o777).toBe(0o600);
 
     const logout = await runCli(['logout', '--json'], { env: e });
@@ -129,10 +129,10 @@ describe('a session from login to logout', () => {
     // After logout: not signed in, and the IdP no longer honours the refresh token.
     expect((await runCli(['status'], { env: e })).code).toBe(4);
     expect((await runCli(['token'], { env: e })).code).toBe(4);
-    const inactive = await runCli(['introspect', String(after.refresh_token), '--json'], { env: e });
+    const inactive = await runCli(['introspect', '--json', '--', String(after.refresh_token)], { env: e });
     expect(inactive.code).toBe(1);
     expect(JSON.parse(inactive.stdout)).toEqual({ active: false });
-    expect((await runCli(['introspect', String(after.access_token)], { env: e })).stdout).toMatch(/^inactive/);
+    expect((await runCli(['introspect', '--', String(after.access_token)], { env: e })).stdout).toMatch(/^inactive/);
 
     const again = await runCli(['logout', '--json'], { env: e });
     expect(again.code).toBe(0);
@@ -216,7 +216,8 @@ describe('a session from login to logout', () => {
       { profile: 'work', removed: true, revoked: { idp: false, broker: false }, warnings: [] },
     ]);
     expect((await runCli(['status', '--all', '--json'], { env: e })).code).toBe(4);
-    expect((await runCli(['introspect', rt], { env: e })).code).toBe(0);
+    // Opaque tokens are base64url: one in 64 begins with "-", so `--` goes before it.
+    expect((await runCli(['introspect', '--', rt], { env: e })).code).toBe(0);
   });
 
   it('logout with the IdP failing to revoke: removed locally, a warning, exit 0', async () => {

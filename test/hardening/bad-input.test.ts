@@ -18,6 +18,8 @@ interface Row {
   env?: Record<string, string>;
   code: number;
   message: RegExp;
+  /** The hint line, when the row is about it. */
+  hint?: RegExp;
 }
 
 let env: Record<string, string>;
@@ -168,6 +170,13 @@ const rows: Row[] = [
   { name: 'introspect: huge stdin', args: ['introspect', '-'], stdin: 'huge', code: 2, message: /^could not read stdin: more than/ },
   { name: 'introspect: --type outside its choices', args: ['introspect', '--type', 'id'], code: 2, message: /argument 'id' is invalid/ },
   { name: 'introspect --broker: no broker', args: ['introspect', '--broker', 'abc'], code: 2, message: /no broker configured/ },
+  {
+    name: 'introspect: an opaque token beginning with "-"',
+    args: ['introspect', '-Qx3fZ0a9_TkLm2pR7sV4wY6bN8cD1eF'],
+    code: 2,
+    message: /^invalid usage: unknown option '-Qx3fZ0a9_TkLm2pR7sV4wY6bN8cD1eF'$/,
+    hint: /^A token that begins with "-" goes after "--": authbridge introspect -- -Qx3fZ0a…$/,
+  },
   // logout
   { name: 'logout: unknown flag', args: ['logout', '--everything'], code: 2, message: /unknown option '--everything'/ },
   { name: 'logout: bad --profile', args: ['--profile', 'a/b', 'logout'], code: 2, message: /^--profile must be/ },
@@ -219,6 +228,7 @@ describe('bad input to every command', () => {
       if (!first.startsWith('authbridge: ')) problems.push(`first stderr line is not "authbridge: …"`);
       else if (!row.message.test(first.slice('authbridge: '.length))) problems.push(`message does not match ${row.message}`);
       if (lines.length > 2) problems.push(`${lines.length} stderr lines`);
+      if (row.hint && !row.hint.test(lines[1] ?? '')) problems.push(`hint does not match ${row.hint}`);
       if (/\n\s+at |Error: /.test(result.stderr)) problems.push('a stack trace or raw error');
       if (row.code !== 0 && result.stdout !== '') problems.push('output on stdout');
       if (problems.length) failures.push(`${row.name}: ${problems.join('; ')}\n    stderr: ${result.stderr.trim().replace(/\n/g, '\n            ')}`);
