@@ -26,11 +26,15 @@ export function relativeTime(ms: number, now: number): string {
 /** `2026-11-22T10:00:00Z (in 59m)`. */
 export function formatTime(ms: number, now: number): string {
   if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return `${ms} (out of range)`;
-  // A batch formats the same few instants (tokens minted together) thousands of times.
-  if (ms === last.ms && now === last.now) return last.text;
-  const text = `${isoTime(ms)} (${relativeTime(ms, now)})`;
-  last = { ms, now, text };
+  // A batch formats the same few instants (the exp and iat of tokens minted together) thousands
+  // of times: a handful are remembered for the current `now`.
+  if (now !== recent.now || recent.texts.size >= 16) recent = { now, texts: new Map() };
+  let text = recent.texts.get(ms);
+  if (text === undefined) {
+    text = `${isoTime(ms)} (${relativeTime(ms, now)})`;
+    recent.texts.set(ms, text);
+  }
   return text;
 }
 
-let last = { ms: Number.NaN, now: Number.NaN, text: '' };
+let recent = { now: Number.NaN, texts: new Map<number, string>() };
