@@ -405,20 +405,24 @@ export class BrokerStore {
   /**
    * Copies the WAL into the database every `intervalMs` (one fsync a period however many
    * logins there were), instead of SQLite's default of a checkpoint inside whichever commit
-   * crosses 1000 pages.
+   * crosses 1000 pages. On a thread of their own when the build has one (`onThread`), else on a
+   * timer of this one.
    */
-  startCheckpoints(intervalMs = 1000): void {
+  startCheckpoints(intervalMs = 1000, onThread = true): void {
     if (this.checkpointer || this.checkpointTimer) return;
-    const script = distFile('checkpoint-worker.js');
+    const script = onThread ? distFile('checkpoint-worker.js') : undefined;
     if (script && this.db.name !== ':memory:') {
       // On its own thread and connection (checkpoint-worker.ts), so the fsync never holds up a request.
       const worker = new Worker(script, { workerData: { path: this.db.name, intervalMs } });
       worker.unref();
-      // A thread that cannot start (or dies) leaves the job to this one.
-      worker.once('error', () => {
+      // A thread that cannot start, or dies, leaves the job to this one (close() stops it on purpose).
+      const lost = () => {
+        if (this.checkpointer !== worker) return;
         this.checkpointer = undefined;
-        this.startCheckpoints(intervalMs);
-      });
+        this.startCheckpoints(intervalMs, false);
+      };
+      worker.once('error', lost);
+      worker.once('exit', lost);
       this.checkpointer = worker;
       return;
     }
