@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { resolveKeySet } from '../jwt/key-source.js';
 import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
+import { verifySignatureSync } from '../jwt/jws.js';
 import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
 import { renderVerifyResult } from '../output/verify.js';
@@ -73,7 +74,7 @@ export async function run(inv: Invocation): Promise<number> {
     return summary.valid === summary.total ? 0 : 1;
   }
   // One token, nothing else to do meanwhile: checked on this thread, libuv's pool never started.
-  const result = await verifyJwt(await tokenArgument(ctx, args[0]), { ...verifyOptions, syncSignatures: true });
+  const result = await verifyJwt(await tokenArgument(ctx, args[0]), { ...verifyOptions, checkSignature: verifySignatureSync });
   if (out.json) out.jsonDoc(result);
   else out.data(renderVerifyResult(result, out.style));
   return result.valid ? 0 : 1;

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadJwksFile, secretKeySet, type KeySet } from '../jwt/keys.js';
 import type { VerifyOptions } from '../jwt/verify.js';
+import { verifySignatureSync } from '../jwt/jws.js';
 import { verifyLine, type BatchChunk, type BatchChunkResult, type LocalKeySource } from './verify-batch.js';
 
 interface WorkerSetup {
@@ -21,7 +22,7 @@ parentPort!.on('message', async (chunk: BatchChunk) => {
   try {
     // This thread does nothing else: signatures are checked here, one after another, rather than
     // queued on libuv's pool, which the other workers share.
-    const options: VerifyOptions = { ...setup.options, keys: await keys, syncSignatures: true };
+    const options: VerifyOptions = { ...setup.options, keys: await keys, checkSignature: verifySignatureSync };
     let valid = 0;
     let out = '';
     for (const line of chunk.lines) {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { verifySignature, verifySignatureSync } from './jws.js';
+import { verifySignature } from './jws.js';
 import { type KeySet, SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS } from './keys.js';
 import { parseToken, type JsonObject, type ParsedJws } from './parse.js';
 import { formatTime } from '../util/time.js';
@@ -67,18 +67,15 @@ export interface VerifyOptions {
   /** When set, an `azp` claim must equal it (OpenID Connect Core §3.1.3.7). */
   authorizedParty?: string;
   /**
-   * Check signatures on the calling thread instead of libuv's pool: for a worker thread that
-   * verifies nothing but tokens. Default false.
-   */
-  syncSignatures?: boolean;
-  /**
-   * Checks one signature instead (a server handing them to a thread of its own). Gets keys this
-   * key set resolved for `alg`; resolves false for a signature that does not match.
+   * Where each signature is checked. Default: `verifySignature`, on libuv's pool, so the calling
+   * thread goes on meanwhile. `verifySignatureSync` checks on the calling thread (a thread that
+   * verifies nothing but tokens); a server may hand them to a thread of its own. Gets keys the key
+   * set resolved for `alg`; false for a signature that does not match.
    */
   checkSignature?: SignatureChecker;
 }
 
-export type SignatureChecker = (alg: string, key: KeyObject, signingInput: string, signature: Uint8Array) => Promise<boolean>;
+export type SignatureChecker = (alg: string, key: KeyObject, signingInput: string, signature: Uint8Array) => boolean | Promise<boolean>;
 
 interface Outcome extends Check {
   code?: ReasonCode;
@@ -284,12 +281,8 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
       let verifiedWith: string | undefined;
       for (const candidate of candidates) {
         // Without a kid several keys may fit the algorithm: the first that verifies wins.
-        const ok = options.checkSignature
-          ? await options.checkSignature(alg as string, candidate.key, parsed.signingInput, parsed.signature)
-          : options.syncSignatures
-            ? verifySignatureSync(alg as string, candidate.key, parsed.signingInput, parsed.signature)
-            : await verifySignature(alg as string, candidate.key, parsed.signingInput, parsed.signature);
-        if (ok) {
+        const check = options.checkSignature ?? verifySignature;
+        if (await check(alg as string, candidate.key, parsed.signingInput, parsed.signature)) {
           verifiedWith = candidate.label;
           break;
         }

@@ -7,6 +7,7 @@ import { RemoteError, isAuthbridgeError } from '../../errors.js';
 import { fetchJson } from '../../http/fetch-json.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
 import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
+import { verifySignatureSync } from '../../jwt/jws.js';
 import type { JwtProviderConfig } from '../config.js';
 import { invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
 import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
@@ -147,8 +148,7 @@ export class JwtProvider implements Provider {
         type: expectation === 'any' ? undefined : expectation,
         // Not on libuv's pool: a hop there and back for each token cost a busy server more than
         // the check itself (bench/broker.mjs). The broker batches them to its crypto thread.
-        checkSignature: this.deps.checkSignature,
-        syncSignatures: true,
+        checkSignature: this.deps.checkSignature ?? verifySignatureSync,
       });
     } catch (err) {
       if (isAuthbridgeError(err) && err.exitClass === 'remote') {
