@@ -53,6 +53,9 @@ interface Batch {
   verify: VerifyJob[];
 }
 
+/** Milliseconds close() waits for owed answers before it stops the thread anyway. */
+const CLOSE_WAIT_MS = 5000;
+
 export class CryptoThread {
   private worker: Worker | undefined;
   private queued: Batch = { sign: [], verify: [] };
@@ -150,12 +153,15 @@ export class CryptoThread {
     for (const job of batch.verify) job.resolve(verifySignatureSync(job.alg, job.key, job.input, job.signature));
   }
 
-  /** Stops the thread once what it was given is answered. */
+  /**
+   * Stops the thread once what it was given is answered, waiting a few seconds at most: what is
+   * still owed then is done on this thread (the 'exit' handler), so no caller waits for ever.
+   */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    while (this.scheduled || this.inFlight.size > 0) await new Promise((r) => setImmediate(r));
-    this.worker = undefined;
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    while ((this.scheduled || this.inFlight.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     await worker.terminate();
   }
 }

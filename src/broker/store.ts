@@ -176,6 +176,9 @@ interface QueuedLogin {
   reject: (err: unknown) => void;
 }
 
+/** Milliseconds close() waits for the checkpoint thread to stop before it is terminated. */
+const CLOSE_WAIT_MS = 5000;
+
 /** Logins committed together at most; more wait for the next turn. */
 const GROUP_COMMIT_MAX = 256;
 
@@ -449,11 +452,14 @@ export class BrokerStore {
     const checkpointer = this.checkpointer;
     this.checkpointer = undefined;
     if (checkpointer) {
-      const gone = once(checkpointer, 'exit');
+      const gone = once(checkpointer, 'exit').catch(() => {});
       // Unreferenced while it ran; this wait must keep the process alive until it has gone.
       checkpointer.ref();
       checkpointer.postMessage('stop');
+      // A thread that does not stop when asked is stopped: a broker's exit never hangs on it.
+      const deadline = setTimeout(() => void checkpointer.terminate(), CLOSE_WAIT_MS);
       await gone;
+      clearTimeout(deadline);
     }
     // Closing the last connection checkpoints and removes the WAL.
     if (this.db.open) this.db.close();

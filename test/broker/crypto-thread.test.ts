@@ -1,6 +1,7 @@
 /** The broker's crypto thread: batches, order, and a thread that dies. */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CryptoThread } from '../../src/broker/crypto-thread.js';
@@ -64,4 +65,16 @@ describe('CryptoThread', () => {
     expect(claims(await crypto.sign({ sub: 'after' }, { typ: 'at+jwt' }), key)).toEqual({ sub: 'after' });
     await crypto.close();
   });
+
+  it('close() does not wait for ever on a thread that never answers: what it owes is done here', async () => {
+    const mute = join(mkdtempSync(join(tmpdir(), 'authbridge-crypto-')), 'mute-worker.mjs');
+    writeFileSync(mute, "import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => {});\n");
+    const key = generateSigningKey();
+    const crypto = new CryptoThread(key, mute);
+    const owed = crypto.sign({ sub: 'owed' }, { typ: 'at+jwt' });
+    await new Promise((r) => setTimeout(r, 50));
+    // The test's own time limit is the bound: close() gives up waiting after a few seconds.
+    await crypto.close();
+    expect(claims(await owed, key)).toEqual({ sub: 'owed' });
+  }, 20_000);
 });
