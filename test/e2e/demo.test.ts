@@ -34,6 +34,8 @@ function parseExports(stderr: string): Record<string, string> {
   return Object.fromEntries([...stderr.matchAll(/^ {2}export (AUTHBRIDGE_\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!.replace(/^'|'$/g, '')]));
 }
 
+// Each demo process is killed after 45 s, before its test's 90 s run out: a demo that hangs then fails
+// its test with the demo's own output (how far it got), not with a bare timeout.
 describe('demo --headless', () => {
   it('runs every step from a fresh HOME, exits 0, and leaves nothing behind', async () => {
     const { env, home, tmp } = demoEnv({
@@ -42,7 +44,7 @@ describe('demo --headless', () => {
       AUTHBRIDGE_CLIENT_ID: 'someone-elses',
       AUTHBRIDGE_BROKER_URL: 'http://127.0.0.1:9',
     });
-    const result = await runCli(['demo', '--headless'], { env, timeoutMs: 60_000 });
+    const result = await runCli(['demo', '--headless'], { env, timeoutMs: 45_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('');
     const err = result.stderr;
@@ -72,11 +74,11 @@ describe('demo --headless', () => {
     expect(err).not.toMatch(/eyJ[\w-]+\.eyJ/);
     expect(filesUnder(home)).toEqual([]);
     expect(filesUnder(tmp)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it('prints one summary document with --json', async () => {
     const { env, tmp } = demoEnv();
-    const result = await runCli(['demo', '--headless', '--json'], { env, timeoutMs: 60_000 });
+    const result = await runCli(['demo', '--headless', '--json'], { env, timeoutMs: 45_000 });
     expect(result.code, result.stderr).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc).toMatchObject({
@@ -92,13 +94,13 @@ describe('demo --headless', () => {
     });
     expect(doc.idp.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(filesUnder(tmp)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('demo --headless --keep', () => {
   it('prints env vars that point the other commands at the running servers, until Ctrl-C (130)', async () => {
     const { env, home, tmp } = demoEnv();
-    const demo = startCli(['demo', '--headless', '--keep'], env, 60_000);
+    const demo = startCli(['demo', '--headless', '--keep'], env, 45_000);
     try {
       await demo.waitForStderr(/Waiting for Ctrl-C/);
       const exports = parseExports(await demo.waitForStderr(/[\s\S]*/).then((m) => m[0]));
@@ -136,7 +138,7 @@ describe('demo --headless --keep', () => {
     expect(done.stderr).not.toMatch(/\n\s+at /);
     expect(filesUnder(home)).toEqual([]);
     expect(filesUnder(tmp)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('demo in a browser', () => {
@@ -144,7 +146,7 @@ describe('demo in a browser', () => {
     const browser = await startBrowserHook((url) => headlessLogin(url, { fetch }));
     try {
       const { env, tmp } = demoEnv({ BROWSER: browser.command });
-      const result = await runCli(['demo'], { env, timeoutMs: 60_000 });
+      const result = await runCli(['demo'], { env, timeoutMs: 45_000 });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toMatch(/in your browser: user demo, password demo/);
       expect(result.stderr).toMatch(/Opening the browser to sign in at http:\/\/127\.0\.0\.1:\d+/);
@@ -153,7 +155,7 @@ describe('demo in a browser', () => {
     } finally {
       await browser.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('signs in through its pages in a real Chromium', async () => {
     const chromium = await launchChromium();
@@ -176,7 +178,7 @@ describe('demo in a browser', () => {
     });
     try {
       const { env } = demoEnv({ BROWSER: browser.command });
-      const result = await runCli(['demo'], { env, timeoutMs: 60_000 });
+      const result = await runCli(['demo'], { env, timeoutMs: 45_000 });
       expect(result.code, result.stderr).toBe(0);
       const visit = await browser.visit(0);
       expect(visit.banner).toMatch(/local authbridge demo/);
@@ -186,11 +188,11 @@ describe('demo in a browser', () => {
       await browser.close();
       await chromium.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('stops cleanly on Ctrl-C while waiting for the browser: exit 130, servers closed, files removed', async () => {
     const { env, home, tmp } = demoEnv({ BROWSER: `${process.execPath} -e ""` });
-    const demo = startCli(['demo'], env, 60_000);
+    const demo = startCli(['demo'], env, 45_000);
     const issuer = (await demo.waitForStderr(/IdP +(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     await demo.waitForStderr(/Opening the browser/);
     demo.child.kill('SIGINT');
@@ -201,7 +203,7 @@ describe('demo in a browser', () => {
     await expect(fetch(`${issuer}/.well-known/openid-configuration`)).rejects.toThrow();
     expect(filesUnder(home)).toEqual([]);
     expect(filesUnder(tmp)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('a step that fails', () => {
@@ -230,7 +232,7 @@ describe('a step that fails', () => {
     expect(err).toContain(`Stopped both servers and removed ${dir}.`);
     expect(existsSync(dir)).toBe(false);
     await expect(fetch(`${issuer}/.well-known/openid-configuration`)).rejects.toThrow();
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('the demo IdP pages', () => {
