@@ -12,16 +12,9 @@ import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
 import { CryptoThread } from './crypto-thread.js';
+import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../oidc/urls.js';
 import type { BrokerStore, Customer, Session } from './store.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TOKEN_TYPE = {
-  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
-  idToken: 'urn:ietf:params:oauth:token-type:id_token',
-  jwt: 'urn:ietf:params:oauth:token-type:jwt',
-} as const;
-/** `urn:authbridge:token-type:<providerId>` names a provider directly. */
-export const PROVIDER_TOKEN_TYPE_PREFIX = 'urn:authbridge:token-type:';
 
 /** How the subject token arrived: an RFC 8693 `subject_token_type`, or the Synerise call (any JWT or opaque). */
 export type SubjectTokenKind = string | { synerise: true };

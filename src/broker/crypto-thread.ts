@@ -9,10 +9,10 @@
  * is not used again: then the work is done on this thread, as correct if slower.
  */
 import type { KeyObject } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { verifySignatureSync } from '../jwt/jws.js';
 import { signInput, signingInput, type SigningKey } from '../jwt/sign.js';
-import { distFile } from '../util/dist-file.js';
+import { startWorker } from '../runtime/worker.js';
 
 /** One signature to check. */
 export interface SignatureCheck {
@@ -66,21 +66,21 @@ export class CryptoThread {
   /** `script`: the thread's module (default: dist/crypto-worker.js beside this bundle). */
   constructor(
     private readonly key: SigningKey,
-    script: string | undefined = distFile('crypto-worker.js'),
+    script?: string,
   ) {
-    if (!script) return;
-    const worker = new Worker(script, { workerData: { privateJwk: key.privateJwk } });
-    worker.unref();
-    worker.on('message', (answer: CryptoAnswer) => this.answered(answer));
-    // A thread that dies takes nothing with it: its batches are done here, and so is what follows.
-    const lost = () => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      for (const batch of this.inFlight.values()) this.doHere(batch);
-      this.inFlight.clear();
-    };
-    worker.on('error', lost);
-    worker.on('exit', lost);
+    const worker = startWorker('crypto-worker', {
+      script,
+      workerData: { privateJwk: key.privateJwk },
+      unref: true,
+      // A thread that dies takes nothing with it: its batches are done here, and so is what follows.
+      onLost: () => {
+        if (this.worker !== worker) return;
+        this.worker = undefined;
+        for (const batch of this.inFlight.values()) this.doHere(batch);
+        this.inFlight.clear();
+      },
+    });
+    worker?.on('message', (answer: CryptoAnswer) => this.answered(answer));
     this.worker = worker;
   }
 

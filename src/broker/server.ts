@@ -3,8 +3,9 @@
  * logs. Everything a route decides is in Broker; this file only speaks HTTP.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { UsageError, describeError, isAuthbridgeError } from '../errors.js';
-import { Broker, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from './broker.js';
+import { RemoteError, UsageError, describeError } from '../errors.js';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../oidc/urls.js';
+import { Broker } from './broker.js';
 import { ClientRegistry } from './clients.js';
 import { resolveBrokerConfig, type BrokerConfigFile } from './config.js';
 import { OAuthError, invalidRequest, temporarilyUnavailable } from './oauth-error.js';
@@ -89,7 +90,7 @@ function toOAuthError(err: unknown, log: (line: string) => void): OAuthError {
     log(JSON.stringify({ level: 'error', msg: 'database unavailable', code: err.code }));
     return temporarilyUnavailable('the broker cannot use its database right now');
   }
-  if (isAuthbridgeError(err) && err.exitClass === 'remote') return temporarilyUnavailable('an upstream service did not answer');
+  if (err instanceof RemoteError) return temporarilyUnavailable('an upstream service did not answer');
   const status = (err as FastifyError).statusCode;
   if (status === 413) return new OAuthError('invalid_request', `the request body is larger than ${BODY_LIMIT} bytes`, 413);
   if (status === 415) return new OAuthError('invalid_request', 'unsupported content type', 415);

@@ -9,11 +9,11 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
-import { distFile } from '../util/dist-file.js';
+import { startWorker } from '../runtime/worker.js';
 import { generateSigningKey, signingKeyFromJwk, type SigningKey } from '../jwt/sign.js';
 
 export interface Customer {
@@ -413,19 +413,21 @@ export class BrokerStore {
    */
   startCheckpoints(intervalMs = 1000, onThread = true): void {
     if (this.checkpointer || this.checkpointTimer) return;
-    const script = onThread ? distFile('checkpoint-worker.js') : undefined;
-    if (script && this.db.name !== ':memory:') {
-      // On its own thread and connection (checkpoint-worker.ts), so the fsync never holds up a request.
-      const worker = new Worker(script, { workerData: { path: this.db.name, intervalMs } });
-      worker.unref();
-      // A thread that cannot start, or dies, leaves the job to this one (close() stops it on purpose).
-      const lost = () => {
-        if (this.checkpointer !== worker) return;
-        this.checkpointer = undefined;
-        this.startCheckpoints(intervalMs, false);
-      };
-      worker.once('error', lost);
-      worker.once('exit', lost);
+    // On its own thread and connection (checkpoint-worker.ts), so the fsync never holds up a request.
+    const worker =
+      onThread && this.db.name !== ':memory:'
+        ? startWorker('checkpoint-worker', {
+            workerData: { path: this.db.name, intervalMs },
+            unref: true,
+            // A thread that cannot start, or dies, leaves the job to this one (close() stops it on purpose).
+            onLost: () => {
+              if (this.checkpointer !== worker) return;
+              this.checkpointer = undefined;
+              this.startCheckpoints(intervalMs, false);
+            },
+          })
+        : undefined;
+    if (worker) {
       this.checkpointer = worker;
       return;
     }

@@ -11,6 +11,7 @@ import type { Profile } from '../config/types.js';
 import { describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
+import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } from '../oidc/urls.js';
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
 
@@ -49,7 +50,6 @@ export interface DoctorInput {
   timeoutMs?: number;
 }
 
-const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ASYMMETRIC = SUPPORTED_ALGORITHMS.filter((a) => !(SYMMETRIC_ALGORITHMS as readonly string[]).includes(a));
 const SIGNING_KTY = new Set(['RSA', 'EC', 'OKP']);
 
@@ -175,7 +175,7 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
   let discovery: Discovery | undefined;
   let discovered: Record<string, unknown> | undefined;
   if (issuer) {
-    const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const url = discoveryUrl(issuer);
     try {
       discovery = await discover(input, url, clock);
       const { doc } = discovery;
@@ -338,7 +338,7 @@ async function checkCache(dir: string): Promise<DoctorCheck> {
 
 /** The broker's RFC 8414 metadata: reachable, offers token exchange, has keys. */
 async function checkBroker(input: DoctorInput, url: string): Promise<DoctorCheck> {
-  const metadataUrl = `${url.replace(/\/$/, '')}/.well-known/oauth-authorization-server`;
+  const metadataUrl = authorizationServerMetadataUrl(url);
   try {
     const doc = await fetchJson(input.fetch, metadataUrl, { what: "the broker's metadata", timeoutMs: input.timeoutMs });
     const grants = doc.grant_types_supported;

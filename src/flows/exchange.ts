@@ -11,6 +11,7 @@ import { remoteKeySet } from '../jwt/keys.js';
 import { parseToken } from '../jwt/parse.js';
 import { failureSummary, verifyJwt } from '../jwt/verify.js';
 import { connectBroker, syneriseLogin, type BrokerClient } from '../oidc/broker-client.js';
+import { TOKEN_TYPE } from '../oidc/urls.js';
 import { isoTime } from '../util/time.js';
 
 export interface ExchangeDeps {
@@ -107,7 +108,7 @@ export async function exchange(deps: ExchangeDeps, request: ExchangeRequest): Pr
     const broker = await connectBroker({ ...common, url: settings.url, clientId: settings.clientId ?? 'authbridge' }).catch(() => undefined);
     if (broker) payload = await verifyBrokerToken(answer.token, broker, settings.audience, deps);
     payload ??= parseToken(answer.token).payload ?? {};
-    issuedTokenType = 'urn:ietf:params:oauth:token-type:access_token';
+    issuedTokenType = TOKEN_TYPE.accessToken;
     session = {
       url: settings.url,
       issuer: String(payload.iss ?? settings.url),

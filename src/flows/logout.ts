@@ -6,8 +6,8 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { describeError } from '../errors.js';
-import { oauthErrorOf, openBroker, openIdp, type FlowIo } from './session.js';
+import { describeError, oauthErrorOf } from '../errors.js';
+import { openBroker, openIdp, type FlowIo } from './session.js';
 
 /** One profile's outcome, exactly as `logout --json` prints it. */
 export interface LogoutDocument {

@@ -5,8 +5,8 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { NotSignedInError } from '../errors.js';
-import { loginCommand, oauthErrorOf, openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
+import { NotSignedInError, oauthErrorOf } from '../errors.js';
+import { loginCommand, openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export interface RefreshInput extends FlowIo {
   profile: Profile;

@@ -157,12 +157,6 @@ export function sessionFromTokens(input: SessionInput): CachedSession {
   return session;
 }
 
-/** The OAuth `error` code of a refusal by the IdP (`invalid_grant` …), if that is what `err` is. */
-export function oauthErrorOf(err: unknown): string | undefined {
-  const code = (err as { oauthError?: unknown } | undefined)?.oauthError;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** Milliseconds before expiry at which `token` refreshes rather than hand out a dying token. */
 export const REFRESH_MARGIN_MS = 30_000;
 

@@ -5,7 +5,7 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { isAuthbridgeError } from '../errors.js';
+import { AuthorizationRefusedError } from '../errors.js';
 import { isoTime } from '../util/time.js';
 import { isSignedIn, openBroker, openIdp, tokenLive, type FlowIo } from './session.js';
 
@@ -88,7 +88,7 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
       await idp.userinfo(session.access_token, session.subject);
       return { live: true, method: 'userinfo', detail: 'the userinfo endpoint accepted the access token' };
     } catch (err) {
-      if (!isAuthbridgeError(err) || err.exitClass !== 'refused') throw err;
+      if (!(err instanceof AuthorizationRefusedError)) throw err;
       // An access token minted for another resource is refused here; the refresh token can still tell.
       refusal = err.message;
     }

@@ -5,9 +5,9 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { NotSignedInError } from '../errors.js';
+import { NotSignedInError, oauthErrorOf } from '../errors.js';
 import { refreshFlow } from './refresh.js';
-import { REFRESH_MARGIN_MS, loginCommand, oauthErrorOf, tokenLive, type FlowIo } from './session.js';
+import { REFRESH_MARGIN_MS, loginCommand, tokenLive, type FlowIo } from './session.js';
 
 export type TokenType = 'access' | 'id' | 'refresh' | 'broker';
 export const TOKEN_TYPES: readonly TokenType[] = ['access', 'id', 'refresh', 'broker'];

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from '../context.js';
 import { RemoteError, UsageError } from '../errors.js';
 import { verifyJwt, type VerifyOptions, type VerifyResult } from '../jwt/verify.js';
-import { distFile } from '../util/dist-file.js';
+import { startWorker, workerScript } from '../runtime/worker.js';
 
 export interface BatchSummary {
   total: number;
@@ -117,7 +117,7 @@ function writer(ctx: Context): Writer {
 export async function verifyBatch(ctx: Context, options: VerifyOptions, batch: BatchOptions = {}): Promise<BatchSummary> {
   const lines = boundedLines(ctx.stdin);
   const workers = Math.min(batch.workers ?? availableParallelism(), 8);
-  const script = distFile('verify-worker.js');
+  const script = workerScript('verify-worker');
   const head: string[] = [];
   if (batch.localKeys && workers > 1 && script) {
     // Read ahead: a short batch is done on this thread, a long one goes to the workers.
@@ -170,20 +170,19 @@ async function inWorkers(
   head: string[],
   lines: AsyncIterator<string>,
 ): Promise<BatchSummary> {
-  const { Worker } = await import('node:worker_threads');
   const { keys: _keys, ...plain } = options;
-  const pool = Array.from({ length: size }, () => new Worker(script, { workerData: { options: plain, keySource }, resourceLimits: WORKER_LIMITS }));
+  const pool = Array.from({ length: size }, () => startWorker('verify-worker', { script, workerData: { options: plain, keySource }, resourceLimits: WORKER_LIMITS })!);
   const waiting = new Map<number, { resolve: (r: BatchChunkResult) => void; reject: (e: Error) => void }>();
   const fail = (err: Error) => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
   for (const worker of pool) {
-    worker.on('message', (msg: BatchChunkResult & { error?: string; exitClass?: string }) => {
+    worker.on('message', (msg: BatchChunkResult & { error?: string; code?: string }) => {
       const w = waiting.get(msg.id);
       waiting.delete(msg.id);
       if (!w) return;
-      if (msg.error !== undefined) w.reject(msg.exitClass === 'usage' ? new UsageError(msg.error) : new RemoteError(msg.error));
+      if (msg.error !== undefined) w.reject(msg.code === 'ERR_USAGE' ? new UsageError(msg.error) : new RemoteError(msg.error));
       else w.resolve(msg);
     });
     worker.on('error', (err) => fail(err));

@@ -33,6 +33,6 @@ parentPort!.on('message', async (chunk: BatchChunk) => {
     const answer: BatchChunkResult = { id: chunk.id, out, valid, total: chunk.lines.length };
     parentPort!.postMessage(answer);
   } catch (err) {
-    parentPort!.postMessage({ id: chunk.id, error: (err as Error).message, exitClass: (err as { exitClass?: string }).exitClass });
+    parentPort!.postMessage({ id: chunk.id, error: (err as Error).message, code: (err as { code?: unknown }).code });
   }
 });

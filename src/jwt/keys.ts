@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { RemoteError, UsageError, describeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
+import { discoveryUrl } from '../oidc/urls.js';
 import { importPublicJwk, importSecret } from './jws.js';
 
 /** A JSON Web Key as found in a key set (RFC 7517). */
@@ -283,7 +284,7 @@ export async function discoverJwksUri(
   issuer: string,
   options: { fetch: typeof fetch; timeoutMs?: number },
 ): Promise<string> {
-  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const url = discoveryUrl(issuer);
   const doc = await fetchJson(options.fetch, url, { what: 'the discovery document', timeoutMs: options.timeoutMs });
   if (doc.issuer !== issuer) {
     throw new RemoteError(

@@ -8,9 +8,8 @@ import { fetchJson, limitedFetch } from '../http/fetch-json.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE, authorizationServerMetadataUrl, tokenTypeUrn } from './urls.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TOKEN_TYPE_PREFIX = 'urn:ietf:params:oauth:token-type:';
 
 export interface BrokerConnectOptions {
   /** The broker's base URL; its metadata must name it (or it without a trailing slash) as issuer. */
@@ -98,8 +97,8 @@ export class BrokerClient {
   async exchange(input: ExchangeInput): Promise<ExchangeResult> {
     const params: Record<string, string> = {
       subject_token: input.subjectToken,
-      subject_token_type: input.subjectTokenType.includes(':') ? input.subjectTokenType : `${TOKEN_TYPE_PREFIX}${input.subjectTokenType}`,
-      requested_token_type: `${TOKEN_TYPE_PREFIX}access_token`,
+      subject_token_type: tokenTypeUrn(input.subjectTokenType),
+      requested_token_type: TOKEN_TYPE.accessToken,
     };
     if (input.audience) params.audience = input.audience;
     if (input.scope) params.scope = input.scope;
@@ -108,7 +107,7 @@ export class BrokerClient {
       const response = await oidc.genericGrantRequest(this.config, TOKEN_EXCHANGE_GRANT, params);
       return {
         access_token: response.access_token,
-        issued_token_type: String(response.issued_token_type ?? `${TOKEN_TYPE_PREFIX}access_token`),
+        issued_token_type: String(response.issued_token_type ?? TOKEN_TYPE.accessToken),
         token_type: response.token_type,
         expires_in: typeof response.expires_in === 'number' ? response.expires_in : undefined,
         account_status: typeof response.account_status === 'string' ? response.account_status : undefined,
@@ -156,7 +155,7 @@ export async function connectBroker(options: BrokerConnectOptions): Promise<Brok
   const timeoutSeconds = options.timeoutSeconds ?? 30;
   const fetchImpl = tracingFetch(options.fetch, options.trace, options.now);
   const base = url.href.replace(/\/$/, '');
-  const doc = await fetchJson(fetchImpl, `${base}/.well-known/oauth-authorization-server`, {
+  const doc = await fetchJson(fetchImpl, authorizationServerMetadataUrl(base), {
     what: 'the broker metadata',
     timeoutMs: timeoutSeconds * 1000,
   });

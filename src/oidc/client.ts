@@ -9,6 +9,7 @@ import { fetchJson, limitedFetch } from '../http/fetch-json.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { wrapIdpError } from './errors.js';
 import { tracingFetch } from './trace.js';
+import { discoveryUrl } from './urls.js';
 
 export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
 
@@ -75,11 +76,6 @@ function parseIssuer(issuer: string): URL {
   }
   if (url.search || url.hash) throw new UsageError(`--issuer must not have a query or fragment, got "${issuer}"`);
   return url;
-}
-
-/** OpenID Connect Discovery §4: `<issuer>/.well-known/openid-configuration`. */
-function discoveryUrl(issuer: string): string {
-  return `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
 }
 
 /**

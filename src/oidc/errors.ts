@@ -7,6 +7,7 @@ import {
   AuthbridgeError,
   isAuthbridgeError,
   AuthorizationRefusedError,
+  OAuthRefusedError,
   RemoteError,
   TokenRejectedError,
   UsageError,
@@ -22,18 +23,6 @@ const HINTS: Record<string, string> = {
   unauthorized_client: "Check that the client is allowed this grant at the IdP.",
   invalid_scope: "Check the profile's scopes against what the IdP offers.",
 };
-
-/** A refusal carrying the IdP's OAuth `error` code (`invalid_grant`, `access_denied` …). */
-export class OAuthRefusedError extends AuthorizationRefusedError {
-  constructor(
-    message: string,
-    /** The OAuth error code the IdP answered. */
-    readonly oauthError: string,
-    options: { cause?: unknown; hint?: string } = {},
-  ) {
-    super(message, options);
-  }
-}
 
 function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown })?.code;

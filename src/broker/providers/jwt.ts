@@ -3,8 +3,9 @@
  * JWKS with the same checks `authbridge verify` makes (signature, exact iss, aud, exp/nbf with
  * the configured leeway, algorithm allow-list, typ).
  */
-import { RemoteError, isAuthbridgeError } from '../../errors.js';
+import { RemoteError } from '../../errors.js';
 import { fetchJson } from '../../http/fetch-json.js';
+import { discoveryUrl } from '../../oidc/urls.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
 import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
 import { verifySignatureSync } from '../../jwt/jws.js';
@@ -96,7 +97,7 @@ export class JwtProvider implements Provider {
   private discover(): Promise<Discovery> {
     this.discovery ??= (async () => {
       const issuer = this.config.issuer;
-      const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+      const url = discoveryUrl(issuer);
       const doc = await fetchJson(this.deps.fetch, url, { what: 'the discovery document', timeoutMs: this.config.timeoutMs });
       // OpenID Connect Discovery §4.3: the document must name exactly this issuer.
       if (doc.issuer !== issuer) throw new RemoteError(`the discovery document of ${issuer} names another issuer`);
@@ -151,7 +152,7 @@ export class JwtProvider implements Provider {
         checkSignature: this.deps.checkSignature ?? verifySignatureSync,
       });
     } catch (err) {
-      if (isAuthbridgeError(err) && err.exitClass === 'remote') {
+      if (err instanceof RemoteError) {
         throw temporarilyUnavailable(`could not fetch the signing keys of the issuer ${config.issuer}`);
       }
       throw err;

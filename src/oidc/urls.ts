@@ -1,0 +1,40 @@
+/**
+ * The protocol's names, built in one place: well-known metadata URLs and the OAuth URNs that the
+ * CLI sends and the broker accepts. Plain constants (no openid-client), so the broker, `doctor`
+ * and the key sets use them without loading the adapter.
+ */
+
+/** RFC 8693 §2.1: the token-exchange grant. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** RFC 8693 §3: token type identifiers. */
+export const TOKEN_TYPE = {
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  idToken: 'urn:ietf:params:oauth:token-type:id_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+} as const;
+
+/** The short subject token types the CLI takes (`--subject-token-type`). */
+export type ShortTokenType = 'access_token' | 'id_token' | 'jwt';
+
+/** `urn:authbridge:token-type:<providerId>`: a subject token type that names a broker provider. */
+export const PROVIDER_TOKEN_TYPE_PREFIX = 'urn:authbridge:token-type:';
+
+/** `access_token` → its URN; a full URI (anything with a `:`) is kept as it is. */
+export function tokenTypeUrn(type: string): string {
+  return type.includes(':') ? type : `urn:ietf:params:oauth:token-type:${type}`;
+}
+
+function base(issuer: string): string {
+  return issuer.replace(/\/$/, '');
+}
+
+/** OpenID Connect Discovery §4: `<issuer>/.well-known/openid-configuration`. */
+export function discoveryUrl(issuer: string): string {
+  return `${base(issuer)}/.well-known/openid-configuration`;
+}
+
+/** RFC 8414 §3 (as the broker serves it): `<issuer>/.well-known/oauth-authorization-server`. */
+export function authorizationServerMetadataUrl(issuer: string): string {
+  return `${base(issuer)}/.well-known/oauth-authorization-server`;
+}
