@@ -3,12 +3,14 @@
 //   (decode, verify, status, token, config) as one CommonJS file, which bin/authbridge.js loads
 //   synchronously and compiles with a V8 code cache: the start-up budget;
 // - dist/lazy/*.cjs: what only some runs of those commands need (openid-client for a refresh or
-//   `status --check`, proper-lockfile for a write), required on first use so that cli.cjs and its
-//   code cache stay small;
-// - dist/commands/<name>.js: every other command as an ES module, code-split into dist/chunks/,
-//   imported only when that command runs;
-// - dist/index.js (the library) and the worker threads' scripts: dist/verify-worker.js,
-//   dist/checkpoint-worker.js and dist/crypto-worker.js.
+//   `status --check`, proper-lockfile for a write): the named imports of src/runtime/lazy.ts,
+//   required on first use so that cli.cjs and its code cache stay small;
+// - dist/commands/<name>.js: every other command of src/main.ts's table as an ES module,
+//   code-split into dist/chunks/, imported only when that command runs;
+// - dist/index.js (the library) and the worker threads' scripts (`WORKERS`);
+// - dist/errors.cjs: src/errors.ts, emitted once and required by every other file through the
+//   package's own name (`authbridge/internal/errors`), so each error class exists once per process
+//   and `instanceof` holds whichever bundle threw it.
 // Files are replaced one by one (temp + rename), and stale files are removed only once old enough
 // that no running process still needs them: a build never pulls dist/ from under a CLI or a test.
 // `--if-stale` (npm's prepare and pretest) builds only when a source changed since the last build:
@@ -61,7 +63,51 @@ if (process.argv.includes('--if-stale')) {
 // Taken before building: a source edited during the build makes the next --if-stale build again.
 const stamp = inputs();
 rmSync(STAMP, { force: true });
-const common = { bundle: true, platform: 'node', target: 'node20', external, legalComments: 'none', logLevel: 'warning', write: false };
+/** Command modules inside dist/cli.cjs; the rest load from dist/commands/ when run. */
+const HOT = new Set(['decode', 'verify', 'status', 'token', 'config']);
+// The command modules are those of main.ts's table (`name: () => import('./commands/<file>.js')`).
+const commands = [...readFileSync('src/main.ts', 'utf8').matchAll(/import\('\.\/commands\/([a-z-]+)\.js'\)/g)].map((m) => m[1]);
+if (commands.length === 0) throw new Error('src/main.ts: no command modules found in its table');
+const commandsApart = {
+  name: 'commands-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (args) =>
+      HOT.has(args.path.slice('./commands/'.length, -'.js'.length)) ? undefined : { path: args.path, external: true },
+    );
+  },
+};
+
+/** The imports of src/runtime/lazy.ts that go to dist/lazy/ (the file name there). */
+const LAZY = { '../oidc/client.js': 'oidc-client', '../oidc/broker-client.js': 'broker-client', 'proper-lockfile': 'proper-lockfile' };
+const LAZY_IMPORTER = resolve('src/runtime/lazy.ts');
+const lazyApart = {
+  name: 'lazy-apart',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) =>
+      args.importer === LAZY_IMPORTER && LAZY[args.path] ? { path: `./lazy/${LAZY[args.path]}.cjs`, external: true } : undefined,
+    );
+  },
+};
+
+/** src/errors.ts, once: every bundle requires it by the package's self-reference (package.json "exports"). */
+const ERRORS_SOURCE = resolve('src/errors.ts');
+const ERRORS_SPECIFIER = 'authbridge/internal/errors';
+const errorsOnce = {
+  name: 'errors-once',
+  setup(b) {
+    b.onResolve({ filter: /(^|\/)errors\.js$/ }, (args) =>
+      resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')) === ERRORS_SOURCE ? { path: ERRORS_SPECIFIER, external: true } : undefined,
+    );
+  },
+};
+
+/** The worker threads' scripts (dist/<name>.js), as src/runtime/worker.ts names them. */
+const WORKERS = {
+  'verify-worker': 'src/flows/verify-worker.ts',
+  'checkpoint-worker': 'src/broker/checkpoint-worker.ts',
+  'crypto-worker': 'src/broker/crypto-worker.ts',
+};
+const common = { bundle: true, platform: 'node', target: 'node20', external, legalComments: 'none', logLevel: 'warning', write: false, plugins: [errorsOnce] };
 const esm = {
   ...common,
   format: 'esm',
@@ -73,31 +119,6 @@ const esm = {
   banner: { js: "import { createRequire as __abCreateRequire } from 'node:module'; const require = __abCreateRequire(import.meta.url);" },
 };
 
-/** Commands inside dist/cli.cjs; the rest load from dist/commands/ when run. */
-const HOT = new Set(['decode', 'verify', 'status', 'token', 'config']);
-const commands = readdirSync('src/commands')
-  .filter((f) => f.endsWith('.ts') && f !== 'input.ts')
-  .map((f) => f.slice(0, -3));
-const commandsApart = {
-  name: 'commands-apart',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (args) =>
-      HOT.has(args.path.slice('./commands/'.length, -'.js'.length)) ? undefined : { path: args.path, external: true },
-    );
-  },
-};
-
-/** Imports in cli.cjs of modules that go to dist/lazy/ instead (the file name there). */
-const LAZY = { '../oidc/client.js': 'oidc-client', '../oidc/broker-client.js': 'broker-client', 'proper-lockfile': 'proper-lockfile' };
-const lazyApart = {
-  name: 'lazy-apart',
-  setup(b) {
-    b.onResolve({ filter: /^(\.\.\/oidc\/(broker-)?client\.js|proper-lockfile)$/ }, (args) => ({
-      path: `./lazy/${LAZY[args.path]}.cjs`,
-      external: true,
-    }));
-  },
-};
 // commander requires node:child_process when loaded, for executable subcommands (this program has
 // none): required on first use instead, which spares every start a dozen Node built-in modules.
 const lazyChildProcess = {
@@ -120,7 +141,7 @@ const results = await Promise.all([
     format: 'cjs',
     entryPoints: ['src/cli.ts'],
     outfile: join(outdir, 'cli.cjs'),
-    plugins: [commandsApart, lazyApart, lazyChildProcess],
+    plugins: [errorsOnce, commandsApart, lazyApart, lazyChildProcess],
     // bin/authbridge.js passes the file's URL in, as CommonJS has no import.meta.
     define: { 'import.meta.url': '__abModuleUrl' },
   }),
@@ -128,7 +149,8 @@ const results = await Promise.all([
   build({ ...lazyCjs, entryPoints: { 'oidc-client': 'src/oidc/client.ts', 'broker-client': 'src/oidc/broker-client.ts' } }),
   // As an ES module's namespace, the shape `await import('proper-lockfile')` gives.
   build({ ...lazyCjs, stdin: { contents: "export { default } from 'proper-lockfile';", resolveDir: resolve('.') }, outfile: join(outdir, 'lazy', 'proper-lockfile.cjs'), outdir: undefined }),
-  build({ ...esm, entryPoints: { index: 'src/index.ts', 'verify-worker': 'src/flows/verify-worker.ts', 'checkpoint-worker': 'src/broker/checkpoint-worker.ts', 'crypto-worker': 'src/broker/crypto-worker.ts' }, chunkNames: 'lib/[name]-[hash]' }),
+  build({ ...esm, entryPoints: { index: 'src/index.ts', ...WORKERS }, chunkNames: 'lib/[name]-[hash]' }),
+  build({ ...common, plugins: [], format: 'cjs', entryPoints: [ERRORS_SOURCE], outfile: join(outdir, 'errors.cjs') }),
 ]);
 const outputs = results.flatMap((r) => r.outputFiles);
 

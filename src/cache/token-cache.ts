@@ -5,13 +5,11 @@
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolvePaths } from '../context.js';
 import { UsageError, describeError, isAuthbridgeError } from '../errors.js';
-import type { Invocation } from '../main.js';
 import { withFileLock, writeFileAtomic } from '../util/atomic-file.js';
+import { PROFILE_NAME } from '../config/types.js';
 import type { CachedSession } from './types.js';
 
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_ENTRY_BYTES = 1024 * 1024;
 
 export interface TokenCacheOptions {
@@ -34,16 +32,11 @@ function isSession(value: unknown, profile: string): value is CachedSession {
 }
 
 export class TokenCache {
+  /** `dir`: the cache directory (created 0700 on the first write). */
   constructor(
     readonly dir: string,
     private readonly options: TokenCacheOptions = {},
   ) {}
-
-  /** The cache of the invocation's environment (AUTHBRIDGE_CACHE_DIR, else $XDG_CACHE_HOME/authbridge). */
-  static forContext(inv: Invocation): TokenCache {
-    const dir = resolvePaths(inv.ctx.env, inv.global.config).cacheDir;
-    return new TokenCache(dir, { warn: (m) => void inv.ctx.stderr.write(`warning: ${m}\n`) });
-  }
 
   private file(profile: string): string {
     if (!PROFILE_NAME.test(profile)) throw new UsageError(`invalid profile name "${profile}"`);

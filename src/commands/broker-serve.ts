@@ -1,28 +1,60 @@
+/** `broker serve`: the reference token broker (src/broker/), until SIGTERM or Ctrl-C. */
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { resolvePaths } from '../context.js';
-import { UsageError } from '../errors.js';
-import { loadBrokerConfig } from '../broker/config.js';
-import { startBroker } from '../broker/server.js';
-import type { Invocation } from '../main.js';
+import { UsageError, type Outcome } from '../errors.js';
+import { optString, type Invocation, type ParseInput } from './invocation.js';
 
-function port(value: unknown): number {
-  const text = String(value);
+export interface BrokerServeOptions {
+  host: string;
+  port: number;
+  /** `--db FILE`; default `$XDG_DATA_HOME/authbridge/broker.db`. */
+  db?: string;
+}
+
+export function define(broker: Command): Command {
+  broker
+    .summary('run the reference token broker')
+    .description('The reference token broker (RFC 8693 token exchange, Synerise-compatible login).')
+    .addHelpText('after', '\nExamples:\n  authbridge broker serve --config broker.json --port 8787');
+  return broker
+    .command('serve')
+    .summary('serve the broker over HTTP until SIGTERM/SIGINT')
+    .description(
+      'Validate tokens from trusted IdPs or backends, register customers in SQLite, issue broker JWTs.\n' +
+        'Needs --config FILE (the broker config, env AUTHBRIDGE_BROKER_CONFIG).',
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
+    .option('--db <file>', 'SQLite database (default $XDG_DATA_HOME/authbridge/broker.db)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db',
+    );
+}
+
+function port(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw new UsageError(`--port must be a port number from 0 to 65535, got "${text}"`);
   return n;
 }
 
+export function parse({ opts }: ParseInput): BrokerServeOptions {
+  return { host: optString(opts, 'host') ?? '127.0.0.1', port: port(optString(opts, 'port') ?? '8787'), db: optString(opts, 'db') };
+}
+
 /**
- * `authbridge broker serve`: runs until SIGTERM/SIGINT, then drains and exits: 0 after SIGTERM (a
- * service manager's stop), 130 after SIGINT (Ctrl-C), as for every command.
+ * Runs until SIGTERM/SIGINT, then drains and exits: `ok` after SIGTERM (a service manager's stop),
+ * `interrupted` after SIGINT (Ctrl-C), as for every command.
  */
-export async function run(inv: Invocation): Promise<number> {
-  const { ctx, global, opts } = inv;
+export async function run(inv: Invocation, options: BrokerServeOptions): Promise<Outcome> {
+  const { ctx, global } = inv;
   const configPath = global.config ?? ctx.env.AUTHBRIDGE_BROKER_CONFIG;
   if (!configPath) throw new UsageError('broker serve needs a config file: give --config FILE', { hint: "Run 'authbridge broker serve --help' for the format." });
-  const host = (opts.host as string | undefined) ?? '127.0.0.1';
-  const listenPort = port(opts.port ?? '8787');
-  const dbPath = (opts.db as string | undefined) ?? join(resolvePaths(ctx.env).dataDir, 'broker.db');
+  const { host } = options;
+  const dbPath = options.db ?? join(resolvePaths(ctx.env).dataDir, 'broker.db');
+  // Loaded only when the broker runs (fastify, SQLite): `authbridge --help` defines this command too.
+  const [{ loadBrokerConfig }, { startBroker }] = await Promise.all([import('../broker/config.js'), import('../broker/server.js')]);
   const file = await loadBrokerConfig(configPath);
   // Providers fetch through the proxy: a malformed proxy variable stops the start, not each exchange.
   if (['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => ctx.env[name])) {
@@ -44,7 +76,7 @@ export async function run(inv: Invocation): Promise<number> {
     const broker = await startBroker({
       file,
       host,
-      port: listenPort,
+      port: options.port,
       dbPath,
       deps: { fetch: ctx.fetch, now: ctx.now },
       log: (line) => void ctx.stderr.write(`${line}\n`),
@@ -58,7 +90,7 @@ export async function run(inv: Invocation): Promise<number> {
     ctx.stderr.write(`broker stopping (${signal}): finishing requests in flight\n`);
     await broker.close();
     ctx.stderr.write('broker stopped\n');
-    return signal === 'SIGINT' ? 130 : 0;
+    return signal === 'SIGINT' ? 'interrupted' : 'ok';
   } finally {
     off();
   }

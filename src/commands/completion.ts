@@ -1,10 +1,33 @@
-import type { Command, Option } from 'commander';
-import { UsageError } from '../errors.js';
-import type { Invocation } from '../main.js';
+/** `completion bash|zsh|fish`: a completion script built from this very program. */
+import { Argument, type Command, type Option } from 'commander';
+import { UsageError, type Outcome } from '../errors.js';
 import { completionScript, type CommandSpec, type OptionSpec, type Shell } from '../output/completion.js';
+import type { Invocation, ParseInput } from './invocation.js';
+
+export interface CompletionOptions {
+  shell: Shell;
+}
 
 /** Options whose value is a path, completed with file names. */
 const FILE_OPTIONS = new Set(['--config', '--jwks', '--db', '--ca-file']);
+
+export function define(cmd: Command): Command {
+  return cmd
+    .summary('print a shell completion script (bash, zsh, fish)')
+    .description('Print a completion script for SHELL, built from the commands and options of this version.')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(authbridge completion bash)            # in ~/.bashrc\n' +
+        '  authbridge completion zsh > "${fpath[1]}/_authbridge"\n  authbridge completion fish > ~/.config/fish/completions/authbridge.fish',
+    );
+}
+
+export function parse({ args }: ParseInput): CompletionOptions {
+  const shell = args[0];
+  if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new UsageError(`SHELL must be bash, zsh or fish, got "${String(shell)}"`);
+  return { shell };
+}
 
 function optionSpec(option: Option): OptionSpec {
   return {
@@ -33,13 +56,12 @@ export function describeProgram(cmd: Command): CommandSpec {
   };
 }
 
-export async function run(inv: Invocation, program: Command): Promise<number> {
-  const shell = inv.args[0] as Shell;
-  if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new UsageError(`SHELL must be bash, zsh or fish, got "${String(shell)}"`);
-  const root = describeProgram(program);
+export async function run(inv: Invocation, { shell }: CompletionOptions): Promise<Outcome> {
+  // The script is built from this very program (every command defined), so it never lags behind.
+  const root = describeProgram(inv.program);
   root.options.push({ long: '--help', short: '-h', takesValue: false, file: false, description: 'show help' });
   const script = completionScript(shell, root);
   if (inv.global.json) inv.ctx.stdout.write(`${JSON.stringify({ shell, script })}\n`);
   else inv.ctx.stdout.write(script);
-  return 0;
+  return 'ok';
 }

@@ -1,19 +1,56 @@
-import { PROFILE_FIELDS, checkField, readConfigFile, writeConfigFile, type StoredProfile } from '../config/config-file.js';
-import { configPath, envVarFor, profileName } from '../config/profile.js';
-import { UsageError } from '../errors.js';
-import type { Invocation } from '../main.js';
+/** `config [set|get|list|unset] [KEY] [VALUE]`: edits the config file for the active profile. */
+import type { Command } from 'commander';
+import { PROFILE_FIELDS, checkField, isProfileField, readConfigFile, writeConfigFile, type ProfileField, type StoredProfile } from '../config/config-file.js';
+import { envVarFor } from '../config/profile.js';
+import { UsageError, type Outcome } from '../errors.js';
 import { keyValues } from '../output/blocks.js';
 import { createOutput } from '../output/output.js';
 import { withFileLock } from '../util/atomic-file.js';
+import { optFlag, type Invocation, type ParseInput } from './invocation.js';
+import { configPath, profileName } from './profile.js';
 
-const SECRET_FIELDS = new Set(['clientSecret', 'broker.clientSecret', 'broker.apiKey']);
+export type ConfigOptions =
+  | { action: 'set'; key: ProfileField; value: unknown }
+  | { action: 'unset'; key: ProfileField }
+  | { action: 'get'; key: ProfileField }
+  | { action: 'list'; showSecrets: boolean };
 
-function knownField(action: string, field: string | undefined): string {
+const SECRET_FIELDS = new Set<string>(['clientSecret', 'broker.clientSecret', 'broker.apiKey']);
+
+export function define(cmd: Command): Command {
+  return cmd
+    .summary('show or change a profile\'s settings')
+    .description('Edit the config file for a profile (--profile, default "default").')
+    .argument('[action]', 'set, get, list or unset (default list)')
+    .argument('[key]', 'issuer, clientId, clientSecret, scopes, redirectPort, broker.url, broker.clientId, …')
+    .argument('[value]', 'the new value (set)')
+    .option('--show-secrets', 'list secrets in clear')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge config set issuer https://idp.example.com\n  authbridge config set clientId my-cli --profile work\n  authbridge config list --profile work',
+    );
+}
+
+function knownField(action: string, field: string | undefined): ProfileField {
   if (!field) throw new UsageError(`config ${action} needs a KEY`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
-  if (!PROFILE_FIELDS[field]) {
+  if (!isProfileField(field)) {
     throw new UsageError(`unknown config key "${field}"`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
   }
   return field;
+}
+
+export function parse({ args, opts }: ParseInput): ConfigOptions {
+  const [action, field, value] = args;
+  if (action === 'set') {
+    const key = knownField(action, field);
+    if (value === undefined) throw new UsageError(`config set ${key}: missing VALUE`);
+    const checked = checkField(key, value);
+    if ('error' in checked) throw new UsageError(`config set ${key}: ${checked.error}`);
+    return { action, key, value: checked.value };
+  }
+  if (action === 'unset' || action === 'get') return { action, key: knownField(action, field) };
+  if (action === 'list' || action === undefined) return { action: 'list', showSecrets: optFlag(opts, 'showSecrets') };
+  throw new UsageError(`unknown config action "${action}" (expected set, get, list or unset)`);
 }
 
 function getField(profile: StoredProfile, field: string): unknown {
@@ -40,71 +77,60 @@ function show(field: string, value: unknown, reveal: boolean): string {
   return Array.isArray(value) ? value.join(' ') : String(value);
 }
 
-/** `config set|get|list|unset`: edits the config file for the active profile. */
-export async function run(inv: Invocation): Promise<number> {
-  const { ctx, global, args, opts } = inv;
+export async function run(inv: Invocation, options: ConfigOptions): Promise<Outcome> {
+  const { ctx, global } = inv;
   const out = createOutput(ctx, global);
-  const [action, field, value] = args;
   const path = configPath(inv);
   const name = profileName(inv);
 
-  if (action === 'set' || action === 'unset') {
-    const key = knownField(action, field);
-    let normalised: unknown;
-    if (action === 'set') {
-      if (value === undefined) throw new UsageError(`config set ${key}: missing VALUE`);
-      const checked = checkField(key, value);
-      if ('error' in checked) throw new UsageError(`config set ${key}: ${checked.error}`);
-      normalised = checked.value;
-    }
+  if (options.action === 'set' || options.action === 'unset') {
+    const { key } = options;
+    const value = options.action === 'set' ? options.value : undefined;
     await withFileLock(path, async () => {
       const config = await readConfigFile(path);
       const profile: StoredProfile = { ...(config.profiles[name] ?? {}) };
-      setField(profile, key, normalised);
+      setField(profile, key, value);
       if (Object.keys(profile).length) config.profiles[name] = profile;
       else delete config.profiles[name];
       await writeConfigFile(path, config);
     });
-    if (out.json) out.jsonDoc({ profile: name, key, value: action === 'set' ? normalised : null, file: path });
-    else out.info(action === 'set' ? `Set ${key} for profile "${name}" in ${path}.` : `Removed ${key} from profile "${name}".`);
-    return 0;
+    if (out.json) out.jsonDoc({ profile: name, key, value: options.action === 'set' ? value : null, file: path });
+    else out.info(options.action === 'set' ? `Set ${key} for profile "${name}" in ${path}.` : `Removed ${key} from profile "${name}".`);
+    return 'ok';
   }
 
   const config = await readConfigFile(path);
   const profile = config.profiles[name] ?? {};
-  if (action === 'get') {
-    const key = knownField(action, field);
+  if (options.action === 'get') {
+    const { key } = options;
     const current = getField(profile, key);
     if (out.json) {
       out.jsonDoc({ profile: name, key, value: current ?? null });
-      return current === undefined ? 1 : 0;
+      return current === undefined ? 'not_set' : 'ok';
     }
     if (current === undefined) {
       out.info(`${key} is not set for profile "${name}" (env ${envVarFor(key)} or a flag may still give it).`);
-      return 1;
+      return 'not_set';
     }
     out.data(Array.isArray(current) ? current.join(' ') : String(current));
-    return 0;
+    return 'ok';
   }
-  if (action === 'list' || action === undefined) {
-    const reveal = Boolean(opts.showSecrets);
-    const entries = Object.keys(PROFILE_FIELDS)
-      .map((key) => [key, getField(profile, key)] as const)
-      .filter(([, v]) => v !== undefined);
-    if (out.json) {
-      out.jsonDoc({
-        profile: name,
-        file: path,
-        values: Object.fromEntries(entries.map(([k, v]) => [k, SECRET_FIELDS.has(k) && !reveal ? '********' : v])),
-        profiles: Object.keys(config.profiles).sort(),
-      });
-      return 0;
-    }
-    out.data(`${out.style.bold(`Profile "${name}"`)} ${out.style.dim(`(${path})`)}`);
-    out.data(entries.length ? keyValues(entries.map(([k, v]) => [k, show(k, v, reveal)] as const), out.style) : '  (nothing set)');
-    const others = Object.keys(config.profiles).filter((p) => p !== name);
-    if (others.length) out.data(`${out.style.dim('Other profiles:')} ${others.sort().join(', ')}`);
-    return 0;
+  const reveal = options.showSecrets;
+  const entries = Object.keys(PROFILE_FIELDS)
+    .map((key) => [key, getField(profile, key)] as const)
+    .filter(([, v]) => v !== undefined);
+  if (out.json) {
+    out.jsonDoc({
+      profile: name,
+      file: path,
+      values: Object.fromEntries(entries.map(([k, v]) => [k, SECRET_FIELDS.has(k) && !reveal ? '********' : v])),
+      profiles: Object.keys(config.profiles).sort(),
+    });
+    return 'ok';
   }
-  throw new UsageError(`unknown config action "${action}" (expected set, get, list or unset)`);
+  out.data(`${out.style.bold(`Profile "${name}"`)} ${out.style.dim(`(${path})`)}`);
+  out.data(entries.length ? keyValues(entries.map(([k, v]) => [k, show(k, v, reveal)] as const), out.style) : '  (nothing set)');
+  const others = Object.keys(config.profiles).filter((p) => p !== name);
+  if (others.length) out.data(`${out.style.dim('Other profiles:')} ${others.sort().join(', ')}`);
+  return 'ok';
 }

@@ -1,58 +1,78 @@
-import { TokenCache } from '../cache/token-cache.js';
-import { loadProfile } from '../config/profile.js';
-import { exchange, type ExchangeOutcome } from '../flows/exchange.js';
+/** `exchange`: the cached IdP token (or `--subject-token`) for the broker's own (RFC 8693 or Synerise). */
+import type { Command } from 'commander';
+import type { ProfileOverrides } from '../config/profile.js';
+import type { Outcome } from '../errors.js';
+import { exchangeFlow, type ExchangeOutcome } from '../flows/exchange.js';
 import { sessionWithFreshIdpToken } from '../flows/token.js';
-import type { Invocation } from '../main.js';
-import { keyValues } from '../output/blocks.js';
 import { createOutput, type Output } from '../output/output.js';
-import { relativeTime } from '../util/time.js';
+import { renderExchange } from '../output/session.js';
+import { brokerFlags, profileOverrides } from './flags.js';
 import { positiveSeconds } from './input.js';
+import { optString, type Invocation, type ParseInput } from './invocation.js';
+import { loadProfile, tokenCache } from './profile.js';
+
+export interface ExchangeOptions {
+  profile: ProfileOverrides;
+  subjectToken?: string;
+  scope?: string;
+  resource?: string;
+  /** Seconds for each request to the broker (`--timeout`). */
+  timeoutSeconds?: number;
+}
+
+export function define(cmd: Command): Command {
+  return brokerFlags(
+    cmd
+      .summary("exchange the IdP token for the broker's own (RFC 8693)")
+      .description(
+        "Hand the cached IdP token (or --subject-token) to the profile's broker, verify the broker's token against its JWKS, and cache it.",
+      ),
+  )
+    .option('--subject-token <token>', 'exchange this token instead of the cached one')
+    .option('--scope <scope>', 'scope to ask the broker for')
+    .option('--resource <uri>', 'resource to ask the broker for')
+    .option('--timeout <seconds>', 'time limit for each HTTP request', '30')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge exchange --broker-url https://broker.example.com --broker-client-id cli\n' +
+        '  authbridge exchange --json | jq .account_status\n  authbridge token --type broker',
+    );
+}
+
+export function parse({ opts }: ParseInput): ExchangeOptions {
+  return {
+    profile: profileOverrides(opts),
+    subjectToken: optString(opts, 'subjectToken'),
+    scope: optString(opts, 'scope'),
+    resource: optString(opts, 'resource'),
+    timeoutSeconds: positiveSeconds('--timeout', opts.timeout),
+  };
+}
 
 /** Runs the exchange for `exchange` and `login --exchange`. */
-export async function runExchange(inv: Invocation, out: Output): Promise<ExchangeOutcome> {
-  const { ctx, opts } = inv;
-  const profile = await loadProfile(inv);
-  const cache = TokenCache.forContext(inv);
+export async function runExchange(inv: Invocation, options: ExchangeOptions, out: Output): Promise<ExchangeOutcome> {
+  const { ctx } = inv;
+  const profile = await loadProfile(inv, options.profile);
+  const cache = tokenCache(inv);
   const trace = out.verbose ? out.trace : undefined;
-  return exchange(
-    {
-      fetch: ctx.fetch,
-      now: ctx.now,
-      cache,
-      trace,
-      timeoutSeconds: positiveSeconds('--timeout', opts.timeout),
-      freshSession: () => sessionWithFreshIdpToken({ ctx, profile, cache, trace }, profile.broker?.subjectTokenType),
-    },
-    {
-      profile,
-      subjectToken: typeof opts.subjectToken === 'string' ? opts.subjectToken : undefined,
-      subjectTokenType: profile.broker?.subjectTokenType,
-      scope: opts.scope as string | undefined,
-      resource: opts.resource as string | undefined,
-    },
-  );
+  return exchangeFlow({
+    ctx,
+    cache,
+    trace,
+    profile,
+    subjectToken: options.subjectToken,
+    subjectTokenType: profile.broker?.subjectTokenType,
+    scope: options.scope,
+    resource: options.resource,
+    timeoutSeconds: options.timeoutSeconds,
+    freshSession: () => sessionWithFreshIdpToken({ ctx, profile, cache, trace }, profile.broker?.subjectTokenType),
+  });
 }
 
-export function renderExchange(outcome: ExchangeOutcome, now: number, out: Output): string {
-  const status = outcome.account_status === 'created' ? ' (new customer registered)' : outcome.account_status === 'existing' ? ' (existing customer)' : '';
-  return [
-    `${out.style.green('✓')} Exchanged the IdP token with the broker${status}.`,
-    keyValues(
-      [
-        ['broker', outcome.broker],
-        ['subject', outcome.subject],
-        ['expires', `${outcome.expires_at} (${relativeTime(Date.parse(outcome.expires_at), now)})`],
-        ['token type', outcome.issued_token_type],
-      ],
-      out.style,
-    ),
-  ].join('\n');
-}
-
-export async function run(inv: Invocation): Promise<number> {
+export async function run(inv: Invocation, options: ExchangeOptions): Promise<Outcome> {
   const out = createOutput(inv.ctx, inv.global);
-  const outcome = await runExchange(inv, out);
+  const outcome = await runExchange(inv, options, out);
   if (out.json) out.jsonDoc(outcome);
-  else out.info(renderExchange(outcome, inv.ctx.now(), out));
-  return 0;
+  else out.info(renderExchange(outcome, inv.ctx.now(), out.style));
+  return 'ok';
 }

@@ -1,26 +1,64 @@
-import { TokenCache } from '../cache/token-cache.js';
-import { loadProfile } from '../config/profile.js';
+/** `introspect [TOKEN]`: RFC 7662 at the profile's IdP, or at its broker with `--broker`. */
+import { Option, type Command } from 'commander';
+import type { ProfileOverrides } from '../config/profile.js';
+import type { Outcome } from '../errors.js';
 import { introspectFlow } from '../flows/introspect.js';
-import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
 import { renderIntrospection } from '../output/session.js';
+import { brokerClientFlags, idpFlags, profileOverrides } from './flags.js';
 import { readStdin } from './input.js';
+import { optChoice, optFlag, type Invocation, type ParseInput } from './invocation.js';
+import { loadProfile, tokenCache } from './profile.js';
 
-export async function run(inv: Invocation): Promise<number> {
-  const { ctx, global, args, opts } = inv;
+export interface IntrospectOptions {
+  /** The TOKEN argument; `-` reads stdin; absent: the cached token of `type`. */
+  token?: string;
+  type?: 'access' | 'refresh';
+  /** Ask the profile's broker about its token. */
+  broker: boolean;
+  profile: ProfileOverrides;
+}
+
+export function define(cmd: Command): Command {
+  return brokerClientFlags(
+    idpFlags(
+      cmd
+        .summary('ask the IdP whether a token is active (RFC 7662)')
+        .description('Introspect TOKEN (or the cached token) at the IdP\'s introspection endpoint, authenticated as the profile\'s client. Exit 0 if active, 1 if not.')
+        .argument('[token]', 'the token; "-" reads stdin; absent: the cached one (--type)'),
+    )
+      .addOption(new Option('--type <type>', 'which cached token, and the token_type_hint sent').choices(['access', 'refresh']))
+      .option('--broker', "ask the profile's broker about its token (default: the cached broker token)"),
+  ).addHelpText(
+    'after',
+    '\nExamples:\n  authbridge introspect\n  authbridge introspect --type refresh --json\n  authbridge introspect "$TOKEN"\n  authbridge introspect --broker',
+  );
+}
+
+export function parse({ args, opts }: ParseInput): IntrospectOptions {
+  return {
+    token: args[0],
+    type: optChoice(opts, 'type', ['access', 'refresh'] as const),
+    broker: optFlag(opts, 'broker'),
+    profile: profileOverrides(opts),
+  };
+}
+
+export async function run(inv: Invocation, options: IntrospectOptions): Promise<Outcome> {
+  const { ctx, global } = inv;
   const out = createOutput(ctx, global);
-  const token = args[0] === '-' ? await readStdin(ctx) : args[0];
-  const profile = await loadProfile(inv);
+  const token = options.token === '-' ? await readStdin(ctx) : options.token;
+  const profile = await loadProfile(inv, options.profile);
   const result = await introspectFlow({
     ctx,
     profile,
-    cache: TokenCache.forContext(inv),
+    cache: tokenCache(inv),
     token,
-    type: opts.type as 'access' | 'refresh' | undefined,
-    broker: Boolean(opts.broker),
+    type: options.type,
+    broker: options.broker,
     trace: out.verbose ? out.trace : undefined,
   });
   if (out.json) out.jsonDoc(result);
   else out.data(renderIntrospection(result, ctx.now(), out.style));
-  return result.active === true ? 0 : 1;
+  return result.active === true ? 'ok' : 'token_rejected';
 }

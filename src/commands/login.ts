@@ -1,29 +1,75 @@
-import { TokenCache } from '../cache/token-cache.js';
-import { loadProfile } from '../config/profile.js';
-import { UsageError } from '../errors.js';
+/** `login`: Authorization Code + PKCE through the browser and a 127.0.0.1 loopback server. */
+import type { Command } from 'commander';
+import type { ProfileOverrides } from '../config/profile.js';
+import type { Outcome } from '../errors.js';
 import type { ExchangeOutcome } from '../flows/exchange.js';
 import { DEFAULT_LOGIN_TIMEOUT_S, loginFlow } from '../flows/login.js';
-import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
-import { renderLoginDone, stderrStyle } from '../output/session.js';
+import { renderExchange, renderLoginDone, stderrStyle } from '../output/session.js';
 import { createSpinner } from '../output/spinner.js';
 import { isoTime } from '../util/time.js';
-import { seconds } from './input.js';
+import { brokerFlags, idpFlags, profileOverrides } from './flags.js';
+import { positiveSeconds } from './input.js';
+import { optFlag, type Invocation, type ParseInput } from './invocation.js';
+import { loadProfile, tokenCache } from './profile.js';
 
-export async function run(inv: Invocation): Promise<number> {
-  const { ctx, global, opts } = inv;
+export interface LoginOptions {
+  /** The IdP and broker flags, `--scopes` and `--port`. */
+  profile: ProfileOverrides;
+  /** Seconds to wait for the browser to come back. */
+  timeoutSeconds: number;
+  /** `--no-browser`: print the URL, accept the redirected URL pasted on stdin. */
+  noBrowser: boolean;
+  /** Exchange the new IdP token with the profile's broker right after. */
+  exchange: boolean;
+}
+
+export function define(cmd: Command): Command {
+  return brokerFlags(
+    idpFlags(
+      cmd
+        .summary('sign in through the browser (Authorization Code + PKCE)')
+        .description(
+          'Sign in at the profile\'s IdP in the browser (PKCE S256, state, nonce) through a loopback ' +
+            'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile.',
+        ),
+    ),
+  )
+    .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email offline_access)')
+    .option('--port <port>', 'loopback port for the redirect URI (default: a free one; profile redirectPort)')
+    .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
+    .option('--timeout <seconds>', 'how long to wait for the browser to come back', '300')
+    .option('--exchange', "exchange the new IdP token with the profile's broker right after")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge login --issuer https://idp.example.com --client-id my-cli\n' +
+        '  authbridge login --profile work --no-browser\n  authbridge login --json | jq .subject',
+    );
+}
+
+export function parse({ opts }: ParseInput): LoginOptions {
+  return {
+    profile: profileOverrides(opts),
+    timeoutSeconds: positiveSeconds('--timeout', opts.timeout) ?? DEFAULT_LOGIN_TIMEOUT_S,
+    noBrowser: opts.browser === false,
+    exchange: optFlag(opts, 'exchange'),
+  };
+}
+
+export async function run(inv: Invocation, options: LoginOptions): Promise<Outcome> {
+  const { ctx, global } = inv;
   const out = createOutput(ctx, global);
   const err = stderrStyle(ctx, global);
-  const timeoutSeconds = seconds('--timeout', opts.timeout) ?? DEFAULT_LOGIN_TIMEOUT_S;
-  if (timeoutSeconds <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got "${String(opts.timeout)}"`);
-  const profile = await loadProfile(inv);
+  const profile = await loadProfile(inv, options.profile);
   const spinner = createSpinner(ctx.stderr);
+  // PKCE S256, state and nonce: oidc/client.ts `authorizationRequest`; the loopback server and its
+  // Host check: loopback/server.ts; both driven by flows/login.ts.
   const { session, claims } = await loginFlow({
     ctx,
     profile,
-    cache: TokenCache.forContext(inv),
-    timeoutSeconds,
-    noBrowser: opts.browser === false,
+    cache: tokenCache(inv),
+    timeoutSeconds: options.timeoutSeconds,
+    noBrowser: options.noBrowser,
     trace: out.verbose ? out.trace : undefined,
     talk: {
       say: out.info,
@@ -43,10 +89,11 @@ export async function run(inv: Invocation): Promise<number> {
   const expiresAt = session.access_token_expires_at ?? session.id_token_expires_at;
   if (!out.json) out.info(renderLoginDone(session, ctx.now(), err));
   let exchanged: ExchangeOutcome | undefined;
-  if (opts.exchange) {
-    const { runExchange, renderExchange } = await import('./exchange.js');
-    exchanged = await runExchange({ ...inv, opts: { ...opts, timeout: undefined } }, out);
-    if (!out.json) out.info(renderExchange(exchanged, ctx.now(), out));
+  if (options.exchange) {
+    const { runExchange } = await import('./exchange.js');
+    // The IdP's own requests' time limit applies (AUTHBRIDGE_HTTP_TIMEOUT), not exchange's --timeout.
+    exchanged = await runExchange(inv, { profile: options.profile }, out);
+    if (!out.json) out.info(renderExchange(exchanged, ctx.now(), out.style));
   }
   if (out.json) {
     out.jsonDoc({
@@ -60,5 +107,5 @@ export async function run(inv: Invocation): Promise<number> {
       ...(exchanged ? { exchange: exchanged } : {}),
     });
   }
-  return 0;
+  return 'ok';
 }

@@ -1,16 +1,42 @@
-import { TokenCache } from '../cache/token-cache.js';
-import { loadProfile, profileName } from '../config/profile.js';
+/** `logout`: the tokens leave the cache first, then are revoked at the IdP and the broker (flows/logout.ts). */
+import type { Command } from 'commander';
+import type { Outcome } from '../errors.js';
 import { logoutFlow } from '../flows/logout.js';
-import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
 import { renderLogout, stderrStyle } from '../output/session.js';
+import type { ProfileOverrides } from '../config/profile.js';
+import { idpFlags, profileOverrides } from './flags.js';
+import { optFlag, type Invocation, type ParseInput } from './invocation.js';
+import { loadProfile, profileName, tokenCache } from './profile.js';
 
-export async function run(inv: Invocation): Promise<number> {
-  const { ctx, global, opts } = inv;
+export interface LogoutOptions {
+  /** Only remove the tokens from the cache. */
+  local: boolean;
+  /** Every profile in the cache. */
+  all: boolean;
+  profile: ProfileOverrides;
+}
+
+export function define(cmd: Command): Command {
+  return idpFlags(
+    cmd
+      .summary('remove the cached tokens and revoke them at the IdP')
+      .description('Remove the profile\'s tokens from the cache, then revoke them at the IdP (RFC 7009, refresh token first). Remote failures are warnings.'),
+  )
+    .option('--local', 'only remove them from the cache')
+    .option('--all', 'every profile in the cache')
+    .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all --local');
+}
+
+export function parse({ opts }: ParseInput): LogoutOptions {
+  return { local: optFlag(opts, 'local'), all: optFlag(opts, 'all'), profile: profileOverrides(opts) };
+}
+
+export async function run(inv: Invocation, options: LogoutOptions): Promise<Outcome> {
+  const { ctx, global } = inv;
   const out = createOutput(ctx, global);
-  const cache = TokenCache.forContext(inv);
-  const all = Boolean(opts.all);
-  const local = Boolean(opts.local);
+  const cache = tokenCache(inv);
+  const { all, local } = options;
   const names = all ? await cache.profiles() : [profileName(inv)];
   const results = await logoutFlow({
     ctx,
@@ -18,7 +44,7 @@ export async function run(inv: Invocation): Promise<number> {
     names,
     local,
     trace: out.verbose ? out.trace : undefined,
-    loadProfile: (name) => loadProfile({ ...inv, global: { ...inv.global, profile: name } }),
+    loadProfile: (name) => loadProfile(inv, options.profile, name),
   });
   const style = stderrStyle(ctx, global);
   for (const doc of results) {
@@ -27,5 +53,5 @@ export async function run(inv: Invocation): Promise<number> {
   }
   if (all && results.length === 0) out.info('No profile was signed in; nothing to remove.');
   if (out.json) out.jsonDoc(all ? results : results[0]);
-  return 0;
+  return 'ok';
 }

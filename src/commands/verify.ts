@@ -1,12 +1,68 @@
-import { UsageError } from '../errors.js';
+/** `verify [TOKEN|-]`: full verification of a JWT, every check reported; `--batch` for many. */
+import { Option, type Command } from 'commander';
+import { UsageError, type Outcome } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
+import { verifySignatureSync } from '../jwt/jws.js';
 import { resolveKeySet } from '../jwt/key-source.js';
 import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
-import { verifySignatureSync } from '../jwt/jws.js';
-import type { Invocation } from '../main.js';
 import { createOutput } from '../output/output.js';
 import { renderVerifyResult } from '../output/verify.js';
+import { collect } from './flags.js';
 import { parseMoment, positiveSeconds, seconds, tokenArgument } from './input.js';
+import { optChoice, optFlag, optString, optStrings, type Invocation, type ParseInput } from './invocation.js';
+
+export interface VerifyCommandOptions {
+  /** The TOKEN argument; `-` or absent reads stdin. */
+  token?: string;
+  /** One token a line on stdin, NDJSON out. */
+  batch: boolean;
+  /** `--issuer`; default the profile's issuer. */
+  issuer?: string;
+  /** `--audience` (repeatable); default the profile's client id. */
+  audience?: string[];
+  jwksUri?: string;
+  jwksFile?: string;
+  secret?: string;
+  algorithms?: string[];
+  /** Seconds. */
+  clockTolerance?: number;
+  /** `--now`, ms since the epoch; default the clock. */
+  now?: number;
+  /** Seconds. */
+  maxAge?: number;
+  nonce?: string;
+  claims: ClaimExpectation[];
+  type?: 'id' | 'access';
+  /** Seconds for each HTTP request. */
+  timeoutSeconds: number;
+}
+
+export function define(cmd: Command): Command {
+  return cmd
+    .summary('verify a JWT and explain every check')
+    .description('Verify signature, issuer, audience, expiry and more; every check is reported.')
+    .argument('[token]', 'the token; "-" or absent reads stdin')
+    .option('--issuer <url>', 'expected iss (default: the profile\'s issuer)')
+    .option('--audience <aud>', 'accepted aud, repeatable (default: the profile\'s clientId)', collect)
+    .option('--jwks-uri <url>', 'fetch keys from this JWKS URL')
+    .option('--jwks <file>', 'use keys from a local JWKS file (offline)')
+    .option('--secret <secret>', 'shared secret: the only way HS256/384/512 are accepted')
+    .option('--algorithms <list>', 'comma-separated allow-list (default: what the key set allows)')
+    .option('--clock-tolerance <seconds>', 'leeway for exp/nbf/iat', '0')
+    .option('--now <time>', 'judge the token as of this moment (ISO-8601 or epoch seconds)')
+    .option('--max-age <seconds>', 'reject if auth_time (else iat) is older')
+    .option('--nonce <value>', 'expected nonce')
+    .option('--claim <name=value>', 'expected claim value, repeatable', collect)
+    .addOption(new Option('--type <type>', 'token type expectations').choices(['id', 'access']))
+    .option('--batch', 'one token a line on stdin, NDJSON results in input order')
+    .option('--timeout <seconds>', 'time limit for each HTTP request', '10')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  authbridge verify "$ID_TOKEN" --issuer https://idp.example.com --audience my-app\n' +
+        '  authbridge verify --jwks keys.json --issuer https://idp.example.com --audience api --json < token.txt\n' +
+        '  cut -f2 tokens.tsv | authbridge verify --batch --jwks keys.json --issuer https://idp --audience api',
+    );
+}
 
 function claimExpectations(values: string[] | undefined): ClaimExpectation[] {
   return (values ?? []).map((entry) => {
@@ -16,9 +72,35 @@ function claimExpectations(values: string[] | undefined): ClaimExpectation[] {
   });
 }
 
+export function parse({ args, opts }: ParseInput): VerifyCommandOptions {
+  const batch = optFlag(opts, 'batch');
+  if (batch && args[0] !== undefined && args[0] !== '-') {
+    throw new UsageError('--batch reads tokens from stdin; do not pass TOKEN');
+  }
+  const now = optString(opts, 'now');
+  const algorithms = optString(opts, 'algorithms');
+  return {
+    token: args[0],
+    batch,
+    issuer: optString(opts, 'issuer'),
+    audience: optStrings(opts, 'audience'),
+    jwksUri: optString(opts, 'jwksUri'),
+    jwksFile: optString(opts, 'jwks'),
+    secret: optString(opts, 'secret'),
+    timeoutSeconds: positiveSeconds('--timeout', opts.timeout)!,
+    algorithms: algorithms === undefined ? undefined : algorithms.split(',').map((a) => a.trim()).filter(Boolean),
+    clockTolerance: seconds('--clock-tolerance', opts.clockTolerance),
+    now: now === undefined ? undefined : parseMoment('--now', now),
+    maxAge: seconds('--max-age', opts.maxAge),
+    nonce: optString(opts, 'nonce'),
+    claims: claimExpectations(optStrings(opts, 'claim')),
+    type: optChoice(opts, 'type', ['id', 'access'] as const),
+  };
+}
+
 /** True for an http:// URL to another machine: keys fetched from it can be swapped on the way. */
-function plainHttpRemote(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
+function plainHttpRemote(value: string | undefined): boolean {
+  if (value === undefined) return false;
   try {
     const url = new URL(value);
     return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
@@ -27,55 +109,52 @@ function plainHttpRemote(value: unknown): boolean {
   }
 }
 
-export async function run(inv: Invocation): Promise<number> {
-  const { ctx, global, args, opts } = inv;
+export async function run(inv: Invocation, o: VerifyCommandOptions): Promise<Outcome> {
+  const { ctx, global } = inv;
   const out = createOutput(ctx, global);
-  if (opts.batch && args[0] !== undefined && args[0] !== '-') {
-    throw new UsageError('--batch reads tokens from stdin; do not pass TOKEN');
-  }
-  // The profile (config file, token cache) is read only for what the flags leave out.
-  const defaults = opts.issuer && opts.audience ? {} : await (await import('../config/profile-defaults.js')).profileDefaults(inv);
-  const issuer = (opts.issuer as string | undefined) ?? defaults.issuer;
-  const audience = (opts.audience as string[] | undefined) ?? (defaults.clientId ? [defaults.clientId] : []);
-  const timeout = positiveSeconds('--timeout', opts.timeout)!;
+  // The profile (config file) is read only for what the flags leave out; verify's own --issuer
+  // is no profile override here: only env and config fill the gaps.
+  const profile = o.issuer && o.audience ? undefined : await (await import('./profile.js')).loadProfile(inv);
+  const issuer = o.issuer ?? profile?.issuer;
+  const audience = o.audience ?? (profile?.clientId ? [profile.clientId] : []);
   const options: Omit<VerifyOptions, 'keys'> = {
     issuer: issuer ?? '',
     audience,
-    algorithms: typeof opts.algorithms === 'string' ? opts.algorithms.split(',').map((a) => a.trim()).filter(Boolean) : undefined,
-    clockTolerance: seconds('--clock-tolerance', opts.clockTolerance),
-    now: opts.now !== undefined ? parseMoment('--now', opts.now as string) : ctx.now(),
-    maxAge: seconds('--max-age', opts.maxAge),
-    nonce: opts.nonce as string | undefined,
-    claims: claimExpectations(opts.claim as string[] | undefined),
-    type: opts.type as 'id' | 'access' | undefined,
+    algorithms: o.algorithms,
+    clockTolerance: o.clockTolerance,
+    now: o.now ?? ctx.now(),
+    maxAge: o.maxAge,
+    nonce: o.nonce,
+    claims: o.claims,
+    type: o.type,
   };
   validateVerifyOptions(options);
-  const keysFrom = opts.jwksUri ?? (opts.jwks === undefined && opts.secret === undefined ? issuer : undefined);
+  const keysFrom = o.jwksUri ?? (o.jwksFile === undefined && o.secret === undefined ? issuer : undefined);
   if (plainHttpRemote(keysFrom)) {
-    out.warn(`the keys come over plain HTTP from ${new URL(keysFrom as string).host}: anyone on the way can swap them; use https`);
+    out.warn(`the keys come over plain HTTP from ${new URL(keysFrom!).host}: anyone on the way can swap them; use https`);
   }
   const keys = await resolveKeySet({
-    jwksFile: opts.jwks as string | undefined,
-    jwksUri: opts.jwksUri as string | undefined,
-    secret: opts.secret as string | undefined,
+    jwksFile: o.jwksFile,
+    jwksUri: o.jwksUri,
+    secret: o.secret,
     issuer,
     fetch: ctx.fetch,
     now: ctx.now,
-    timeoutMs: timeout * 1000,
+    timeoutMs: o.timeoutSeconds * 1000,
   });
   const verifyOptions: VerifyOptions = { ...options, keys };
 
-  if (opts.batch) {
-    const localKeys = opts.jwks !== undefined ? { jwksFile: opts.jwks as string } : opts.secret !== undefined ? { secret: opts.secret as string } : undefined;
+  if (o.batch) {
+    const localKeys = o.jwksFile !== undefined ? { jwksFile: o.jwksFile } : o.secret !== undefined ? { secret: o.secret } : undefined;
     // Imported here: a single verification (the start-up budget) has no use for the batch machinery.
     const { verifyBatch } = await import('../flows/verify-batch.js');
     const summary = await verifyBatch(ctx, verifyOptions, { localKeys });
     out.info(`${summary.valid} of ${summary.total} token(s) valid`);
-    return summary.valid === summary.total ? 0 : 1;
+    return summary.valid === summary.total ? 'ok' : 'token_rejected';
   }
   // One token, nothing else to do meanwhile: checked on this thread, libuv's pool never started.
-  const result = await verifyJwt(await tokenArgument(ctx, args[0]), { ...verifyOptions, checkSignature: verifySignatureSync });
+  const result = await verifyJwt(await tokenArgument(ctx, o.token), { ...verifyOptions, checkSignature: verifySignatureSync });
   if (out.json) out.jsonDoc(result);
   else out.data(renderVerifyResult(result, out.style));
-  return result.valid ? 0 : 1;
+  return result.valid ? 'ok' : 'token_rejected';
 }

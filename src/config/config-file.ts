@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import type { BrokerSettings } from './types.js';
+import { PROFILE_NAME, type BrokerSettings } from './types.js';
 
 /** A profile's broker as stored: the settings of {@link BrokerSettings}, each optional. */
 export type StoredBroker = Partial<BrokerSettings>;
@@ -28,7 +28,7 @@ export interface ConfigFile {
 type FieldKind = 'url' | 'string' | 'scopes' | 'port' | { oneOf: readonly string[] };
 
 /** Every settable field, with its kind; `broker.*` fields live in the profile's `broker` object. */
-export const PROFILE_FIELDS: Record<string, FieldKind> = {
+export const PROFILE_FIELDS = {
   issuer: 'url',
   clientId: 'string',
   clientSecret: 'string',
@@ -41,14 +41,20 @@ export const PROFILE_FIELDS: Record<string, FieldKind> = {
   'broker.subjectTokenType': { oneOf: ['access_token', 'id_token', 'jwt'] },
   'broker.protocol': { oneOf: ['rfc8693', 'synerise'] },
   'broker.apiKey': 'string',
-};
+} as const satisfies Record<string, FieldKind>;
 
-export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A profile field's name, as `config set` and the config file spell it. */
+export type ProfileField = keyof typeof PROFILE_FIELDS;
+
+/** Whether `name` is a profile field. */
+export function isProfileField(name: string): name is ProfileField {
+  return Object.hasOwn(PROFILE_FIELDS, name);
+}
 
 /** Checks one field's value; returns the normalised value or a message saying what was expected. */
 export function checkField(field: string, value: unknown): { value: unknown } | { error: string } {
-  const kind = PROFILE_FIELDS[field];
-  if (!kind) return { error: `unknown field (known: ${Object.keys(PROFILE_FIELDS).join(', ')})` };
+  if (!isProfileField(field)) return { error: `unknown field (known: ${Object.keys(PROFILE_FIELDS).join(', ')})` };
+  const kind: FieldKind = PROFILE_FIELDS[field];
   if (kind === 'scopes') {
     const list = typeof value === 'string' ? value.split(/[\s,]+/).filter(Boolean) : value;
     if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) {

@@ -1,41 +1,35 @@
-import { resolvePaths } from '../context.js';
+/**
+ * A profile resolved from its three sources: values given on the command line (the caller says
+ * which flag each came from), the environment's `AUTHBRIDGE_<FIELD>` variables, and the config
+ * file. Which command-line option sets which field is the commands' business (commands/flags.ts).
+ */
+import type { Env } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { Invocation } from '../main.js';
-import { PROFILE_FIELDS, PROFILE_NAME, checkField, readConfigFile, type StoredProfile } from './config-file.js';
+import { PROFILE_FIELDS, checkField, readConfigFile, type ProfileField, type StoredProfile } from './config-file.js';
 import { DEFAULT_SCOPES, type BrokerSettings, type Profile } from './types.js';
 
-/** The command-line option (commander's camelCase key) for each profile field. */
-const FLAG_FOR_FIELD: Record<string, { key: string; flag: string }> = {
-  issuer: { key: 'issuer', flag: '--issuer' },
-  clientId: { key: 'clientId', flag: '--client-id' },
-  clientSecret: { key: 'clientSecret', flag: '--client-secret' },
-  scopes: { key: 'scopes', flag: '--scopes' },
-  redirectPort: { key: 'port', flag: '--port' },
-  'broker.url': { key: 'brokerUrl', flag: '--broker-url' },
-  'broker.clientId': { key: 'brokerClientId', flag: '--broker-client-id' },
-  'broker.clientSecret': { key: 'brokerClientSecret', flag: '--broker-client-secret' },
-  'broker.audience': { key: 'brokerAudience', flag: '--broker-audience' },
-  'broker.subjectTokenType': { key: 'subjectTokenType', flag: '--subject-token-type' },
-  'broker.protocol': { key: 'brokerProtocol', flag: '--broker-protocol' },
-  'broker.apiKey': { key: 'brokerApiKey', flag: '--broker-api-key' },
-};
+/** A value given on the command line for a profile field, and the flag it came from (for messages). */
+export interface ProfileOverride {
+  value: unknown;
+  flag: string;
+}
+
+export type ProfileOverrides = Partial<Record<ProfileField, ProfileOverride>>;
+
+export interface ProfileSource {
+  /** The environment: `AUTHBRIDGE_<FIELD>` variables. */
+  env: Env;
+  /** The config file's path (a missing file is an empty config). */
+  configFile: string;
+  /** The profile's name, already validated. */
+  name: string;
+  /** Values from the command line; they win over env and file. */
+  overrides?: ProfileOverrides;
+}
 
 /** `broker.clientId` → `AUTHBRIDGE_BROKER_CLIENT_ID`. */
 export function envVarFor(field: string): string {
   return `AUTHBRIDGE_${field.replace('.', '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
-}
-
-/** The active profile's name: `--profile` > AUTHBRIDGE_PROFILE > `default`. */
-export function profileName(inv: Invocation): string {
-  const name = inv.global.profile ?? inv.ctx.env.AUTHBRIDGE_PROFILE ?? 'default';
-  if (!PROFILE_NAME.test(name)) {
-    throw new UsageError(`--profile must be letters, digits, ".", "_" or "-" (at most 64), got "${name}"`);
-  }
-  return name;
-}
-
-export function configPath(inv: Invocation): string {
-  return resolvePaths(inv.ctx.env, inv.global.config).configFile;
 }
 
 function getField(profile: StoredProfile, field: string): unknown {
@@ -44,29 +38,28 @@ function getField(profile: StoredProfile, field: string): unknown {
 }
 
 /**
- * Resolves the active profile. Precedence per field: flag (`inv.opts`) > env `AUTHBRIDGE_<FIELD>`
- * > config file. `scopes` defaults to `openid profile email offline_access`.
+ * Resolves a profile. Precedence per field: override (flag) > env `AUTHBRIDGE_<FIELD>` > config
+ * file. `scopes` defaults to `openid profile email offline_access`.
  * @throws UsageError for a malformed config file or a bad flag/env value, naming it.
  */
-export async function loadProfile(inv: Invocation): Promise<Profile> {
-  const name = profileName(inv);
-  const file = await readConfigFile(configPath(inv));
+export async function loadProfile(source: ProfileSource): Promise<Profile> {
+  const { name, env } = source;
+  const file = await readConfigFile(source.configFile);
   const stored = file.profiles[name] ?? {};
   const values: Record<string, unknown> = {};
-  for (const field of Object.keys(PROFILE_FIELDS)) {
-    const { key, flag } = FLAG_FOR_FIELD[field]!;
-    const fromFlag = inv.opts[key];
+  for (const field of Object.keys(PROFILE_FIELDS) as ProfileField[]) {
+    const fromFlag = source.overrides?.[field];
     const envName = envVarFor(field);
-    const fromEnv = inv.ctx.env[envName];
-    let source: string | undefined;
+    const fromEnv = env[envName];
+    let origin: string | undefined;
     let raw: unknown;
-    if (fromFlag !== undefined && fromFlag !== false) [source, raw] = [flag, fromFlag];
-    else if (fromEnv !== undefined && fromEnv !== '') [source, raw] = [envName, fromEnv];
+    if (fromFlag !== undefined && fromFlag.value !== undefined && fromFlag.value !== false) [origin, raw] = [fromFlag.flag, fromFlag.value];
+    else if (fromEnv !== undefined && fromEnv !== '') [origin, raw] = [envName, fromEnv];
     else raw = getField(stored, field);
     if (raw === undefined) continue;
-    if (source) {
+    if (origin) {
       const checked = checkField(field, raw);
-      if ('error' in checked) throw new UsageError(`${source}: ${checked.error}`);
+      if ('error' in checked) throw new UsageError(`${origin}: ${checked.error}`);
       raw = checked.value;
     }
     values[field] = raw;
@@ -86,25 +79,20 @@ export async function loadProfile(inv: Invocation): Promise<Profile> {
   };
 }
 
-/** Names of the profiles in the config file, sorted (the cache adds its own in `listProfiles`). */
-export async function configuredProfiles(inv: Invocation): Promise<string[]> {
-  return Object.keys((await readConfigFile(configPath(inv))).profiles).sort();
-}
-
-/** Names of all profiles in the config file and the token cache, sorted. */
-export async function listProfiles(inv: Invocation): Promise<string[]> {
-  const { TokenCache } = await import('../cache/token-cache.js');
-  const names = new Set([...(await configuredProfiles(inv)), ...(await TokenCache.forContext(inv).profiles())]);
-  return [...names].sort();
+/** Names of the profiles in the config file at `configFile`, sorted. */
+export async function configuredProfiles(configFile: string): Promise<string[]> {
+  return Object.keys((await readConfigFile(configFile)).profiles).sort();
 }
 
 /**
  * The profile's IdP settings, or a UsageError naming the flag, env var and config key to set.
  */
 export function requireIdp(profile: Profile): { issuer: string; clientId: string } {
-  for (const field of ['issuer', 'clientId'] as const) {
+  for (const [field, flag] of [
+    ['issuer', '--issuer'],
+    ['clientId', '--client-id'],
+  ] as const) {
     if (!profile[field]) {
-      const flag = FLAG_FOR_FIELD[field]!.flag;
       throw new UsageError(`missing ${field === 'issuer' ? 'issuer' : 'client id'} for profile "${profile.name}"`, {
         hint: `Give ${flag}, set ${envVarFor(field)}, or run \`authbridge config set ${field} VALUE --profile ${profile.name}\`.`,
       });

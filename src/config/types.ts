@@ -25,3 +25,6 @@ export interface Profile {
 }
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+
+/** A profile's name: it is also a file name in the token cache. */
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

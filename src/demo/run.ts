@@ -15,7 +15,7 @@ import { writeConfigFile } from '../config/config-file.js';
 import { DEFAULT_SCOPES, type Profile } from '../config/types.js';
 import type { Context } from '../context.js';
 import { InterruptedError, RemoteError, describeError } from '../errors.js';
-import { exchange, type ExchangeOutcome } from '../flows/exchange.js';
+import { exchangeFlow, type ExchangeOutcome } from '../flows/exchange.js';
 import { loginFlow } from '../flows/login.js';
 import { logoutFlow, type LogoutDocument } from '../flows/logout.js';
 import { statusFlow, type ProfileStatus, type StatusDocument } from '../flows/status.js';
@@ -309,16 +309,13 @@ export async function runDemo(input: DemoInput): Promise<{ summary: DemoSummary;
     summary.id_token = { valid: checked.valid, reason: checked.reason, checks: checked.checks };
 
     summary.exchange = await step('exchange', () =>
-      exchange(
-        {
-          fetch: ctx.fetch,
-          now: ctx.now,
-          cache,
-          trace,
-          freshSession: () => sessionWithFreshIdpToken({ ctx: demoCtx, profile, cache, trace }, undefined),
-        },
-        { profile },
-      ),
+      exchangeFlow({
+        ctx: demoCtx,
+        cache,
+        trace,
+        profile,
+        freshSession: () => sessionWithFreshIdpToken({ ctx: demoCtx, profile, cache, trace }, undefined),
+      }),
     );
     talk.exchanged(summary.exchange);
 

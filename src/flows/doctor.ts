@@ -15,7 +15,7 @@ import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } fr
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
 
-/** `config`: the configuration or this machine (exit 2); `remote`: the IdP or broker (exit 3). */
+/** `config`: the configuration or this machine (outcome `usage`); `remote`: the IdP or broker. */
 export type DoctorKind = 'config' | 'remote';
 
 export interface DoctorCheck {
@@ -30,8 +30,8 @@ export interface DoctorCheck {
 export interface DoctorReport {
   profile: string;
   ok: boolean;
-  /** 0 all good, 2 a configuration problem, 3 a remote one (configuration wins: it may cause the rest). */
-  exitCode: 0 | 2 | 3;
+  /** `ok`; `usage`, a problem in the configuration or on this machine; `remote`, at the IdP or broker (configuration wins: it may cause the rest). */
+  outcome: 'ok' | 'usage' | 'remote';
   checks: DoctorCheck[];
 }
 
@@ -296,8 +296,8 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
   if (brokerUrl) add(await checkBroker(input, brokerUrl));
 
   const failed = checks.filter((c) => c.status === 'fail');
-  const exitCode = failed.some((c) => c.kind === 'config') ? 2 : failed.length ? 3 : 0;
-  return { profile: name, ok: failed.length === 0, exitCode, checks };
+  const outcome = failed.some((c) => c.kind === 'config') ? 'usage' : failed.length ? 'remote' : 'ok';
+  return { profile: name, ok: failed.length === 0, outcome, checks };
 }
 
 /** The cache directory 0700 (or not there yet), every file in it 0600, no symlinks. */

@@ -10,24 +10,21 @@ import { NotSignedInError, TokenRejectedError, UsageError } from '../errors.js';
 import { remoteKeySet } from '../jwt/keys.js';
 import { parseToken } from '../jwt/parse.js';
 import { failureSummary, verifyJwt } from '../jwt/verify.js';
-import { connectBroker, syneriseLogin, type BrokerClient } from '../oidc/broker-client.js';
+import type { BrokerClient } from '../oidc/broker-client.js';
 import { TOKEN_TYPE } from '../oidc/urls.js';
 import { isoTime } from '../util/time.js';
+import { oidcConnectors } from './connectors.js';
+import { httpTimeoutSeconds, type FlowIo } from './session.js';
 
-export interface ExchangeDeps {
-  fetch: typeof fetch;
-  now: () => number;
+export interface ExchangeInput extends FlowIo {
   cache: TokenCache;
-  trace?: (line: string) => void;
-  timeoutSeconds?: number;
   /**
    * Returns the profile's session with a fresh IdP token, refreshing it when it has expired and
    * a refresh token is held; throws NotSignedInError otherwise.
    */
   freshSession: () => Promise<CachedSession>;
-}
-
-export interface ExchangeRequest {
+  /** Seconds for each broker request (`exchange --timeout`). Default: AUTHBRIDGE_HTTP_TIMEOUT, else 30. */
+  timeoutSeconds?: number;
   profile: Profile;
   /** Exchange this token instead of the cached IdP token. */
   subjectToken?: string;
@@ -57,8 +54,9 @@ export function requireBroker(profile: Profile): NonNullable<Profile['broker']> 
 }
 
 /** Verifies a broker token against the broker's JWKS: signature, iss, exp, typ at+jwt, aud when configured. */
-async function verifyBrokerToken(token: string, broker: BrokerClient, audience: string | undefined, deps: ExchangeDeps) {
-  const keys = remoteKeySet(broker.metadata.jwks_uri, { fetch: deps.fetch, now: deps.now, timeoutMs: (deps.timeoutSeconds ?? 30) * 1000 });
+async function verifyBrokerToken(token: string, broker: BrokerClient, audience: string | undefined, input: ExchangeInput, timeoutSeconds: number) {
+  const { ctx } = input;
+  const keys = remoteKeySet(broker.metadata.jwks_uri, { fetch: ctx.fetch, now: ctx.now, timeoutMs: timeoutSeconds * 1000 });
   let expected = audience;
   if (!expected) {
     // Without a configured audience the CLI accepts the audience the broker chose: it is the
@@ -66,7 +64,7 @@ async function verifyBrokerToken(token: string, broker: BrokerClient, audience: 
     const aud = parseToken(token).payload?.aud;
     expected = typeof aud === 'string' ? aud : Array.isArray(aud) && typeof aud[0] === 'string' ? aud[0] : broker.issuer;
   }
-  const result = await verifyJwt(token, { issuer: broker.issuer, audience: expected, keys, now: deps.now(), type: 'access', clockTolerance: 30 });
+  const result = await verifyJwt(token, { issuer: broker.issuer, audience: expected, keys, now: ctx.now(), type: 'access', clockTolerance: 30 });
   if (!result.valid) {
     throw new TokenRejectedError(`could not accept the broker token: ${failureSummary(result)}`);
   }
@@ -78,13 +76,14 @@ async function verifyBrokerToken(token: string, broker: BrokerClient, audience: 
  * @throws UsageError (no broker configured), NotSignedInError (no IdP token), AuthorizationRefusedError
  *   (the broker said no), RemoteError (broker unreachable), TokenRejectedError (its token failed verification).
  */
-export async function exchange(deps: ExchangeDeps, request: ExchangeRequest): Promise<ExchangeOutcome> {
-  const { profile } = request;
+export async function exchangeFlow(input: ExchangeInput): Promise<ExchangeOutcome> {
+  const { ctx, profile } = input;
+  const connect = input.connect ?? oidcConnectors;
   const settings = requireBroker(profile);
-  const tokenType = request.subjectTokenType ?? settings.subjectTokenType ?? 'access_token';
-  let subjectToken = request.subjectToken;
+  const tokenType = input.subjectTokenType ?? settings.subjectTokenType ?? 'access_token';
+  let subjectToken = input.subjectToken;
   if (!subjectToken) {
-    const session = await deps.freshSession();
+    const session = await input.freshSession();
     subjectToken = tokenType === 'id_token' ? session.id_token : session.access_token;
     if (!subjectToken) {
       throw new NotSignedInError(`no cached ${tokenType === 'id_token' ? 'ID' : 'access'} token for profile "${profile.name}"`, {
@@ -92,7 +91,8 @@ export async function exchange(deps: ExchangeDeps, request: ExchangeRequest): Pr
       });
     }
   }
-  const common = { fetch: deps.fetch, now: deps.now, trace: deps.trace, timeoutSeconds: deps.timeoutSeconds };
+  const timeoutSeconds = input.timeoutSeconds ?? httpTimeoutSeconds(ctx.env) ?? 30;
+  const common = { fetch: ctx.fetch, now: ctx.now, trace: input.trace, timeoutSeconds };
 
   let session: CachedBrokerSession;
   let issuedTokenType: string;
@@ -102,11 +102,11 @@ export async function exchange(deps: ExchangeDeps, request: ExchangeRequest): Pr
         hint: 'Give --broker-api-key, set AUTHBRIDGE_BROKER_API_KEY, or run `authbridge config set broker.apiKey KEY`.',
       });
     }
-    const answer = await syneriseLogin({ ...common, url: settings.url, apiKey: settings.apiKey, token: subjectToken, uuid: randomUUID(), deviceId: `authbridge-${profile.name}` });
+    const answer = await connect.synerise({ ...common, url: settings.url, apiKey: settings.apiKey, token: subjectToken, uuid: randomUUID(), deviceId: `authbridge-${profile.name}` });
     // A Synerise-compatible broker may not publish RFC 8414 metadata; verify when it does.
     let payload: Record<string, unknown> | undefined;
-    const broker = await connectBroker({ ...common, url: settings.url, clientId: settings.clientId ?? 'authbridge' }).catch(() => undefined);
-    if (broker) payload = await verifyBrokerToken(answer.token, broker, settings.audience, deps);
+    const broker = await connect.broker({ ...common, url: settings.url, clientId: settings.clientId ?? 'authbridge' }).catch(() => undefined);
+    if (broker) payload = await verifyBrokerToken(answer.token, broker, settings.audience, input, timeoutSeconds);
     payload ??= parseToken(answer.token).payload ?? {};
     issuedTokenType = TOKEN_TYPE.accessToken;
     session = {
@@ -116,39 +116,39 @@ export async function exchange(deps: ExchangeDeps, request: ExchangeRequest): Pr
       expires_at: answer.expiration * 1000,
       subject: String(payload.sub ?? answer.customId ?? ''),
       sid: typeof payload.sid === 'string' ? payload.sid : undefined,
-      obtained_at: deps.now(),
+      obtained_at: ctx.now(),
     };
   } else {
-    const broker = await connectBroker({ ...common, url: settings.url, clientId: settings.clientId, clientSecret: settings.clientSecret });
+    const broker = await connect.broker({ ...common, url: settings.url, clientId: settings.clientId, clientSecret: settings.clientSecret });
     const answer = await broker.exchange({
       subjectToken,
       subjectTokenType: tokenType,
       audience: settings.audience,
-      scope: request.scope,
-      resource: request.resource,
+      scope: input.scope,
+      resource: input.resource,
     });
-    const payload = await verifyBrokerToken(answer.access_token, broker, settings.audience, deps);
+    const payload = await verifyBrokerToken(answer.access_token, broker, settings.audience, input, timeoutSeconds);
     issuedTokenType = answer.issued_token_type;
     session = {
       url: settings.url,
       issuer: broker.issuer,
       access_token: answer.access_token,
-      expires_at: typeof payload.exp === 'number' ? payload.exp * 1000 : deps.now() + (answer.expires_in ?? 0) * 1000,
+      expires_at: typeof payload.exp === 'number' ? payload.exp * 1000 : ctx.now() + (answer.expires_in ?? 0) * 1000,
       subject: String(payload.sub ?? ''),
       sid: typeof payload.sid === 'string' ? payload.sid : undefined,
       account_status: answer.account_status === 'created' || answer.account_status === 'existing' ? answer.account_status : undefined,
-      obtained_at: deps.now(),
+      obtained_at: ctx.now(),
     };
   }
 
-  await deps.cache.update(profile.name, (current) => ({
+  await input.cache.update(profile.name, (current) => ({
     ...(current ?? {
       version: 1 as const,
       profile: profile.name,
       issuer: profile.issuer ?? '',
       client_id: profile.clientId ?? '',
       scopes: [],
-      obtained_at: deps.now(),
+      obtained_at: ctx.now(),
     }),
     broker: session,
   }));

@@ -1,7 +1,8 @@
 /**
  * What the sign-in flows share: reaching the IdP, verifying an ID token with the foundation's
  * verifier, turning a token response into a cache entry, and judging whether an entry is usable.
- * openid-client is imported lazily: `status` and `token` on a fresh cache never load it.
+ * The adapters come through `FlowIo.connect`, loaded on first use: `status` and `token` on a
+ * fresh cache never load openid-client.
  */
 import type { CachedSession } from '../cache/types.js';
 import type { Context, Env } from '../context.js';
@@ -9,6 +10,7 @@ import { TokenRejectedError, UsageError } from '../errors.js';
 import type { Profile } from '../config/types.js';
 import type { BrokerClient } from '../oidc/broker-client.js';
 import type { IdpClient, TokenSet } from '../oidc/client.js';
+import { oidcConnectors, type Connectors } from './connectors.js';
 
 /** Seconds of leeway between this machine's clock and the IdP's for ID token times. */
 export const ID_TOKEN_CLOCK_TOLERANCE_S = 30;
@@ -23,6 +25,8 @@ export interface FlowIo {
   ctx: Context;
   /** `--verbose` lines (already masked by the adapter). */
   trace?: (line: string) => void;
+  /** How to reach the IdP and the broker. Default: the openid-client adapters (flows/connectors.ts). */
+  connect?: Connectors;
 }
 
 /**
@@ -38,21 +42,20 @@ export function httpTimeoutSeconds(env: Env): number | undefined {
   return n;
 }
 
-/** Discovers the IdP and configures the client (lazy import of the adapter). */
-export async function openIdp({ ctx, trace }: FlowIo, settings: IdpSettings): Promise<IdpClient> {
-  const timeoutSeconds = httpTimeoutSeconds(ctx.env);
-  const { connectIdp } = await import('../oidc/client.js');
-  return connectIdp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace, timeoutSeconds });
+/** Discovers the IdP and configures the client, through `io.connect`. */
+export async function openIdp(io: FlowIo, settings: IdpSettings): Promise<IdpClient> {
+  const { ctx, trace } = io;
+  return (io.connect ?? oidcConnectors).idp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace, timeoutSeconds: httpTimeoutSeconds(ctx.env) });
 }
 
 /**
  * Connects to the broker at `url` as the profile's broker client, when the profile's broker is
  * that one (a session cached from another broker is reached without client credentials).
  */
-export async function openBroker({ ctx, trace }: FlowIo, url: string, profile: Profile | undefined): Promise<BrokerClient> {
+export async function openBroker(io: FlowIo, url: string, profile: Profile | undefined): Promise<BrokerClient> {
+  const { ctx, trace } = io;
   const settings = profile?.broker?.url === url ? profile.broker : undefined;
-  const { connectBroker } = await import('../oidc/broker-client.js');
-  return connectBroker({
+  return (io.connect ?? oidcConnectors).broker({
     url,
     clientId: settings?.clientId,
     clientSecret: settings?.clientSecret,

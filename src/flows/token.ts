@@ -56,11 +56,8 @@ export async function tokenFlow(input: TokenInput): Promise<TokenResult> {
       );
     }
     // Expired (or never made): exchange the IdP token again, refreshing that first if need be.
-    const { exchange } = await import('./exchange.js');
-    await exchange(
-      { fetch: ctx.fetch, now: ctx.now, cache, trace: input.trace, freshSession: () => sessionWithFreshIdpToken(input, profile.broker?.subjectTokenType) },
-      { profile },
-    );
+    const { exchangeFlow } = await import('./exchange.js');
+    await exchangeFlow({ ...input, freshSession: () => sessionWithFreshIdpToken(input, profile.broker?.subjectTokenType) });
     const renewed = (await cache.get(profile.name))?.broker;
     if (!renewed) throw notSignedIn('no broker session');
     return { token: renewed.access_token, refreshed: true, expiresAt: renewed.expires_at };

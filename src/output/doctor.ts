@@ -16,7 +16,7 @@ export function renderDoctor(report: DoctorReport, style: ChalkInstance): string
   else {
     const failed = report.checks.filter((c) => c.status === 'fail');
     const where =
-      report.exitCode === 2 ? 'start with the configuration and this machine' : 'the configuration looks right; the IdP or broker is not';
+      report.outcome === 'usage' ? 'start with the configuration and this machine' : 'the configuration looks right; the IdP or broker is not';
     lines.push(style.red.bold(`${failed.length} check${failed.length === 1 ? '' : 's'} failed (${failed.map((c) => c.name).join(', ')}): ${where}.`));
   }
   return lines.join('\n');

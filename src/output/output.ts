@@ -4,13 +4,12 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Context, OutputStream } from '../context.js';
 
-export interface GlobalOptions {
+/** What decides how output looks: the global `--json`, `--no-color`, `--debug` and `--verbose`. */
+export interface OutputOptions {
   json: boolean;
   color: boolean;
   debug: boolean;
   verbose: boolean;
-  profile?: string;
-  config?: string;
 }
 
 export interface Output {
@@ -41,7 +40,7 @@ export function colorLevel(ctx: Context, stream: OutputStream, flag: boolean): 0
   return 1;
 }
 
-export function createOutput(ctx: Context, global: GlobalOptions): Output {
+export function createOutput(ctx: Context, global: OutputOptions): Output {
   const style = new Chalk({ level: colorLevel(ctx, ctx.stdout, global.color) });
   const errStyle = new Chalk({ level: colorLevel(ctx, ctx.stderr, global.color) });
   return {

@@ -2,11 +2,12 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { CachedSession } from '../cache/types.js';
 import type { Context } from '../context.js';
+import type { ExchangeOutcome } from '../flows/exchange.js';
 import type { LogoutDocument } from '../flows/logout.js';
 import type { ProfileStatus } from '../flows/status.js';
-import { formatTime } from '../util/time.js';
+import { formatTime, relativeTime } from '../util/time.js';
 import { keyValues } from './blocks.js';
-import { colorLevel, type GlobalOptions } from './output.js';
+import { colorLevel, type OutputOptions } from './output.js';
 
 function expiry(ms: number | undefined, now: number, style: ChalkInstance): string {
   if (ms === undefined) return 'held (expiry unknown)';
@@ -72,6 +73,22 @@ export function renderIntrospection(result: Record<string, unknown>, now: number
 }
 
 /** `logout`: one line a profile (warnings are printed separately). */
+export function renderExchange(outcome: ExchangeOutcome, now: number, style: ChalkInstance): string {
+  const status = outcome.account_status === 'created' ? ' (new customer registered)' : outcome.account_status === 'existing' ? ' (existing customer)' : '';
+  return [
+    `${style.green('✓')} Exchanged the IdP token with the broker${status}.`,
+    keyValues(
+      [
+        ['broker', outcome.broker],
+        ['subject', outcome.subject],
+        ['expires', `${outcome.expires_at} (${relativeTime(Date.parse(outcome.expires_at), now)})`],
+        ['token type', outcome.issued_token_type],
+      ],
+      style,
+    ),
+  ].join('\n');
+}
+
 export function renderLogout(doc: LogoutDocument, local: boolean, style: ChalkInstance): string {
   if (!doc.removed) return `Profile ${style.bold(doc.profile)} was not signed in; nothing to remove.`;
   const remote = local ? 'not revoked (--local)' : doc.revoked.idp ? 'revoked at the IdP' : style.yellow('not revoked at the IdP');
@@ -79,6 +96,6 @@ export function renderLogout(doc: LogoutDocument, local: boolean, style: ChalkIn
 }
 
 /** Styles for lines written to stderr (colour follows stderr being a terminal, not stdout). */
-export function stderrStyle(ctx: Context, global: GlobalOptions): ChalkInstance {
+export function stderrStyle(ctx: Context, global: OutputOptions): ChalkInstance {
   return new Chalk({ level: colorLevel(ctx, ctx.stderr, global.color) });
 }

@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { loadLockfile } from '../runtime/lazy.js';
 
 /**
  * Replaces `path` with `data` atomically: a temp file in the same directory (created exclusively
@@ -44,7 +45,7 @@ export async function writeFileAtomic(path: string, data: string, mode: number):
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // Loaded on first use: reading commands (status, token on a fresh cache) never lock.
-  const { default: lockfile } = await import('proper-lockfile');
+  const { default: lockfile } = await loadLockfile();
   const release = await lockfile.lock(path, {
     realpath: false,
     // proper-lockfile's smallest stale time: a crashed holder delays the next writer by at most 5 s.

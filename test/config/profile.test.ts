@@ -4,9 +4,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../src/config/config-file.js';
-import { loadProfile, requireIdp } from '../../src/config/profile.js';
+import { profileOverrides } from '../../src/commands/flags.js';
+import { loadProfile as loadFor } from '../../src/commands/profile.js';
+import type { Invocation } from '../../src/commands/invocation.js';
+import { requireIdp } from '../../src/config/profile.js';
+import type { Context } from '../../src/context.js';
 import { AuthbridgeError, UsageError } from '../../src/errors.js';
 import { invocation, testContext } from '../helpers/context.js';
+
+/** The profile a command would resolve with these commander option values and global options. */
+const loadProfile = (ctx: Context, opts: Record<string, unknown> = {}, global: Partial<Invocation['global']> = {}) =>
+  loadFor(invocation(ctx, global), profileOverrides(opts));
 
 function configDir(content: unknown) {
   const home = mkdtempSync(join(tmpdir(), 'ab-config-'));
@@ -33,35 +41,34 @@ describe('loadProfile precedence: flag > env > config file', () => {
     ['redirect port from flag', {}, { port: '8400' }, { redirectPort: 8400 }],
   ];
   it.each(cases)('%s', async (_name, extraEnv, opts, expected) => {
-    const profile = await loadProfile(invocation(testContext({ env: { ...env, ...extraEnv } }), opts));
+    const profile = await loadProfile(testContext({ env: { ...env, ...extraEnv } }), opts);
     expect(profile).toMatchObject(expected);
   });
 
   it('broker settings come from env vars AUTHBRIDGE_BROKER_*', async () => {
-    const profile = await loadProfile(
-      invocation(testContext({ env: { ...env, AUTHBRIDGE_BROKER_URL: 'https://broker.env', AUTHBRIDGE_BROKER_CLIENT_ID: 'cli', AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: 'k' } })),
+    const profile = await loadProfile(testContext({ env: { ...env, AUTHBRIDGE_BROKER_URL: 'https://broker.env', AUTHBRIDGE_BROKER_CLIENT_ID: 'cli', AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: 'k' } }),
     );
     expect(profile.broker).toEqual({ url: 'https://broker.env', clientId: 'cli', protocol: 'synerise', apiKey: 'k' });
   });
 
   it('selects the profile by --profile, then AUTHBRIDGE_PROFILE', async () => {
-    expect((await loadProfile(invocation(testContext({ env }), {}, { profile: 'work' }))).clientId).toBe('work-client');
-    expect((await loadProfile(invocation(testContext({ env: { ...env, AUTHBRIDGE_PROFILE: 'work' } })))).clientId).toBe('work-client');
+    expect((await loadProfile(testContext({ env }), {}, { profile: 'work' })).clientId).toBe('work-client');
+    expect((await loadProfile(testContext({ env: { ...env, AUTHBRIDGE_PROFILE: 'work' } }))).clientId).toBe('work-client');
   });
 
   it('defaults scopes to openid profile email offline_access', async () => {
-    const profile = await loadProfile(invocation(testContext({ env }), {}, { profile: 'work' }));
+    const profile = await loadProfile(testContext({ env }), {}, { profile: 'work' });
     expect(profile.scopes).toEqual(['openid', 'profile', 'email', 'offline_access']);
   });
 
   it('names the env var of a bad value', async () => {
-    await expect(loadProfile(invocation(testContext({ env: { ...env, AUTHBRIDGE_REDIRECT_PORT: 'x' } })))).rejects.toThrow(
+    await expect(loadProfile(testContext({ env: { ...env, AUTHBRIDGE_REDIRECT_PORT: 'x' } }))).rejects.toThrow(
       /AUTHBRIDGE_REDIRECT_PORT: expected a port number/,
     );
   });
 
   it('requireIdp names the flag, env var and config key', async () => {
-    const profile = await loadProfile(invocation(testContext({ env: {} })));
+    const profile = await loadProfile(testContext({ env: {} }));
     expect(() => requireIdp(profile)).toThrow(UsageError);
     try {
       requireIdp(profile);

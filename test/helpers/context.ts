@@ -1,7 +1,8 @@
 /** A Context backed by buffers, a fixed clock and a recording browser, for in-process tests. */
 import { PassThrough } from 'node:stream';
 import type { Context } from '../../src/context.js';
-import type { Invocation } from '../../src/main.js';
+import { Command } from 'commander';
+import type { Invocation } from '../../src/commands/invocation.js';
 
 export interface TestContext extends Context {
   out(): string;
@@ -33,6 +34,7 @@ export function testContext(options: { env?: Record<string, string | undefined>;
   };
 }
 
-export function invocation(ctx: Context, opts: Record<string, unknown> = {}, global: Partial<Invocation['global']> = {}): Invocation {
-  return { ctx, args: [], opts, global: { json: false, color: false, debug: false, verbose: false, ...global } };
+/** An invocation of a command module's `run` in this process, with these global options. */
+export function invocation(ctx: Context, global: Partial<Invocation['global']> = {}): Invocation {
+  return { ctx, global: { json: false, color: false, debug: false, verbose: false, ...global }, program: new Command('authbridge') };
 }

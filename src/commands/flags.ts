@@ -1,0 +1,68 @@
+/**
+ * Flag groups several commands share, defined once, and the one mapping from commander's option
+ * names to profile fields.
+ */
+import { Option, type Command, type OptionValues } from 'commander';
+import type { ProfileField } from '../config/config-file.js';
+import type { ProfileOverrides } from '../config/profile.js';
+
+/** Collects a repeatable option's values (`--audience a --audience b`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The profile field each profile option sets: commander's camelCase key and the flag as typed. */
+const PROFILE_FLAGS: Readonly<Record<ProfileField, { key: string; flag: string }>> = {
+  issuer: { key: 'issuer', flag: '--issuer' },
+  clientId: { key: 'clientId', flag: '--client-id' },
+  clientSecret: { key: 'clientSecret', flag: '--client-secret' },
+  scopes: { key: 'scopes', flag: '--scopes' },
+  redirectPort: { key: 'port', flag: '--port' },
+  'broker.url': { key: 'brokerUrl', flag: '--broker-url' },
+  'broker.clientId': { key: 'brokerClientId', flag: '--broker-client-id' },
+  'broker.clientSecret': { key: 'brokerClientSecret', flag: '--broker-client-secret' },
+  'broker.audience': { key: 'brokerAudience', flag: '--broker-audience' },
+  'broker.subjectTokenType': { key: 'subjectTokenType', flag: '--subject-token-type' },
+  'broker.protocol': { key: 'brokerProtocol', flag: '--broker-protocol' },
+  'broker.apiKey': { key: 'brokerApiKey', flag: '--broker-api-key' },
+};
+
+/**
+ * The profile fields set on the command line, each with the flag it came from. `except` leaves
+ * out fields whose option means something else for this command (`doctor --port`).
+ */
+export function profileOverrides(opts: OptionValues, except: readonly ProfileField[] = []): ProfileOverrides {
+  const overrides: ProfileOverrides = {};
+  for (const [field, { key, flag }] of Object.entries(PROFILE_FLAGS) as Array<[ProfileField, { key: string; flag: string }]>) {
+    const value: unknown = opts[key];
+    if (value !== undefined && !except.includes(field)) overrides[field] = { value, flag };
+  }
+  return overrides;
+}
+
+/** `--issuer`, `--client-id`, `--client-secret`: the IdP and the client at it. */
+export function idpFlags(cmd: Command): Command {
+  return cmd
+    .option('--issuer <url>', "the IdP's issuer (env AUTHBRIDGE_ISSUER; default: the profile's)")
+    .option('--client-id <id>', 'the client id at the IdP (env AUTHBRIDGE_CLIENT_ID)')
+    .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)');
+}
+
+/** `--broker-url`, `--broker-client-id`, `--broker-client-secret`: reaching the broker as its client. */
+export function brokerClientFlags(cmd: Command): Command {
+  return cmd
+    .option('--broker-url <url>', "the broker's base URL (env AUTHBRIDGE_BROKER_URL)")
+    .option('--broker-client-id <id>', 'the client id at the broker (env AUTHBRIDGE_BROKER_CLIENT_ID)')
+    .option('--broker-client-secret <secret>', 'for a confidential broker client (env AUTHBRIDGE_BROKER_CLIENT_SECRET)');
+}
+
+/** Every broker setting of a profile: the client flags, and what to ask the broker for and how. */
+export function brokerFlags(cmd: Command): Command {
+  return brokerClientFlags(cmd)
+    .option('--broker-audience <aud>', 'the audience to ask the broker for (env AUTHBRIDGE_BROKER_AUDIENCE)')
+    .addOption(new Option('--broker-protocol <protocol>', 'how to talk to the broker (env AUTHBRIDGE_BROKER_PROTOCOL)').choices(['rfc8693', 'synerise']))
+    .option('--broker-api-key <key>', 'API key for the synerise protocol (env AUTHBRIDGE_BROKER_API_KEY)')
+    .addOption(
+      new Option('--subject-token-type <type>', 'which IdP token to hand the broker (default access_token)').choices(['access_token', 'id_token', 'jwt']),
+    );
+}
