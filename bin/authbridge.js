@@ -7,13 +7,28 @@
 // A missing or foreign cache (another Node version) is rejected by V8 and the code compiled as usual.
 'use strict';
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
+const { Module, createRequire } = require('node:module');
 const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script } = require('node:vm');
 
 const CLI_FILE = join(__dirname, '..', 'dist', 'cli.cjs');
 const CACHE_FILE = `${CLI_FILE}.cache`;
+const ERRORS_FILE = join(__dirname, '..', 'dist', 'errors.cjs');
+
+/**
+ * The error classes exist once per process, so `instanceof` holds whichever bundle threw: every
+ * bundle but cli.cjs requires dist/errors.cjs, and here that file is answered from the module
+ * cache with cli.cjs's own copy (loading the file would cost start-up time for nothing).
+ */
+function registerErrors(errors) {
+  if (require.cache[ERRORS_FILE]) return;
+  const shared = new Module(ERRORS_FILE, module);
+  shared.filename = ERRORS_FILE;
+  shared.exports = errors;
+  shared.loaded = true;
+  require.cache[ERRORS_FILE] = shared;
+}
 
 /**
  * Compiles and runs dist/cli.cjs. Returns its exports and the Script (for `createCachedData`).
@@ -42,6 +57,7 @@ function loadCli({ useCache = true } = {}) {
       : import(specifier.startsWith('.') ? new URL(specifier, url).href : specifier);
   const cli = { exports: {} };
   script.runInThisContext()(cli.exports, cliRequire, cli, CLI_FILE, dirname(CLI_FILE), importer, url.href);
+  registerErrors(cli.exports.errors);
   return { exports: cli.exports, script, cached: cachedData !== undefined && !script.cachedDataRejected };
 }
 

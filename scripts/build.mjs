@@ -8,9 +8,10 @@
 // - dist/commands/<name>.js: every other command of src/main.ts's table as an ES module,
 //   code-split into dist/chunks/, imported only when that command runs;
 // - dist/index.js (the library) and the worker threads' scripts (`WORKERS`);
-// - dist/errors.cjs: src/errors.ts, emitted once and required by every other file through the
-//   package's own name (`authbridge/internal/errors`), so each error class exists once per process
-//   and `instanceof` holds whichever bundle threw it.
+// - dist/errors.cjs: src/errors.ts, emitted once and required by every other bundle, so each error
+//   class exists once per process and `instanceof` holds whichever bundle threw it. dist/cli.cjs
+//   carries its own copy (one file less to load at start-up) and bin/authbridge.js registers that
+//   copy as dist/errors.cjs in the module cache before anything else can load it.
 // Files are replaced one by one (temp + rename), and stale files are removed only once old enough
 // that no running process still needs them: a build never pulls dist/ from under a CLI or a test.
 // `--if-stale` (npm's prepare and pretest) builds only when a source changed since the last build:
@@ -18,7 +19,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const external = [
   // Native, or loading files relative to their own package at run time: kept as packages.
@@ -89,9 +90,10 @@ const lazyApart = {
   },
 };
 
-/** src/errors.ts, once: every bundle requires it by the package's self-reference (package.json "exports"). */
+/** src/errors.ts, once: every bundle but cli.cjs requires dist/errors.cjs (the placeholder is made relative below). */
 const ERRORS_SOURCE = resolve('src/errors.ts');
-const ERRORS_SPECIFIER = 'authbridge/internal/errors';
+const ERRORS_SPECIFIER = 'authbridge:errors';
+const ERRORS_FILE = join(outdir, 'errors.cjs');
 const errorsOnce = {
   name: 'errors-once',
   setup(b) {
@@ -141,7 +143,7 @@ const results = await Promise.all([
     format: 'cjs',
     entryPoints: ['src/cli.ts'],
     outfile: join(outdir, 'cli.cjs'),
-    plugins: [errorsOnce, commandsApart, lazyApart, lazyChildProcess],
+    plugins: [commandsApart, lazyApart, lazyChildProcess],
     // bin/authbridge.js passes the file's URL in, as CommonJS has no import.meta.
     define: { 'import.meta.url': '__abModuleUrl' },
   }),
@@ -160,6 +162,16 @@ const cli = outputs.find((f) => f.path.endsWith('cli.cjs'));
 const rewritten = cli.text.replace(/\bimport\("/g, '__abImport("');
 if (/\bimport\(/.test(rewritten)) throw new Error('cli.cjs: an import() that is not import("…") was left');
 Object.defineProperty(cli, 'contents', { value: new TextEncoder().encode(rewritten) });
+
+// Each bundle's import of the shared errors module, as a path relative to that file.
+for (const file of outputs.filter((f) => /\.(c?js)$/.test(f.path))) {
+  if (!file.text.includes(ERRORS_SPECIFIER)) continue;
+  let relativePath = relative(dirname(file.path), ERRORS_FILE);
+  if (!relativePath.startsWith('.')) relativePath = `./${relativePath}`;
+  const text = file.text.replaceAll(`"${ERRORS_SPECIFIER}"`, JSON.stringify(relativePath));
+  if (text.includes(ERRORS_SPECIFIER)) throw new Error(`${file.path}: an import of the errors module was not rewritten`);
+  Object.defineProperty(file, 'contents', { value: new TextEncoder().encode(text) });
+}
 
 // Chunks before the files that import them; the CLI entry last.
 const rank = (path) => (path.endsWith('cli.cjs') ? 2 : /[\\/](chunks|lib)[\\/]/.test(path) ? 0 : 1);
