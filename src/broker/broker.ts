@@ -12,7 +12,7 @@ import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
 import { CryptoThread } from './crypto-thread.js';
-import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../oidc/urls.js';
+import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_TYPE } from '../oidc/urls.js';
 import type { BrokerStore, Customer, Session } from './store.js';
 
 
@@ -72,29 +72,12 @@ export class Broker {
     return this.crypto.close();
   }
 
-  /** RFC 8414 metadata. */
-  metadata(): Record<string, unknown> {
-    const base = this.config.issuer.replace(/\/$/, '');
-    const auth = ['client_secret_basic', 'client_secret_post', 'none'];
-    return {
-      issuer: this.config.issuer,
-      token_endpoint: `${base}/oauth/token`,
-      jwks_uri: `${base}/jwks.json`,
-      introspection_endpoint: `${base}/oauth/introspect`,
-      revocation_endpoint: `${base}/oauth/revoke`,
-      userinfo_endpoint: `${base}/userinfo`,
-      grant_types_supported: [TOKEN_EXCHANGE_GRANT],
-      response_types_supported: [],
-      token_endpoint_auth_methods_supported: auth,
-      introspection_endpoint_auth_methods_supported: auth,
-      revocation_endpoint_auth_methods_supported: auth,
-      authbridge_subject_token_types_supported: [
-        TOKEN_TYPE.accessToken,
-        TOKEN_TYPE.idToken,
-        TOKEN_TYPE.jwt,
-        ...this.providers.map((p) => `${PROVIDER_TOKEN_TYPE_PREFIX}${p.id}`),
-      ],
-    };
+  /**
+   * The `subject_token_type`s this broker accepts (RFC 8693 §3, and one
+   * `urn:authbridge:token-type:<id>` a provider), for its metadata.
+   */
+  subjectTokenTypes(): string[] {
+    return [TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken, TOKEN_TYPE.jwt, ...this.providers.map((p) => `${PROVIDER_TOKEN_TYPE_PREFIX}${p.id}`)];
   }
 
   jwks(): { keys: unknown[] } {
