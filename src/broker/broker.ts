@@ -13,8 +13,7 @@ import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
 import { CryptoThread } from './crypto-thread.js';
 import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_TYPE } from '../oidc/urls.js';
-import type { BrokerStore, Customer, Session } from './store.js';
-
+import type { BrokerStore, Customer, Session } from './store/types.js';
 
 /** How the subject token arrived: an RFC 8693 `subject_token_type`, or the Synerise call (any JWT or opaque). */
 export type SubjectTokenKind = string | { synerise: true };
@@ -50,12 +49,16 @@ export class Broker {
   private readonly keys: ReadonlyMap<string, SigningKey>;
   private readonly crypto: CryptoThread;
 
+  private readonly store: BrokerStore;
+  private readonly deps: ProviderDeps;
+
+  /** `signingKeys`: the store's (BrokerStore.signingKeys), the one to sign with first. */
   constructor(
     readonly config: BrokerConfig,
-    private readonly store: BrokerStore,
-    private readonly deps: ProviderDeps,
+    { store, signingKeys: keys, deps }: { store: BrokerStore; signingKeys: readonly SigningKey[]; deps: ProviderDeps },
   ) {
-    const keys = store.signingKeys();
+    this.store = store;
+    this.deps = deps;
     this.crypto = new CryptoThread(keys[0]!);
     const providerDeps: ProviderDeps = { ...deps, checkSignature: (...check) => this.crypto.verify(...check) };
     this.providers = config.providers.map((p) => (p.type === 'jwt' ? new JwtProvider(p, providerDeps) : new CallbackProvider(p, deps)));
@@ -137,7 +140,7 @@ export class Broker {
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
     const ttl = this.config.tokenTtl;
-    const outcome = await this.store.loginSoon({
+    const outcome = await this.store.upsertCustomerAndOpenSession({
       provider: provider.id,
       subject: validated.subject,
       fields: validated.fields,
@@ -187,18 +190,18 @@ export class Broker {
    * A broker token that is live: our signature, our issuer, not expired, and its session
    * neither revoked nor expired. `undefined` otherwise.
    */
-  liveToken(token: string): LiveToken | undefined {
+  async liveToken(token: string): Promise<LiveToken | undefined> {
     const claims = this.signedClaims(token);
     if (!claims) return undefined;
     const now = this.deps.now();
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return undefined;
     if (typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return undefined;
-    const session = this.store.session(claims.sub, claims.sid);
+    const session = await this.store.session(claims.sub, claims.sid);
     if (!session || session.revokedAt !== null || session.expiresAt <= now) return undefined;
     return { claims, session };
   }
 
-  customer(id: string): Customer | undefined {
+  customer(id: string): Promise<Customer | undefined> {
     return this.store.customer(id);
   }
 
@@ -206,11 +209,11 @@ export class Broker {
    * RFC 7009: ends the session of a token issued to `clientId` (or every session of its
    * customer). A token that is not ours, or not that client's, is ignored.
    */
-  revoke(token: string, clientId: string, allSessions: boolean): void {
+  async revoke(token: string, clientId: string, allSessions: boolean): Promise<void> {
     const claims = this.signedClaims(token);
     if (!claims || claims.client_id !== clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
     const now = this.deps.now();
-    if (allSessions) this.store.revokeAllSessions(claims.sub, now);
-    else this.store.revokeSession(claims.sub, claims.sid, now);
+    if (allSessions) await this.store.revokeAllSessions(claims.sub, now);
+    else await this.store.revokeSession(claims.sub, claims.sid, now);
   }
 }

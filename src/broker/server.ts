@@ -25,7 +25,7 @@ import { BODY_LIMIT, NO_STORE } from './shared/http.js';
 import { isRateLimited, limitKey } from './shared/rate-limited.js';
 import type { RouteDeps } from './shared/route-deps.js';
 import { toOAuthError } from './shared/to-oauth-error.js';
-import { BrokerStore } from './store.js';
+import { SqliteBrokerStore } from './store/sqlite/store.js';
 
 export { BODY_LIMIT } from './shared/http.js';
 
@@ -71,8 +71,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const log = (line: string) => {
     if (pending.push(line) === 1) setImmediate(flush);
   };
-  const store = BrokerStore.open(options.dbPath, { now: deps.now() });
+  const store = SqliteBrokerStore.open(options.dbPath, { now: deps.now() });
   store.startCheckpoints();
+  const signingKeys = await store.signingKeys();
   const clients = new ClientRegistry(options.file.clients);
   const limiter = new FailureRateLimiter(options.file.rateLimit, deps.now);
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
@@ -148,7 +149,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
-  broker = new Broker(config, store, deps);
+  broker = new Broker(config, { store, signingKeys, deps });
 
   let closed: Promise<void> | undefined;
   return {

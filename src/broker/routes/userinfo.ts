@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { OAuthError } from '../oauth-error.js';
 import { NO_STORE, bearerToken } from '../shared/http.js';
 import type { RouteDeps } from '../shared/route-deps.js';
-import type { Customer } from '../store.js';
+import type { Customer } from '../store/types.js';
 
 function userinfoResponse(customer: Customer) {
   return {

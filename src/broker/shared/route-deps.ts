@@ -2,7 +2,7 @@
 import type { Broker } from '../broker.js';
 import type { ClientRegistry } from '../clients.js';
 import type { FailureRateLimiter } from '../rate-limit.js';
-import type { BrokerStore } from '../store.js';
+import type { BrokerStore } from '../store/types.js';
 
 export interface RouteDeps {
   /**

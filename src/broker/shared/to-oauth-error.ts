@@ -2,7 +2,7 @@
 import type { FastifyError } from 'fastify';
 import { RemoteError } from '../../errors.js';
 import { OAuthError, invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
-import { StoreUnavailableError } from '../store.js';
+import { StoreUnavailableError } from '../store/types.js';
 import { BODY_LIMIT } from './http.js';
 
 /**
