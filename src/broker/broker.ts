@@ -3,7 +3,7 @@
  * register or update the customer, open a session and sign the broker's own token; and judge
  * the broker's tokens for introspection, userinfo and revocation.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { parseToken } from '../jwt/parse.js';
 import { verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
@@ -11,7 +11,6 @@ import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
-import { CryptoThread } from './crypto-thread.js';
 import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_TYPE } from '../oidc/urls.js';
 import type { BrokerStore, Customer, Session } from './store/types.js';
 
@@ -35,6 +34,28 @@ export interface ExchangeResult {
   session: Session;
 }
 
+/**
+ * Where the broker's public-key work is done (crypto-thread.ts: on a thread of its own, else on
+ * this one). Given to the Broker, which neither starts nor stops it.
+ */
+export interface BrokerCrypto {
+  /** A compact JWS of `payload` with the broker's signing key (the header gets `alg`, `kid` and `header`). */
+  sign(payload: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
+  /** Checks a signature of another issuer's token (as verifyJwt's `checkSignature`). */
+  verify(alg: string, key: KeyObject, input: string, signature: Uint8Array): Promise<boolean>;
+  /** Stops it once what it owes is answered. */
+  close(): Promise<void>;
+}
+
+/** What a Broker is built from; the caller (startBroker) closes `crypto` and `store` after its last request. */
+export interface BrokerParts {
+  store: BrokerStore;
+  /** The store's signing keys (BrokerStore.signingKeys), the one `crypto` signs with first. */
+  signingKeys: readonly SigningKey[];
+  crypto: BrokerCrypto;
+  deps: ProviderDeps;
+}
+
 /** The claims of a broker token that checked out, with its live session. */
 export interface LiveToken {
   claims: Record<string, unknown>;
@@ -47,19 +68,17 @@ export class Broker {
   private readonly byId = new Map<string, Provider>();
   private readonly callbacks: CallbackProvider[] = [];
   private readonly keys: ReadonlyMap<string, SigningKey>;
-  private readonly crypto: CryptoThread;
-
   private readonly store: BrokerStore;
+  private readonly crypto: BrokerCrypto;
   private readonly deps: ProviderDeps;
 
-  /** `signingKeys`: the store's (BrokerStore.signingKeys), the one to sign with first. */
   constructor(
     readonly config: BrokerConfig,
-    { store, signingKeys: keys, deps }: { store: BrokerStore; signingKeys: readonly SigningKey[]; deps: ProviderDeps },
+    { store, signingKeys: keys, crypto, deps }: BrokerParts,
   ) {
     this.store = store;
+    this.crypto = crypto;
     this.deps = deps;
-    this.crypto = new CryptoThread(keys[0]!);
     const providerDeps: ProviderDeps = { ...deps, checkSignature: (...check) => this.crypto.verify(...check) };
     this.providers = config.providers.map((p) => (p.type === 'jwt' ? new JwtProvider(p, providerDeps) : new CallbackProvider(p, deps)));
     for (const provider of this.providers) {
@@ -68,11 +87,6 @@ export class Broker {
       else if (provider instanceof CallbackProvider) this.callbacks.push(provider);
     }
     this.keys = new Map(keys.map((k) => [k.kid, k]));
-  }
-
-  /** Stops the crypto thread (once what it owes is answered). */
-  close(): Promise<void> {
-    return this.crypto.close();
   }
 
   /**

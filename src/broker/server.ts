@@ -6,9 +6,10 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { UsageError, describeError } from '../errors.js';
-import { Broker } from './broker.js';
+import { Broker, type BrokerCrypto } from './broker.js';
 import { ClientRegistry } from './clients.js';
 import { resolveBrokerConfig, type BrokerConfigFile } from './config.js';
+import { CryptoThread } from './crypto-thread.js';
 import { OAuthError, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
 import { FailureRateLimiter } from './rate-limit.js';
@@ -56,6 +57,8 @@ export interface RunningBroker {
 
 /**
  * Opens the database, listens, and serves. The issuer defaults to the address actually bound.
+ * The composition root: it creates the store (SQLite at `dbPath`) and the crypto thread, hands
+ * them to the Broker, and closes them (crypto, then store) once the server has drained.
  * @throws UsageError when the database cannot be opened or the address cannot be bound.
  */
 export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
@@ -78,6 +81,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const limiter = new FailureRateLimiter(options.file.rateLimit, deps.now);
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
   let broker: Broker | undefined;
+  let crypto: BrokerCrypto | undefined;
   const ready = (): Broker => {
     if (!broker) throw temporarilyUnavailable('the broker is starting');
     return broker;
@@ -149,7 +153,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
-  broker = new Broker(config, { store, signingKeys, deps });
+  crypto = new CryptoThread(signingKeys[0]!);
+  broker = new Broker(config, { store, signingKeys, crypto, deps });
 
   let closed: Promise<void> | undefined;
   return {
@@ -175,7 +180,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         } finally {
           clearInterval(idle);
           clearTimeout(deadline);
-          await broker?.close();
+          // The crypto thread answers what it owes before the database goes.
+          await crypto?.close();
           await store.close();
           flush();
         }
