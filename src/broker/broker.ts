@@ -3,7 +3,7 @@
  * register or update the customer, open a session and sign the broker's own token; and judge
  * the broker's tokens for introspection, userinfo and revocation.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { parseToken } from '../jwt/parse.js';
 import { verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
@@ -11,10 +11,8 @@ import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
 import type { Provider, TokenExpectation } from './providers/types.js';
-import { CryptoThread } from './crypto-thread.js';
-import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../oidc/urls.js';
-import type { BrokerStore, Customer, Session } from './store.js';
-
+import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_TYPE } from '../oidc/urls.js';
+import type { BrokerStore, Customer, Session } from './store/types.js';
 
 /** How the subject token arrived: an RFC 8693 `subject_token_type`, or the Synerise call (any JWT or opaque). */
 export type SubjectTokenKind = string | { synerise: true };
@@ -36,6 +34,28 @@ export interface ExchangeResult {
   session: Session;
 }
 
+/**
+ * Where the broker's public-key work is done (crypto-thread.ts: on a thread of its own, else on
+ * this one). Given to the Broker, which neither starts nor stops it.
+ */
+export interface BrokerCrypto {
+  /** A compact JWS of `payload` with the broker's signing key (the header gets `alg`, `kid` and `header`). */
+  sign(payload: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
+  /** Checks a signature of another issuer's token (as verifyJwt's `checkSignature`). */
+  verify(alg: string, key: KeyObject, input: string, signature: Uint8Array): Promise<boolean>;
+  /** Stops it once what it owes is answered. */
+  close(): Promise<void>;
+}
+
+/** What a Broker is built from; the caller (startBroker) closes `crypto` and `store` after its last request. */
+export interface BrokerParts {
+  store: BrokerStore;
+  /** The store's signing keys (BrokerStore.signingKeys), the one `crypto` signs with first. */
+  signingKeys: readonly SigningKey[];
+  crypto: BrokerCrypto;
+  deps: ProviderDeps;
+}
+
 /** The claims of a broker token that checked out, with its live session. */
 export interface LiveToken {
   claims: Record<string, unknown>;
@@ -48,15 +68,17 @@ export class Broker {
   private readonly byId = new Map<string, Provider>();
   private readonly callbacks: CallbackProvider[] = [];
   private readonly keys: ReadonlyMap<string, SigningKey>;
-  private readonly crypto: CryptoThread;
+  private readonly store: BrokerStore;
+  private readonly crypto: BrokerCrypto;
+  private readonly deps: ProviderDeps;
 
   constructor(
     readonly config: BrokerConfig,
-    private readonly store: BrokerStore,
-    private readonly deps: ProviderDeps,
+    { store, signingKeys: keys, crypto, deps }: BrokerParts,
   ) {
-    const keys = store.signingKeys();
-    this.crypto = new CryptoThread(keys[0]!);
+    this.store = store;
+    this.crypto = crypto;
+    this.deps = deps;
     const providerDeps: ProviderDeps = { ...deps, checkSignature: (...check) => this.crypto.verify(...check) };
     this.providers = config.providers.map((p) => (p.type === 'jwt' ? new JwtProvider(p, providerDeps) : new CallbackProvider(p, deps)));
     for (const provider of this.providers) {
@@ -67,34 +89,12 @@ export class Broker {
     this.keys = new Map(keys.map((k) => [k.kid, k]));
   }
 
-  /** Stops the crypto thread (once what it owes is answered). */
-  close(): Promise<void> {
-    return this.crypto.close();
-  }
-
-  /** RFC 8414 metadata. */
-  metadata(): Record<string, unknown> {
-    const base = this.config.issuer.replace(/\/$/, '');
-    const auth = ['client_secret_basic', 'client_secret_post', 'none'];
-    return {
-      issuer: this.config.issuer,
-      token_endpoint: `${base}/oauth/token`,
-      jwks_uri: `${base}/jwks.json`,
-      introspection_endpoint: `${base}/oauth/introspect`,
-      revocation_endpoint: `${base}/oauth/revoke`,
-      userinfo_endpoint: `${base}/userinfo`,
-      grant_types_supported: [TOKEN_EXCHANGE_GRANT],
-      response_types_supported: [],
-      token_endpoint_auth_methods_supported: auth,
-      introspection_endpoint_auth_methods_supported: auth,
-      revocation_endpoint_auth_methods_supported: auth,
-      authbridge_subject_token_types_supported: [
-        TOKEN_TYPE.accessToken,
-        TOKEN_TYPE.idToken,
-        TOKEN_TYPE.jwt,
-        ...this.providers.map((p) => `${PROVIDER_TOKEN_TYPE_PREFIX}${p.id}`),
-      ],
-    };
+  /**
+   * The `subject_token_type`s this broker accepts (RFC 8693 §3, and one
+   * `urn:authbridge:token-type:<id>` a provider), for its metadata.
+   */
+  subjectTokenTypes(): string[] {
+    return [TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken, TOKEN_TYPE.jwt, ...this.providers.map((p) => `${PROVIDER_TOKEN_TYPE_PREFIX}${p.id}`)];
   }
 
   jwks(): { keys: unknown[] } {
@@ -154,7 +154,7 @@ export class Broker {
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
     const ttl = this.config.tokenTtl;
-    const outcome = await this.store.loginSoon({
+    const outcome = await this.store.upsertCustomerAndOpenSession({
       provider: provider.id,
       subject: validated.subject,
       fields: validated.fields,
@@ -204,18 +204,18 @@ export class Broker {
    * A broker token that is live: our signature, our issuer, not expired, and its session
    * neither revoked nor expired. `undefined` otherwise.
    */
-  liveToken(token: string): LiveToken | undefined {
+  async liveToken(token: string): Promise<LiveToken | undefined> {
     const claims = this.signedClaims(token);
     if (!claims) return undefined;
     const now = this.deps.now();
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return undefined;
     if (typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return undefined;
-    const session = this.store.session(claims.sub, claims.sid);
+    const session = await this.store.session(claims.sub, claims.sid);
     if (!session || session.revokedAt !== null || session.expiresAt <= now) return undefined;
     return { claims, session };
   }
 
-  customer(id: string): Customer | undefined {
+  customer(id: string): Promise<Customer | undefined> {
     return this.store.customer(id);
   }
 
@@ -223,11 +223,11 @@ export class Broker {
    * RFC 7009: ends the session of a token issued to `clientId` (or every session of its
    * customer). A token that is not ours, or not that client's, is ignored.
    */
-  revoke(token: string, clientId: string, allSessions: boolean): void {
+  async revoke(token: string, clientId: string, allSessions: boolean): Promise<void> {
     const claims = this.signedClaims(token);
     if (!claims || claims.client_id !== clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
     const now = this.deps.now();
-    if (allSessions) this.store.revokeAllSessions(claims.sub, now);
-    else this.store.revokeSession(claims.sub, claims.sid, now);
+    if (allSessions) await this.store.revokeAllSessions(claims.sub, now);
+    else await this.store.revokeSession(claims.sub, claims.sid, now);
   }
 }

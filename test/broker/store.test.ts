@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BrokerStore, StoreUnavailableError, type LoginInput } from '../../src/broker/store.js';
+import { SqliteBrokerStore } from '../../src/broker/store/sqlite/store.js';
+import { StoreUnavailableError, type LoginInput } from '../../src/broker/store/types.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 let dir: string;
@@ -32,11 +33,11 @@ function rows(sql: string): unknown[] {
 
 describe('logins of one turn', () => {
   it('are committed together, in order: one person logging in twice in a batch is one customer', async () => {
-    const store = BrokerStore.open(dbPath, { now: NOW });
+    const store = SqliteBrokerStore.open(dbPath, { now: NOW });
     const outcomes = await Promise.all([
-      store.loginSoon(input('alice')),
-      store.loginSoon(input('bob')),
-      store.loginSoon(input('alice', { email: 'alice@new.example' })),
+      store.upsertCustomerAndOpenSession(input('alice')),
+      store.upsertCustomerAndOpenSession(input('bob')),
+      store.upsertCustomerAndOpenSession(input('alice', { email: 'alice@new.example' })),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['created', 'created', 'existing']);
     const [first, , again] = outcomes as Extract<(typeof outcomes)[number], { customer: unknown }>[];
@@ -51,12 +52,12 @@ describe('logins of one turn', () => {
   });
 
   it('a login that cannot be stored fails alone; its neighbours are committed', async () => {
-    const store = BrokerStore.open(dbPath, { now: NOW });
+    const store = SqliteBrokerStore.open(dbPath, { now: NOW });
     // A value JSON cannot hold makes that login throw inside the shared transaction.
     const results = await Promise.allSettled([
-      store.loginSoon(input('carol')),
-      store.loginSoon(input('mallory', { n: 1n })),
-      store.loginSoon(input('dave')),
+      store.upsertCustomerAndOpenSession(input('carol')),
+      store.upsertCustomerAndOpenSession(input('mallory', { n: 1n })),
+      store.upsertCustomerAndOpenSession(input('dave')),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(((results[1] as PromiseRejectedResult).reason as Error).name).toBe('TypeError');
@@ -66,11 +67,11 @@ describe('logins of one turn', () => {
   });
 
   it('a database another process holds locked fails every login of the batch with StoreUnavailableError', async () => {
-    const store = BrokerStore.open(dbPath, { now: NOW, busyTimeoutMs: 50 });
+    const store = SqliteBrokerStore.open(dbPath, { now: NOW, busyTimeoutMs: 50 });
     const other = new Database(dbPath);
     other.exec('BEGIN IMMEDIATE');
     try {
-      const results = await Promise.allSettled([store.loginSoon(input('erin')), store.loginSoon(input('frank'))]);
+      const results = await Promise.allSettled([store.upsertCustomerAndOpenSession(input('erin')), store.upsertCustomerAndOpenSession(input('frank'))]);
       for (const r of results) {
         expect(r.status).toBe('rejected');
         expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
@@ -81,13 +82,13 @@ describe('logins of one turn', () => {
     }
     // Nothing half-written, and the next turn works again.
     expect(rows('SELECT count(*) AS n FROM customers')).toEqual([{ n: 0 }]);
-    expect((await store.loginSoon(input('erin'))).status).toBe('created');
+    expect((await store.upsertCustomerAndOpenSession(input('erin'))).status).toBe('created');
     await store.close();
   });
 
   it('close() commits the logins still waiting for their turn', async () => {
-    const store = BrokerStore.open(dbPath, { now: NOW });
-    const pending = store.loginSoon(input('grace'));
+    const store = SqliteBrokerStore.open(dbPath, { now: NOW });
+    const pending = store.upsertCustomerAndOpenSession(input('grace'));
     await store.close();
     expect((await pending).status).toBe('created');
     expect(rows('SELECT subject FROM customers')).toEqual([{ subject: 'grace' }]);

@@ -1,0 +1,128 @@
+/**
+ * Customers and their sessions in SQLite: the prepared statements, and the login's
+ * read-modify-write. better-sqlite3 is synchronous, so that runs without an await in the middle;
+ * the caller still wraps it in `BEGIN IMMEDIATE` (store.ts) so that two broker processes on the
+ * same file cannot both register one person.
+ */
+import type Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import type { Customer, LoginInput, LoginOutcome, Session } from '../types.js';
+
+interface CustomerRow {
+  id: string;
+  provider: string;
+  subject: string;
+  fields: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface SessionRow {
+  sid: string;
+  customer_id: string;
+  client_id: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export const toCustomer = (row: CustomerRow): Customer => ({
+  id: row.id,
+  provider: row.provider,
+  subject: row.subject,
+  fields: JSON.parse(row.fields) as Record<string, unknown>,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export const toSession = (row: SessionRow): Session => ({
+  sid: row.sid,
+  customerId: row.customer_id,
+  clientId: row.client_id,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+});
+
+/** The statements of customers and sessions, prepared once per connection. */
+export interface Statements {
+  customerBySubject: Database.Statement<[string, string], CustomerRow>;
+  customerById: Database.Statement<[string], CustomerRow>;
+  insertCustomer: Database.Statement<[string, string, string, string, number, number]>;
+  updateCustomer: Database.Statement<[string, number, string]>;
+  insertSession: Database.Statement<[string, string, string, number, number]>;
+  ping: Database.Statement;
+  session: Database.Statement<[string, string], SessionRow>;
+  revokeSession: Database.Statement<[number, string, string]>;
+  revokeAll: Database.Statement<[number, string, number]>;
+}
+
+export function prepareStatements(db: Database.Database): Statements {
+  return {
+    customerBySubject: db.prepare<[string, string], CustomerRow>('SELECT * FROM customers WHERE provider = ? AND subject = ?'),
+    customerById: db.prepare<[string], CustomerRow>('SELECT * FROM customers WHERE id = ?'),
+    insertCustomer: db.prepare<[string, string, string, string, number, number]>(
+      'INSERT INTO customers (id, provider, subject, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    updateCustomer: db.prepare<[string, number, string]>('UPDATE customers SET fields = ?, updated_at = ? WHERE id = ?'),
+    insertSession: db.prepare<[string, string, string, number, number]>(
+      'INSERT INTO sessions (customer_id, sid, client_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    ping: db.prepare('SELECT 1'),
+    session: db.prepare<[string, string], SessionRow>('SELECT * FROM sessions WHERE customer_id = ? AND sid = ?'),
+    revokeSession: db.prepare<[number, string, string]>(
+      'UPDATE sessions SET revoked_at = ? WHERE customer_id = ? AND sid = ? AND revoked_at IS NULL',
+    ),
+    revokeAll: db.prepare<[number, string, number]>(
+      'UPDATE sessions SET revoked_at = ? WHERE customer_id = ? AND revoked_at IS NULL AND expires_at > ?',
+    ),
+  };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Registers or updates the customer and opens a session (BrokerStore.upsertCustomerAndOpenSession).
+ * To be run inside a transaction; throws whatever SQLite throws.
+ */
+export function upsertCustomerAndOpenSession(s: Statements, input: LoginInput): LoginOutcome {
+  const row = s.customerBySubject.get(input.provider, input.subject);
+  let customer: Customer;
+  let status: 'created' | 'existing';
+  if (!row) {
+    if (input.registration === 'existing-only') return { status: 'registration_required' };
+    customer = {
+      id: randomUUID(),
+      provider: input.provider,
+      subject: input.subject,
+      fields: input.fields,
+      createdAt: input.now,
+      updatedAt: input.now,
+    };
+    s.insertCustomer.run(customer.id, customer.provider, customer.subject, JSON.stringify(customer.fields), input.now, input.now);
+    status = 'created';
+  } else {
+    customer = toCustomer(row);
+    status = 'existing';
+    if (input.updatePolicy === 'each-login') {
+      // Fields the upstream no longer sends are kept: a login updates, it does not erase.
+      const merged = { ...customer.fields, ...input.fields };
+      if (!sameJson(merged, customer.fields)) {
+        s.updateCustomer.run(JSON.stringify(merged), input.now, customer.id);
+        customer = { ...customer, fields: merged, updatedAt: input.now };
+      }
+    }
+  }
+  const session: Session = {
+    sid: randomUUID(),
+    customerId: customer.id,
+    clientId: input.clientId,
+    createdAt: input.now,
+    expiresAt: input.now + input.ttl * 1000,
+    revokedAt: null,
+  };
+  s.insertSession.run(session.customerId, session.sid, session.clientId, session.createdAt, session.expiresAt);
+  return { status, customer, session };
+}

@@ -1,0 +1,153 @@
+/**
+ * The SQLite adapter of BrokerStore: customers, sessions and the signing key in one file (WAL).
+ * Logins go through group commit (group-commit.ts); every write is wrapped in `BEGIN IMMEDIATE`
+ * so that two broker processes on the same file cannot both register one person. Every verb
+ * either completes its transaction or fails: nothing is ever half-written.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UsageError, describeError } from '../../../errors.js';
+import type { SigningKey } from '../../../jwt/sign.js';
+import { StoreUnavailableError, type BrokerStore, type Customer, type LoginInput, type LoginOutcome, type Session } from '../types.js';
+import { Checkpoints } from './checkpoints.js';
+import { prepareStatements, toCustomer, toSession, upsertCustomerAndOpenSession, type Statements } from './customers.js';
+import { guarded, sqliteCode } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import { loadSigningKeys } from './keys.js';
+import { migrate, recordStart } from './schema.js';
+
+export interface OpenStoreOptions {
+  /** Milliseconds since the epoch; used for the signing key's creation time. */
+  now: number;
+  /** Milliseconds a write waits for another process's lock before giving up. Default 2000. */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteBrokerStore implements BrokerStore {
+  private readonly statements: Statements;
+  /** Logins of one event-loop turn, committed together. */
+  private readonly logins: GroupCommit<LoginInput, LoginOutcome>;
+  private readonly revokeAllTx: (customerId: string, now: number) => number;
+  private readonly checkpoints: Checkpoints;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly keys: readonly SigningKey[],
+  ) {
+    const s = (this.statements = prepareStatements(db));
+    const loginTx = db.transaction((input: LoginInput) => upsertCustomerAndOpenSession(s, input)).immediate;
+    // Logins of one event-loop turn, in input order: a later one sees what an earlier one wrote
+    // (two first logins of one person in a batch make one customer).
+    const loginBatchTx = db.transaction((inputs: LoginInput[]) => inputs.map((input) => upsertCustomerAndOpenSession(s, input))).immediate;
+    this.logins = new GroupCommit({
+      commitBatch: (inputs) => guarded(() => loginBatchTx(inputs)),
+      commitOne: (input) => guarded(() => loginTx(input)),
+      isOutage: (err) => err instanceof StoreUnavailableError,
+    });
+    this.revokeAllTx = db.transaction((customerId: string, now: number) => s.revokeAll.run(now, customerId, now).changes).immediate;
+    this.checkpoints = new Checkpoints(db);
+  }
+
+  /**
+   * Opens (creating if needed) the database at `path`: WAL mode, schema migrations, and the
+   * signing key generated on first start.
+   * @throws UsageError when the file cannot be opened or written (read-only, not a database,
+   *   written by a newer version).
+   */
+  static open(path: string, options: OpenStoreOptions): SqliteBrokerStore {
+    let db: Database.Database | undefined;
+    try {
+      if (path !== ':memory:') {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // The file holds the signing key: create it private before SQLite does.
+        if (!existsSync(path)) {
+          try {
+            closeSync(openSync(path, 'wx', 0o600));
+          } catch (err) {
+            // Another broker process created it in the meantime: fine.
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          }
+        }
+      }
+      db = new Database(path, { timeout: options.busyTimeoutMs ?? 2000 });
+      if (db.readonly) throw Object.assign(new Error('the file is read-only'), { code: 'SQLITE_READONLY' });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      // Checkpoints (the only fsyncs under synchronous=NORMAL) run on a timer, not inside a
+      // login's commit: see startCheckpoints().
+      db.pragma('wal_autocheckpoint = 0');
+      migrate(db);
+      const keys = loadSigningKeys(db, options.now);
+      recordStart(db, options.now);
+      return new SqliteBrokerStore(db, keys);
+    } catch (err) {
+      db?.close();
+      const code = sqliteCode(err) ?? (err as { code?: string }).code;
+      const why = code?.startsWith('SQLITE_READONLY') || code === 'EACCES' || code === 'EROFS' || code === 'EPERM'
+        ? 'the file or its directory is read-only'
+        : describeError(err);
+      throw new UsageError(`could not open broker database ${path}: ${why}`, {
+        cause: err,
+        hint: 'Give --db a writable file (default: $XDG_DATA_HOME/authbridge/broker.db).',
+      });
+    }
+  }
+
+  /**
+   * Copies the WAL into the database every `intervalMs` (checkpoints.ts): on a thread of its
+   * own when the build has one (`onThread`), else on a timer of this one.
+   */
+  startCheckpoints(intervalMs = 1000, onThread = true): void {
+    this.checkpoints.start(intervalMs, onThread);
+  }
+
+  async signingKeys(): Promise<readonly SigningKey[]> {
+    return this.keys;
+  }
+
+  /**
+   * Committed together with the other logins of this event-loop turn (group commit), each in
+   * call order. Resolves only once its own login is committed.
+   * @throws StoreUnavailableError (rejects) when the database cannot be written.
+   */
+  upsertCustomerAndOpenSession(input: LoginInput): Promise<LoginOutcome> {
+    return this.logins.submit(input);
+  }
+
+  async session(customerId: string, sid: string): Promise<Session | undefined> {
+    return guarded(() => {
+      const row = this.statements.session.get(customerId, sid);
+      return row ? toSession(row) : undefined;
+    });
+  }
+
+  async customer(id: string): Promise<Customer | undefined> {
+    return guarded(() => {
+      const row = this.statements.customerById.get(id);
+      return row ? toCustomer(row) : undefined;
+    });
+  }
+
+  async revokeSession(customerId: string, sid: string, now: number): Promise<boolean> {
+    return guarded(() => this.statements.revokeSession.run(now, customerId, sid).changes > 0);
+  }
+
+  async revokeAllSessions(customerId: string, now: number): Promise<number> {
+    return guarded(() => this.revokeAllTx(customerId, now));
+  }
+
+  async ping(): Promise<void> {
+    guarded(() => this.statements.ping.get());
+  }
+
+  /** Commits the logins still queued, stops the checkpoints and closes the database. */
+  async close(): Promise<void> {
+    // Logins already accepted are committed, not dropped.
+    if (this.db.open) this.logins.commitAll();
+    await this.checkpoints.stop();
+    // Closing the last connection checkpoints and removes the WAL.
+    if (this.db.open) this.db.close();
+  }
+}
