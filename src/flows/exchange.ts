@@ -10,7 +10,8 @@ import { NotSignedInError, TokenRejectedError, UsageError } from '../errors.js';
 import { remoteKeySet } from '../jwt/keys.js';
 import { parseToken } from '../jwt/parse.js';
 import { failureSummary, verifyJwt } from '../jwt/verify.js';
-import { connectBroker, syneriseLogin, type BrokerClient } from '../oidc/broker-client.js';
+import { connectBroker, type BrokerClient } from '../oidc/broker-client.js';
+import { syneriseLogin } from '../oidc/synerise.js';
 import { TOKEN_TYPE } from '../oidc/urls.js';
 import { isoTime } from '../util/time.js';
 
