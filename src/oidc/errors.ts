@@ -60,8 +60,8 @@ function innerMessage(err: Error): string {
 
 /**
  * RFC 6749 §5.2: a 401 `invalid_client` carries its error in the JSON body even when the
- * challenge is `WWW-Authenticate: Basic`, which names no error. Unread, unparsable or without a
- * string `error`: undefined.
+ * challenge is `WWW-Authenticate: Basic`, which names no error. Read already, unparsable or
+ * without a string `error`: undefined.
  */
 async function challengeBody(err: WWWAuthenticateChallengeError): Promise<{ error: string; error_description?: unknown } | undefined> {
   const response = err.response;
@@ -74,9 +74,10 @@ async function challengeBody(err: WWWAuthenticateChallengeError): Promise<{ erro
  * Classifies any failure of an IdP or broker call as `could not <action>: <why>`:
  * unreachable, timed out, 5xx, `server_error`/`temporarily_unavailable` or garbage →
  * RemoteError (exit 3); an OAuth error such as `invalid_grant`, `invalid_client` or
- * `access_denied` → OAuthRefusedError (exit 5, its `oauthError` the code), also when a 401's
- * OAuth error is in its JSON body behind a `WWW-Authenticate` challenge; a challenge without an
- * error code → AuthorizationRefusedError (exit 5); an ID token that fails openid-client's claim
+ * `access_denied` → OAuthRefusedError (exit 5, its `oauthError` the code), the code taken from
+ * a `WWW-Authenticate` challenge's `error`, else from the JSON body behind it (a 401 `Basic`
+ * challenge for `invalid_client`); a challenge with no error code anywhere →
+ * AuthorizationRefusedError (exit 5); an ID token that fails openid-client's claim
  * checks → TokenRejectedError (exit 1); an endpoint on plain HTTP → UsageError (exit 2). An
  * authbridge error inside the chain (a body over the size limit) is returned as it is.
  *
@@ -113,11 +114,13 @@ export async function oauthFailure(action: string, err: unknown, context: Failur
     return oauthError(err.error, err.error_description, undefined, describe(err.error, err.error_description));
   }
   if (err instanceof WWWAuthenticateChallengeError) {
-    const body = await challengeBody(err);
-    if (body) return oauthError(body.error, body.error_description, err.status, describe(body.error, body.error_description, err.status));
+    // A challenge that names its error (RFC 6750 §3, a resource such as userinfo) says it all;
+    // one that does not (`Basic`, RFC 6749 §5.2's invalid_client) leaves it to the JSON body.
     const parameters = err.cause[0]?.parameters;
     const error = parameters?.error;
     if (error) return oauthError(error, parameters.error_description, err.status, describe(error, parameters.error_description));
+    const body = await challengeBody(err);
+    if (body) return oauthError(body.error, body.error_description, err.status, describe(body.error, body.error_description, err.status));
     return fail(AuthorizationRefusedError, describe(`HTTP ${err.status}`, parameters?.error_description));
   }
   if (err instanceof Error) {

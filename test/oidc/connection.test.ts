@@ -142,9 +142,11 @@ describe('the error funnel', () => {
     expect((err as Error).message).toBe('could not refresh the session: HTTP 401');
   });
 
-  it('a Bearer challenge naming the error (userinfo, RFC 6750 §3) is a refusal with that code', async () => {
+  it('a Bearer challenge naming the error (userinfo, RFC 6750 §3) is a refusal with that code, whatever the body says', async () => {
     routes.set('/me', (_req, res) =>
-      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token", error_description="expired"' }).end(),
+      json(res, { error: 'invalid_request', error_description: 'from the body' }, 401, {
+        'www-authenticate': 'Bearer error="invalid_token", error_description="expired"',
+      }),
     );
     const err = await (await idp()).userinfo('an-access-token').catch((e: unknown) => e);
     expect(oauthErrorOf(err)).toBe('invalid_token');
