@@ -4,8 +4,7 @@
  * server on 127.0.0.1 that answers what each test asks.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationRefusedError, OAuthRefusedError, RemoteError, UsageError, oauthErrorOf } from '../../src/errors.js';
 import { isSecureOrLoopback, secureUrl } from '../../src/http/loopback.js';
