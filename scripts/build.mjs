@@ -79,7 +79,7 @@ const commandsApart = {
 };
 
 /** The imports of src/runtime/lazy.ts that go to dist/lazy/ (the file name there). */
-const LAZY = { '../oidc/client.js': 'oidc-client', '../oidc/broker-client.js': 'broker-client', 'proper-lockfile': 'proper-lockfile' };
+const LAZY = { '../oidc/client.js': 'oidc-client', '../oidc/broker-client.js': 'broker-client', '../oidc/synerise.js': 'synerise', 'proper-lockfile': 'proper-lockfile' };
 const LAZY_IMPORTER = resolve('src/runtime/lazy.ts');
 const lazyApart = {
   name: 'lazy-apart',
@@ -148,7 +148,7 @@ const results = await Promise.all([
     define: { 'import.meta.url': '__abModuleUrl' },
   }),
   build({ ...esm, entryPoints: Object.fromEntries(commands.filter((c) => !HOT.has(c)).map((c) => [`commands/${c}`, `src/commands/${c}.ts`])) }),
-  build({ ...lazyCjs, entryPoints: { 'oidc-client': 'src/oidc/client.ts', 'broker-client': 'src/oidc/broker-client.ts' } }),
+  build({ ...lazyCjs, entryPoints: { 'oidc-client': 'src/oidc/client.ts', 'broker-client': 'src/oidc/broker-client.ts', synerise: 'src/oidc/synerise.ts' } }),
   // As an ES module's namespace, the shape `await import('proper-lockfile')` gives.
   build({ ...lazyCjs, stdin: { contents: "export { default } from 'proper-lockfile';", resolveDir: resolve('.') }, outfile: join(outdir, 'lazy', 'proper-lockfile.cjs'), outdir: undefined }),
   build({ ...esm, entryPoints: { index: 'src/index.ts', ...WORKERS }, chunkNames: 'lib/[name]-[hash]' }),

@@ -3,7 +3,8 @@
  * test can count, delay or fail connections around the real adapters; by default they are the
  * openid-client adapters, loaded on first use (runtime/lazy.ts).
  */
-import type { BrokerClient, BrokerConnectOptions, SyneriseLoginInput, SyneriseLoginResult } from '../oidc/broker-client.js';
+import type { BrokerClient, BrokerConnectOptions } from '../oidc/broker-client.js';
+import type { SyneriseLoginInput, SyneriseLoginResult } from '../oidc/synerise.js';
 import type { IdpClient, IdpConnectOptions } from '../oidc/client.js';
 import { loadBrokerAdapter, loadIdpAdapter, loadSyneriseAdapter } from '../runtime/lazy.js';
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { RemoteError, UsageError, describeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
+import { fetchMetadata } from '../oidc/metadata.js';
 import { discoveryUrl } from '../oidc/urls.js';
 import { importPublicJwk, importSecret } from './jws.js';
 
@@ -278,29 +279,25 @@ export function secretKeySet(secret: string | Uint8Array): KeySet {
 /**
  * Finds the `jwks_uri` of an issuer by OIDC discovery, checking that the document names
  * exactly that issuer (OpenID Connect Discovery §4.3, RFC 8414 §3.3).
- * @throws RemoteError when discovery fails or names another issuer.
+ * @param options.timeoutMs Milliseconds for the discovery request. Default 10 000.
+ * @throws RemoteError when discovery fails, names another issuer, or has no http(s) `jwks_uri`.
  */
 export async function discoverJwksUri(
   issuer: string,
   options: { fetch: typeof fetch; timeoutMs?: number },
 ): Promise<string> {
-  const url = discoveryUrl(issuer);
-  const doc = await fetchJson(options.fetch, url, { what: 'the discovery document', timeoutMs: options.timeoutMs });
-  if (doc.issuer !== issuer) {
-    throw new RemoteError(
-      `could not use the discovery document of ${issuer}: it names the issuer "${String(doc.issuer)}"`,
-      { hint: 'The --issuer value must match the provider\'s issuer exactly (scheme, host, path, trailing slash).' },
-    );
-  }
-  if (typeof doc.jwks_uri !== 'string') {
-    throw new RemoteError(`could not use the discovery document of ${issuer}: it has no jwks_uri`);
-  }
+  const doc = await fetchMetadata(options.fetch, discoveryUrl(issuer), {
+    issuer,
+    what: 'the discovery document',
+    issuerHint: 'The --issuer value must match the provider\'s issuer exactly (scheme, host, path, trailing slash).',
+    required: ['jwks_uri'],
+    timeoutMs: options.timeoutMs,
+  });
+  const jwksUri = doc.jwks_uri as string;
   // The provider's answer, not the user's flag: a bad URL here is a remote failure (exit 3).
-  const protocol = URL.canParse(doc.jwks_uri) ? new URL(doc.jwks_uri).protocol : '';
+  const protocol = URL.canParse(jwksUri) ? new URL(jwksUri).protocol : '';
   if (protocol !== 'https:' && protocol !== 'http:') {
-    throw new RemoteError(
-      `could not use the discovery document of ${issuer}: its jwks_uri is not an http(s) URL: "${doc.jwks_uri}"`,
-    );
+    throw new RemoteError(`could not use the discovery document of ${issuer}: its jwks_uri is not an http(s) URL: "${jwksUri}"`);
   }
-  return doc.jwks_uri;
+  return jwksUri;
 }

@@ -5,13 +5,14 @@
  */
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
-import { fetchJson, limitedFetch } from '../http/fetch-json.js';
-import { isLoopbackHost } from '../http/loopback.js';
-import { wrapIdpError } from './errors.js';
+import { secureUrl } from '../http/loopback.js';
+import { Connection, type ClientAuthMethod } from './connection.js';
+import { fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
+import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
 import { discoveryUrl } from './urls.js';
 
-export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+export { chooseClientAuth, type ClientAuthMethod } from './connection.js';
 
 export interface IdpConnectOptions {
   /** The issuer identifier, compared exactly with the discovery document's `issuer`. */
@@ -63,72 +64,27 @@ export interface TokenSet {
 
 export type IntrospectionResult = Record<string, unknown> & { active: boolean };
 
-/** Parses the issuer and decides whether plain HTTP is allowed (loopback only). */
-function parseIssuer(issuer: string): URL {
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new UsageError(`--issuer must be an https URL, got "${issuer}"`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw new UsageError(`--issuer must be an https URL (http only on 127.0.0.1/localhost), got "${issuer}"`);
-  }
-  if (url.search || url.hash) throw new UsageError(`--issuer must not have a query or fragment, got "${issuer}"`);
-  return url;
-}
-
-/**
- * Picks the token endpoint client authentication: none for a public client; for a confidential
- * one client_secret_basic (RFC 6749 §2.3.1, and the metadata default) unless the IdP lists only
- * client_secret_post.
- */
-export function chooseClientAuth(secret: string | undefined, supported: unknown): ClientAuthMethod {
-  if (!secret) return 'none';
-  if (Array.isArray(supported) && !supported.includes('client_secret_basic') && supported.includes('client_secret_post')) {
-    return 'client_secret_post';
-  }
-  return 'client_secret_basic';
-}
-
 /** A connected IdP: discovery done, client configured. Build one with {@link connectIdp}. */
 export class IdpClient {
   private constructor(
-    private readonly config: oidc.Configuration,
+    private readonly connection: Connection,
     readonly metadata: IdpMetadata,
     readonly clientId: string,
-    readonly clientAuthMethod: ClientAuthMethod,
-    private readonly timeoutSeconds: number,
   ) {}
 
   /** @internal Use {@link connectIdp}. */
   static create(options: IdpConnectOptions, metadata: IdpMetadata & Record<string, unknown>): IdpClient {
-    const method = chooseClientAuth(options.clientSecret, metadata.token_endpoint_auth_methods_supported);
-    const auth =
-      method === 'none'
-        ? oidc.None()
-        : method === 'client_secret_post'
-          ? oidc.ClientSecretPost(options.clientSecret)
-          : oidc.ClientSecretBasic(options.clientSecret);
-    const config = new oidc.Configuration(
-      metadata as oidc.ServerMetadata,
-      options.clientId,
-      options.clientSecret ? { client_secret: options.clientSecret } : undefined,
-      auth,
-    );
-    const timeoutSeconds = options.timeoutSeconds ?? 30;
-    config.timeout = timeoutSeconds;
-    config[oidc.customFetch] = tracingFetch(limitedFetch(options.fetch), options.trace, options.now) as oidc.CustomFetch;
-    if (new URL(metadata.issuer).protocol === 'http:') oidc.allowInsecureRequests(config);
-    return new IdpClient(config, metadata, options.clientId, method, timeoutSeconds);
+    const connection = new Connection({ ...options, party: 'IdP', metadata });
+    return new IdpClient(connection, metadata, options.clientId);
   }
 
   get issuer(): string {
     return this.metadata.issuer;
   }
 
-  private wrap(action: string, err: unknown) {
-    return wrapIdpError(action, err, this.timeoutSeconds);
+  /** How the client authenticates at the token endpoint. */
+  get clientAuthMethod(): ClientAuthMethod {
+    return this.connection.clientAuthMethod;
   }
 
   /**
@@ -153,19 +109,20 @@ export class IdpClient {
       ...input.extra,
     };
     if (input.scopes.includes('offline_access')) params.prompt = 'consent';
-    const url = oidc.buildAuthorizationUrl(this.config, params);
+    const url = oidc.buildAuthorizationUrl(this.connection.config, params);
     return { url, redirectUri: input.redirectUri, state, nonce, codeVerifier, scopes: input.scopes };
   }
 
   /**
    * Validates the authorization response (`state`, RFC 9207 `iss` where sent, `error=`) and
    * exchanges the code with its PKCE verifier.
-   * @throws AuthorizationRefusedError for `error=` callbacks, a state or iss mismatch, `invalid_grant`;
-   *   RemoteError when the token endpoint fails.
+   * @throws OAuthRefusedError (exit 5) for `error=` callbacks and OAuth errors such as
+   *   `invalid_grant`; AuthorizationRefusedError for a state or iss mismatch; TokenRejectedError
+   *   for an ID token failing openid-client's checks; RemoteError when the token endpoint fails.
    */
   async exchangeCode(callbackUrl: URL, request: AuthorizationRequest): Promise<TokenSet> {
     try {
-      const tokens = await oidc.authorizationCodeGrant(this.config, callbackUrl, {
+      const tokens = await oidc.authorizationCodeGrant(this.connection.config, callbackUrl, {
         pkceCodeVerifier: request.codeVerifier,
         expectedState: request.state,
         expectedNonce: request.nonce,
@@ -173,68 +130,60 @@ export class IdpClient {
       });
       return toTokenSet(tokens);
     } catch (err) {
-      if (err instanceof oidc.AuthorizationResponseError) throw this.wrap('sign in', err);
-      throw this.wrap('exchange the authorization code', err);
+      const action = err instanceof oidc.AuthorizationResponseError ? 'sign in' : 'exchange the authorization code';
+      throw await this.connection.fail(action, err);
     }
   }
 
   /**
    * The refresh-token grant (RFC 6749 §6).
-   * @throws AuthorizationRefusedError on `invalid_grant` (the session is over); RemoteError otherwise.
+   * @throws OAuthRefusedError on `invalid_grant` (the session is over); RemoteError otherwise.
    */
   async refresh(refreshToken: string): Promise<TokenSet> {
-    try {
-      return toTokenSet(await oidc.refreshTokenGrant(this.config, refreshToken));
-    } catch (err) {
-      throw this.wrap('refresh the session', err);
-    }
+    return toTokenSet(await this.connection.run('refresh the session', (config) => oidc.refreshTokenGrant(config, refreshToken)));
   }
 
   /**
    * RFC 7009 revocation.
-   * @throws UsageError when the IdP has no revocation endpoint; RemoteError/AuthorizationRefusedError otherwise.
+   * @throws RemoteError when the IdP has no revocation endpoint or fails; OAuthRefusedError when it refuses.
    */
   async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
     const what = hint === 'refresh_token' ? 'the refresh token' : 'the access token';
     if (!this.metadata.revocation_endpoint) {
       throw new RemoteError(`could not revoke ${what}: ${this.issuer} has no revocation_endpoint`);
     }
-    try {
-      await oidc.tokenRevocation(this.config, token, { token_type_hint: hint });
-    } catch (err) {
-      throw this.wrap(`revoke ${what}`, err);
-    }
+    await this.connection.run(`revoke ${what}`, (config) => oidc.tokenRevocation(config, token, { token_type_hint: hint }));
   }
 
   /**
    * RFC 7662 introspection, client-authenticated as configured.
-   * @throws UsageError when the IdP has no introspection endpoint.
+   * @throws UsageError when the IdP has no introspection endpoint; OAuthRefusedError when it
+   *   refuses (`invalid_client`); RemoteError when it fails.
    */
   async introspect(token: string, hint?: 'refresh_token' | 'access_token'): Promise<IntrospectionResult> {
     if (!this.metadata.introspection_endpoint) {
       throw new UsageError(`could not introspect the token: ${this.issuer} has no introspection_endpoint`);
     }
-    try {
-      const result = await oidc.tokenIntrospection(this.config, token, hint ? { token_type_hint: hint } : undefined);
-      return result as IntrospectionResult;
-    } catch (err) {
-      throw this.wrap('introspect the token', err);
-    }
+    const result = await this.connection.run('introspect the token', (config) =>
+      oidc.tokenIntrospection(config, token, hint ? { token_type_hint: hint } : undefined),
+    );
+    return result as IntrospectionResult;
   }
 
   /**
    * The UserInfo endpoint (OpenID Connect Core §5.3); `sub` must equal `expectedSubject` when given.
-   * @throws AuthorizationRefusedError when the token is refused (401); RemoteError otherwise.
+   * @throws UsageError when the IdP has no userinfo endpoint; AuthorizationRefusedError (an
+   *   OAuthRefusedError when the challenge names the error) when the token is refused (401);
+   *   RemoteError otherwise.
    */
   async userinfo(accessToken: string, expectedSubject?: string): Promise<Record<string, unknown>> {
     if (!this.metadata.userinfo_endpoint) {
       throw new UsageError(`could not fetch userinfo: ${this.issuer} has no userinfo_endpoint`);
     }
-    try {
-      return (await oidc.fetchUserInfo(this.config, accessToken, expectedSubject ?? oidc.skipSubjectCheck)) as Record<string, unknown>;
-    } catch (err) {
-      throw this.wrap('fetch userinfo', err);
-    }
+    const info = await this.connection.run('fetch userinfo', (config) =>
+      oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck),
+    );
+    return info as Record<string, unknown>;
   }
 }
 
@@ -261,22 +210,14 @@ function toTokenSet(tokens: oidc.TokenEndpointResponse): TokenSet {
  *   RemoteError when discovery is unreachable, not JSON, 4xx/5xx, or names another issuer.
  */
 export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient> {
-  parseIssuer(options.issuer);
-  const timeoutSeconds = options.timeoutSeconds ?? 30;
-  const doc = await fetchJson(tracingFetch(options.fetch, options.trace, options.now), discoveryUrl(options.issuer), {
+  const issuer = secureUrl(options.issuer, '--issuer');
+  if (issuer.search || issuer.hash) throw new UsageError(`--issuer must not have a query or fragment, got "${options.issuer}"`);
+  const doc = await fetchMetadata(tracingFetch(options.fetch, options.trace, options.now), discoveryUrl(options.issuer), {
+    issuer: options.issuer,
     what: 'the discovery document',
-    timeoutMs: timeoutSeconds * 1000,
+    issuerHint: "The profile's issuer must match the provider's exactly (scheme, host, path, trailing slash).",
+    optional: ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'introspection_endpoint', 'revocation_endpoint'],
+    timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
-  if (doc.issuer !== options.issuer) {
-    throw new RemoteError(
-      `could not use the discovery document of ${options.issuer}: it names the issuer "${String(doc.issuer)}"`,
-      { hint: "The profile's issuer must match the provider's exactly (scheme, host, path, trailing slash)." },
-    );
-  }
-  for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
-    if (doc[field] !== undefined && typeof doc[field] !== 'string') {
-      throw new RemoteError(`could not use the discovery document of ${options.issuer}: ${field} is not a string`);
-    }
-  }
   return IdpClient.create(options, doc as IdpMetadata & Record<string, unknown>);
 }

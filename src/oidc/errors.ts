@@ -1,6 +1,7 @@
 /**
- * openid-client (oauth4webapi) errors, re-thrown into the one hierarchy with a fixed message and
- * the original as `cause`.
+ * The one error funnel of the adapter: whatever an openid-client (oauth4webapi) call throws, at
+ * the IdP or at the broker, is re-thrown into the one hierarchy with a fixed message and the
+ * original as `cause`.
  */
 import { AuthorizationResponseError, ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
 import {
@@ -14,15 +15,36 @@ import {
   describeError,
 } from '../errors.js';
 
+/** Who answered: named in messages ("the IdP answered HTTP 500") and choosing the hints. */
+export type Party = 'IdP' | 'broker';
+
+export interface FailureContext {
+  /** Who was asked. */
+  party: Party;
+  /** The time limit of the request, in seconds, for "no answer within N s". */
+  timeoutSeconds: number;
+}
+
 /** OAuth error codes that mean "the server is not well", not "the server said no". */
 const REMOTE_OAUTH_ERRORS = new Set(['server_error', 'temporarily_unavailable']);
 
-const HINTS: Record<string, string> = {
-  invalid_grant: 'Run `authbridge login` to sign in again.',
-  invalid_client: "Check the profile's clientId and clientSecret (`authbridge config get`).",
-  unauthorized_client: "Check that the client is allowed this grant at the IdP.",
-  invalid_scope: "Check the profile's scopes against what the IdP offers.",
+/** What to do next, by who refused and the OAuth error code. */
+const HINTS: Record<Party, Record<string, string>> = {
+  IdP: {
+    invalid_grant: 'Run `authbridge login` to sign in again.',
+    invalid_client: "Check the profile's clientId and clientSecret (`authbridge config get`).",
+    unauthorized_client: 'Check that the client is allowed this grant at the IdP.',
+    invalid_scope: "Check the profile's scopes against what the IdP offers.",
+  },
+  broker: {
+    invalid_grant: 'Run `authbridge login` to sign in again.',
+    invalid_client: "Check the profile's broker.clientId and broker.clientSecret.",
+    unauthorized_client: 'Check that the client is allowed this grant at the broker.',
+    invalid_scope: 'Check the scope asked for against what the broker offers.',
+  },
 };
+
+type ErrorClass<T extends AuthbridgeError> = new (message: string, options: { cause?: unknown; hint?: string }) => T;
 
 function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown })?.code;
@@ -37,57 +59,92 @@ function innerMessage(err: Error): string {
 }
 
 /**
- * Wraps any failure of an IdP call as `could not <action>: <why>`:
- * unreachable, timed out, 5xx or garbage → RemoteError (3); an OAuth error such as
- * `invalid_grant` or `access_denied` → AuthorizationRefusedError (5); an ID token that fails
- * openid-client's claim checks → TokenRejectedError (1); a refused plain-HTTP issuer → UsageError (2).
+ * RFC 6749 §5.2: a 401 `invalid_client` carries its error in the JSON body even when the
+ * challenge is `WWW-Authenticate: Basic`, which names no error. Read already, unparsable or
+ * without a string `error`: undefined.
  */
-export function wrapIdpError(action: string, err: unknown, timeoutSeconds?: number): AuthbridgeError {
+async function challengeBody(err: WWWAuthenticateChallengeError): Promise<{ error: string; error_description?: unknown } | undefined> {
+  const response = err.response;
+  if (!response || response.bodyUsed) return undefined;
+  const body = (await response.json().catch(() => undefined)) as { error?: unknown; error_description?: unknown } | undefined;
+  return body && typeof body === 'object' && typeof body.error === 'string' && body.error ? (body as { error: string }) : undefined;
+}
+
+/**
+ * Classifies any failure of an IdP or broker call as `could not <action>: <why>`:
+ * unreachable, timed out, 5xx, `server_error`/`temporarily_unavailable` or garbage →
+ * RemoteError (exit 3); an OAuth error such as `invalid_grant`, `invalid_client` or
+ * `access_denied` → OAuthRefusedError (exit 5, its `oauthError` the code), the code taken from
+ * a `WWW-Authenticate` challenge's `error`, else from the JSON body behind it (a 401 `Basic`
+ * challenge for `invalid_client`); a challenge with no error code anywhere →
+ * AuthorizationRefusedError (exit 5); an ID token that fails openid-client's claim
+ * checks → TokenRejectedError (exit 1); an endpoint on plain HTTP → UsageError (exit 2). An
+ * authbridge error inside the chain (a body over the size limit) is returned as it is.
+ *
+ * Async because the body of a challenged answer is read here; it never rejects.
+ *
+ * @example
+ * try { await oidc.refreshTokenGrant(config, token); }
+ * catch (err) { throw await oauthFailure('refresh the session', err, { party: 'IdP', timeoutSeconds: 30 }); }
+ */
+export async function oauthFailure(action: string, err: unknown, context: FailureContext): Promise<AuthbridgeError> {
   // An error of ours deep inside openid-client's (a body over the size limit) says it best.
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (isAuthbridgeError(e)) return e;
   }
-  const fail = <T extends AuthbridgeError>(
-    Kind: new (message: string, options: { cause?: unknown; hint?: string }) => T,
-    why: string,
-    hint?: string,
-  ): T => new Kind(`could not ${action}: ${why}`, { cause: err, hint });
+  const { party, timeoutSeconds } = context;
+  const fail = <T extends AuthbridgeError>(Kind: ErrorClass<T>, why: string, hint?: string): T =>
+    new Kind(`could not ${action}: ${why}`, { cause: err, hint });
+  /**
+   * An OAuth error: a refusal with its code, unless an endpoint's answer (`status`) says the
+   * server is unwell (5xx, `server_error`, `temporarily_unavailable`).
+   */
+  const oauthError = (error: string, description: unknown, status: number | undefined, why: string): AuthbridgeError => {
+    if (status !== undefined && (status >= 500 || REMOTE_OAUTH_ERRORS.has(error))) return fail(RemoteError, why);
+    return new OAuthRefusedError(`could not ${action}: ${why}`, error, { cause: err, hint: HINTS[party][error] });
+  };
+  const describe = (error: string, description: unknown, status?: number): string =>
+    `${error}${typeof description === 'string' && description ? `: ${description}` : ''}${status === undefined ? '' : ` (HTTP ${status})`}`;
 
-  if (err instanceof AuthorizationResponseError || err instanceof ResponseBodyError) {
-    const description = err.error_description ? `: ${err.error_description}` : '';
-    const status = err instanceof ResponseBodyError ? ` (HTTP ${err.status})` : '';
-    const why = `${err.error}${description}${status}`;
-    if (err instanceof ResponseBodyError && (err.status >= 500 || REMOTE_OAUTH_ERRORS.has(err.error))) return fail(RemoteError, why);
-    return new OAuthRefusedError(`could not ${action}: ${why}`, err.error, { cause: err, hint: HINTS[err.error] });
+  if (err instanceof ResponseBodyError) {
+    return oauthError(err.error, err.error_description, err.status, describe(err.error, err.error_description, err.status));
+  }
+  if (err instanceof AuthorizationResponseError) {
+    // `error=` at the redirect: whatever the code, the user's sign-in was refused (exit 5).
+    return oauthError(err.error, err.error_description, undefined, describe(err.error, err.error_description));
   }
   if (err instanceof WWWAuthenticateChallengeError) {
-    const challenge = err.cause[0];
-    const error = challenge?.parameters.error ?? `HTTP ${err.status}`;
-    const description = challenge?.parameters.error_description ? `: ${challenge.parameters.error_description}` : '';
-    return fail(AuthorizationRefusedError, `${error}${description}`);
+    // A challenge that names its error (RFC 6750 §3, a resource such as userinfo) says it all;
+    // one that does not (`Basic`, RFC 6749 §5.2's invalid_client) leaves it to the JSON body.
+    const parameters = err.cause[0]?.parameters;
+    const error = parameters?.error;
+    if (error) return oauthError(error, parameters.error_description, err.status, describe(error, parameters.error_description));
+    const body = await challengeBody(err);
+    if (body) return oauthError(body.error, body.error_description, err.status, describe(body.error, body.error_description, err.status));
+    return fail(AuthorizationRefusedError, describe(`HTTP ${err.status}`, parameters?.error_description));
   }
   if (err instanceof Error) {
     if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-      return fail(RemoteError, `no answer within ${timeoutSeconds ?? 30} s`);
+      return fail(RemoteError, `no answer within ${timeoutSeconds} s`);
     }
     switch (codeOf(err)) {
       // oauth4webapi's own time limit (config.timeout) on any endpoint.
       case 'OAUTH_TIMEOUT':
-        return fail(RemoteError, `no answer within ${timeoutSeconds ?? 30} s`);
+        return fail(RemoteError, `no answer within ${timeoutSeconds} s`);
       case 'OAUTH_HTTP_REQUEST_FORBIDDEN':
       case 'OAUTH_REQUEST_PROTOCOL_FORBIDDEN':
-        return fail(UsageError, 'the IdP asks for a plain-HTTP request; only https is allowed (http only on 127.0.0.1/localhost)');
+        return fail(UsageError, `the ${party} asks for a plain-HTTP request; only https is allowed (http only on 127.0.0.1/localhost)`);
       case 'OAUTH_RESPONSE_IS_NOT_CONFORM': {
         const response = (err as { cause?: unknown }).cause;
         const status = response instanceof Response ? `HTTP ${response.status}` : 'an unexpected HTTP status';
-        return fail(RemoteError, `the IdP answered ${status}`);
+        return fail(RemoteError, `the ${party} answered ${status}`);
       }
       case 'OAUTH_RESPONSE_IS_NOT_JSON':
-        return fail(RemoteError, 'the IdP answered something that is not JSON');
+        return fail(RemoteError, `the ${party} answered something that is not JSON`);
       case 'OAUTH_PARSE_ERROR':
       case 'OAUTH_INVALID_RESPONSE':
       case 'OAUTH_INVALID_SERVER_METADATA':
-        return fail(RemoteError, `the IdP's answer is invalid: ${innerMessage(err)}`);
+        return fail(RemoteError, `the ${party}'s answer is invalid: ${innerMessage(err)}`);
       case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
       case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
         return fail(TokenRejectedError, `the ID token failed a check: ${innerMessage(err)}`);
@@ -97,7 +154,6 @@ export function wrapIdpError(action: string, err: unknown, timeoutSeconds?: numb
       default:
         break;
     }
-    if (err instanceof TypeError && err.message === 'fetch failed') return fail(RemoteError, describeError(err));
   }
   return fail(RemoteError, describeError(err));
 }

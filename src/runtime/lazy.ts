@@ -14,7 +14,7 @@ export const loadIdpAdapter = () => import('../oidc/client.js');
 export const loadBrokerAdapter = () => import('../oidc/broker-client.js');
 
 /** The Synerise-compatible login call. */
-export const loadSyneriseAdapter = () => import('../oidc/broker-client.js');
+export const loadSyneriseAdapter = () => import('../oidc/synerise.js');
 
 /** proper-lockfile, for the cache's and config's inter-process lock (only writes take it). */
 export const loadLockfile = () => import('proper-lockfile');

@@ -5,6 +5,7 @@
  */
 import { RemoteError } from '../../errors.js';
 import { fetchJson } from '../../http/fetch-json.js';
+import { fetchMetadata } from '../../oidc/metadata.js';
 import { discoveryUrl } from '../../oidc/urls.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
 import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
@@ -97,10 +98,13 @@ export class JwtProvider implements Provider {
   private discover(): Promise<Discovery> {
     this.discovery ??= (async () => {
       const issuer = this.config.issuer;
-      const url = discoveryUrl(issuer);
-      const doc = await fetchJson(this.deps.fetch, url, { what: 'the discovery document', timeoutMs: this.config.timeoutMs });
       // OpenID Connect Discovery §4.3: the document must name exactly this issuer.
-      if (doc.issuer !== issuer) throw new RemoteError(`the discovery document of ${issuer} names another issuer`);
+      const doc = await fetchMetadata(this.deps.fetch, discoveryUrl(issuer), {
+        issuer,
+        what: 'the discovery document',
+        optional: ['jwks_uri', 'userinfo_endpoint'],
+        timeoutMs: this.config.timeoutMs,
+      });
       return {
         jwksUri: typeof doc.jwks_uri === 'string' ? doc.jwks_uri : undefined,
         userinfoEndpoint: typeof doc.userinfo_endpoint === 'string' ? doc.userinfo_endpoint : undefined,

@@ -1,0 +1,80 @@
+/**
+ * The one metadata fetch: an OpenID Connect discovery document or an RFC 8414 authorization
+ * server metadata document, checked to name the issuer it was asked for and to carry the
+ * endpoints its caller uses. No openid-client here: `verify` finds its keys through this module
+ * without loading the adapter.
+ */
+import { RemoteError } from '../errors.js';
+import { fetchJson } from '../http/fetch-json.js';
+
+/** A metadata document: a JSON object whose `issuer` has been checked. */
+export type ServerMetadataDocument = Record<string, unknown> & { issuer: string };
+
+/**
+ * How the document's `issuer` is compared with the expected one:
+ * - `exact`: character for character (OpenID Connect Discovery §4.3);
+ * - `ignore-trailing-slash`: equal once one trailing slash is removed from each (the broker's
+ *   RFC 8414 §3.3 check, which takes the base URL as the user typed it).
+ */
+export type IssuerMatch = 'exact' | 'ignore-trailing-slash';
+
+export interface FetchMetadataOptions {
+  /** The issuer the document must name. */
+  issuer: string;
+  /** Default `exact`. */
+  issuerMatch?: IssuerMatch;
+  /** What is fetched, for messages: `the discovery document`, `the broker metadata`. */
+  what: string;
+  /** Whose document it is, for `could not use <what> of <subject>: …`. Default `issuer`. */
+  subject?: string;
+  /** The hint given when the document names another issuer (what the user should change). */
+  issuerHint?: string;
+  /** Fields that must be strings: `it has no <field>` otherwise. */
+  required?: readonly string[];
+  /** Fields that must be strings when present: `<field> is not a string` otherwise. */
+  optional?: readonly string[];
+  /** Milliseconds for the whole request. Default fetchJson's, 10 000. */
+  timeoutMs?: number;
+}
+
+const withoutTrailingSlash = (value: string): string => value.replace(/\/$/, '');
+
+/**
+ * GETs a metadata document with `fetchImpl` (traced already, for `--verbose`) through
+ * {@link fetchJson} (time limit, size limit, same-origin redirects only) and checks that it
+ * names `options.issuer` and that the endpoint fields its caller uses are strings.
+ *
+ * @example
+ * const doc = await fetchMetadata(fetch, discoveryUrl(issuer), { issuer, what: 'the discovery document', required: ['jwks_uri'] });
+ *
+ * @throws RemoteError `could not fetch <what> from <url>: …` when the document cannot be had
+ *   (unreachable, timed out, 4xx/5xx, not a JSON object); `could not use <what> of <subject>: …`
+ *   when it names another issuer, lacks a required field, or has a field that is not a string.
+ */
+export async function fetchMetadata(
+  fetchImpl: typeof fetch,
+  url: string,
+  options: FetchMetadataOptions,
+): Promise<ServerMetadataDocument> {
+  const { issuer, what } = options;
+  const subject = options.subject ?? issuer;
+  const doc = await fetchJson(fetchImpl, url, { what, timeoutMs: options.timeoutMs });
+  const named = doc.issuer;
+  const matches =
+    typeof named === 'string' &&
+    (options.issuerMatch === 'ignore-trailing-slash' ? withoutTrailingSlash(named) === withoutTrailingSlash(issuer) : named === issuer);
+  if (!matches) {
+    throw new RemoteError(`could not use ${what} of ${subject}: it names the issuer "${String(named)}"`, {
+      hint: options.issuerHint,
+    });
+  }
+  for (const field of options.required ?? []) {
+    if (typeof doc[field] !== 'string') throw new RemoteError(`could not use ${what} of ${subject}: it has no ${field}`);
+  }
+  for (const field of options.optional ?? []) {
+    if (doc[field] !== undefined && typeof doc[field] !== 'string') {
+      throw new RemoteError(`could not use ${what} of ${subject}: ${field} is not a string`);
+    }
+  }
+  return doc as ServerMetadataDocument;
+}
