@@ -236,6 +236,24 @@ export async function signIn(options: SignInOptions): Promise<CachedSession> {
   return session;
 }
 
+/** Whether the IdP says `token` is active (RFC 7662, asked as `clientId`, the public client by default). */
+export async function activeAtIdp(idp: Pick<Idp, 'issuer'>, token: string, client: { clientId: string; clientSecret?: string } = { clientId: PUBLIC_CLIENT_ID }): Promise<boolean> {
+  const connected = await oidcConnectors.idp({ issuer: idp.issuer, ...client, fetch: (...args) => globalThis.fetch(...args), now: realClock });
+  return (await connected.introspect(token)).active;
+}
+
+/** Whether the broker says its `token` is active (RFC 7662, asked as the broker client `cli`). */
+export async function activeAtBroker(broker: { url: string }, token: string): Promise<boolean> {
+  const connected = await oidcConnectors.broker({ url: broker.url, ...BROKER_CLIENT, fetch: (...args) => globalThis.fetch(...args), now: realClock });
+  return (await connected.introspect(token)).active;
+}
+
+/** Requests the IdP saw from now on: call the returned function to get them (`METHOD /path`). */
+export function requestsFrom(idp: Pick<Idp, 'requests'>): () => string[] {
+  const start = idp.requests.length;
+  return () => idp.requests.slice(start);
+}
+
 /** Rewrites a profile's cache entry (through the cache, so the file keeps its 0600 mode). */
 export async function editEntry(cache: TokenCache, profile: string, edit: (entry: CachedSession) => void): Promise<CachedSession> {
   const next = await cache.update(profile, (current) => {
