@@ -14,7 +14,9 @@ import { TokenCache } from '../../src/cache/token-cache.js';
 import type { CachedSession } from '../../src/cache/types.js';
 import { DEFAULT_SCOPES, type Profile } from '../../src/config/types.js';
 import { oidcConnectors, type Connectors } from '../../src/flows/connectors.js';
+import { exchangeFlow, type ExchangeInput, type ExchangeOutcome } from '../../src/flows/exchange.js';
 import { loginFlow, type LoginTalk } from '../../src/flows/login.js';
+import { sessionWithFreshIdpToken } from '../../src/flows/token.js';
 import type { BrokerClient } from '../../src/oidc/broker-client.js';
 import type { IdpClient } from '../../src/oidc/client.js';
 import { testContext, type TestContext, type TestContextOptions } from './context.js';
@@ -309,4 +311,27 @@ export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<Running
 /** A profile whose broker is `broker`, speaking RFC 8693 as the confidential client `cli` (or `protocol: 'synerise'`). */
 export function brokerProfile(idp: Pick<Idp, 'issuer'>, broker: { url: string }, overrides: Partial<NonNullable<Profile['broker']>> = {}, name = 'default'): Profile {
   return idpProfile(idp, { name, broker: { url: broker.url, ...BROKER_CLIENT, ...overrides } });
+}
+
+/**
+ * `exchangeFlow` as the `exchange` command runs it: the cached IdP token, refreshed first when
+ * it has expired. `extra` overrides any input (a subject token, a scope …).
+ */
+export function exchangeIn(
+  base: Pick<ExchangeInput, 'ctx' | 'profile' | 'cache' | 'connect' | 'trace'>,
+  extra: Partial<ExchangeInput> = {},
+): Promise<ExchangeOutcome> {
+  return exchangeFlow({
+    ...base,
+    subjectTokenType: base.profile.broker?.subjectTokenType,
+    freshSession: () => sessionWithFreshIdpToken(base, base.profile.broker?.subjectTokenType),
+    ...extra,
+  });
+}
+
+let users = 0;
+/** An account name no other case of this process uses: its first exchange creates a broker account. */
+export function uniqueUser(prefix = 'user'): string {
+  users += 1;
+  return `${prefix}${users}x${process.pid}${Math.random().toString(36).slice(2, 8)}`;
 }
