@@ -16,13 +16,13 @@ import {
   type AuthbridgeError,
 } from '../../src/errors.js';
 import { isoTime } from '../../src/util/time.js';
-import { claimsOf } from '../broker/helpers.js';
 import {
   BROKER_API_KEY,
   BROKER_AUDIENCE,
   BROKER_CLIENT,
   activeAtBroker,
   brokerProfile,
+  claimsOf,
   editEntry,
   exchangeIn,
   expectNoSecrets,

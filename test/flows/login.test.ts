@@ -14,6 +14,7 @@ import { loginFlow, type LoginInput } from '../../src/flows/login.js';
 import type { TokenSet } from '../../src/oidc/client.js';
 import type { TestContext } from '../helpers/context.js';
 import {
+  claimsOf,
   expectNoSecrets,
   idpProfile,
   liveContext,
@@ -331,7 +332,7 @@ describe('login', () => {
 
   describe('the ID token', () => {
     type Tamper = (genuine: string) => Promise<string>;
-    const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const payloadOf = claimsOf;
     const withPayload = (jwt: string, edit: (p: Record<string, unknown>) => void) => {
       const [header, , signature] = jwt.split('.');
       const payload = payloadOf(jwt);

@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { parseBrokerConfig } from '../../src/broker/config.js';
-import { startBroker, type RunningBroker } from '../../src/broker/server.js';
+import type { RunningBroker } from '../../src/broker/server.js';
 import { TokenCache } from '../../src/cache/token-cache.js';
 import type { CachedSession } from '../../src/cache/types.js';
 import { DEFAULT_SCOPES, type Profile } from '../../src/config/types.js';
@@ -278,6 +277,8 @@ export const BROKER_AUDIENCE = 'my-app';
  * API-key client `sdk`. `close()` it in `afterAll`.
  */
 export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<RunningBroker> {
+  // Loaded here: the files without a broker do not pay for fastify and SQLite.
+  const [{ parseBrokerConfig }, { startBroker }] = await Promise.all([import('../../src/broker/config.js'), import('../../src/broker/server.js')]);
   const file = parseBrokerConfig(
     {
       audience: BROKER_AUDIENCE,
@@ -334,4 +335,9 @@ let users = 0;
 export function uniqueUser(prefix = 'user'): string {
   users += 1;
   return `${prefix}${users}x${process.pid}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The payload of a JWT, unverified (what a test reads of a token it got). */
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
