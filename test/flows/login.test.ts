@@ -11,6 +11,7 @@ import {
   type AuthbridgeError,
 } from '../../src/errors.js';
 import { loginFlow, type LoginInput } from '../../src/flows/login.js';
+import { isSignedIn } from '../../src/flows/session.js';
 import type { TokenSet } from '../../src/oidc/client.js';
 import type { TestContext } from '../helpers/context.js';
 import {
@@ -185,7 +186,11 @@ describe('login', () => {
       expect(visit.callback?.status).toBe(400);
       expect(visit.callback?.body).toContain('Sign-in failed');
       if (before === undefined) expect(cached.exists()).toBe(false);
-      else expect(cached.text()).toBe(before);
+      else {
+        expect(cached.text()).toBe(before);
+        // So `status` still says signed in (exit 0).
+        expect(isSignedIn(cached.read(), Date.now())).toBe(true);
+      }
     });
 
     it('refuses a forged state (the wait goes on), answers 404 to another path, refuses a second callback, and completes with the right one', async () => {

@@ -35,7 +35,9 @@ let idp: Idp;
 let apiIdp: Idp;
 let broker: RunningBroker;
 beforeAll(async () => {
-  [idp, apiIdp] = await Promise.all([startIdp(), startIdp({ defaultResource: API_RESOURCE })]);
+  // One after the other: a failed start leaves the other assigned, for afterAll to close.
+  idp = await startIdp();
+  apiIdp = await startIdp({ defaultResource: API_RESOURCE });
   broker = await startTestBroker(apiIdp);
 });
 afterAll(async () => {
