@@ -2,6 +2,11 @@
  * The mission end to end through the built CLI: login at a real OpenID provider (JWT access
  * tokens), exchange with the real broker process, status, token --type broker (re-exchange when
  * expired), introspect --broker, and logout ending the broker session.
+ *
+ * Each case stands alone with a user of its own (so "created" never depends on another case):
+ * the IdP session, and the broker session where the case is not about making one, are made in
+ * this process into the HOME the CLI then uses. The exchange flow itself is tested in process
+ * in test/flows/exchange.test.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { introspect as introspectAtBroker, startBroker, tempDir, type BrokerProcess } from '../broker/helpers.js';
 import { isolatedEnv, runCli } from '../helpers/cli.js';
 import { driveLogin, startBrowserHook, type BrowserHook, type DriveResult } from '../helpers/http-browser.js';
+import { brokerProfile, exchangeIn, liveContext, signIn, tempCache, uniqueUser } from '../helpers/flows.js';
 import { API_RESOURCE, idpEnv, startIdp, type Idp } from '../helpers/idp.js';
+import { isoTime } from '../../src/util/time.js';
+import type { CachedSession } from '../../src/cache/types.js';
 
 let idp: Idp;
 let browser: BrowserHook<DriveResult>;
@@ -58,6 +66,18 @@ function env(extra: Record<string, string | undefined> = {}): Env {
 }
 const cacheFile = (e: Env) => join(e.XDG_CACHE_HOME!, 'authbridge', 'default.json');
 
+/**
+ * Signs a user of its own in, in this process, into the cache the CLI run with `e` uses; with
+ * `exchange`, exchanges for a broker session too (as `authbridge exchange` would).
+ */
+async function signedIn(e: Env, options: { exchange?: boolean } = {}): Promise<CachedSession> {
+  const cached = tempCache(join(e.XDG_CACHE_HOME!, 'authbridge'));
+  const profile = brokerProfile(idp, broker);
+  await signIn({ idp, cache: cached.cache, profile, login: uniqueUser('e2e') });
+  if (options.exchange) await exchangeIn({ ctx: liveContext(), profile, cache: cached.cache });
+  return cached.read();
+}
+
 async function cli(args: string[], e: Env, expected = 0) {
   const result = await runCli(args, { env: e });
   expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(expected);
@@ -65,11 +85,10 @@ async function cli(args: string[], e: Env, expected = 0) {
   return result;
 }
 
-describe('login → exchange → status → token → logout', () => {
-  it('runs the whole broker session through the CLI', async () => {
+describe('a broker session through the CLI', () => {
+  it('exchange --json prints the contract document: the account created, then existing', async () => {
     const e = env();
-    await cli(['login'], e);
-
+    await signedIn(e);
     const first = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
     expect(first).toMatchObject({
       profile: 'default',
@@ -81,34 +100,51 @@ describe('login → exchange → status → token → logout', () => {
     expect(first.expires_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     const again = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
     expect(again).toMatchObject({ account_status: 'existing', subject: first.subject });
+  }, 60_000);
 
+  it('status --json shows the broker session; status --check --json asks the broker', async () => {
+    const e = env();
+    const { broker: session } = await signedIn(e, { exchange: true });
     const status = JSON.parse((await cli(['status', '--json'], e)).stdout);
-    expect(status.broker).toEqual({ signed_in: true, issuer: broker.url, subject: first.subject, expires_at: again.expires_at });
+    expect(status.broker).toEqual({ signed_in: true, issuer: broker.url, subject: session!.subject, expires_at: isoTime(session!.expires_at) });
     const checked = JSON.parse((await cli(['status', '--check', '--json'], e)).stdout);
     expect(checked.check.broker).toMatchObject({ live: true });
+  }, 60_000);
 
+  it('token --type broker prints the broker token, which verify accepts with the broker\'s keys; introspect --broker exit 0', async () => {
+    const e = env();
+    const { broker: session } = await signedIn(e, { exchange: true });
     const token = (await cli(['token', '--type', 'broker'], e)).stdout.trim();
+    expect(token).toBe(session!.access_token);
     expect(token.split('.')).toHaveLength(3);
     const verified = await cli(
       ['verify', token, '--jwks-uri', `${broker.url}/jwks.json`, '--issuer', broker.url, '--audience', 'my-app', '--type', 'access', '--json'],
       e,
     );
-    expect(JSON.parse(verified.stdout)).toMatchObject({ valid: true, payload: { sub: first.subject, client_id: 'cli', idp: 'idp' } });
+    expect(JSON.parse(verified.stdout)).toMatchObject({ valid: true, payload: { sub: session!.subject, client_id: 'cli', idp: 'idp' } });
     expect((await cli(['introspect', '--broker'], e)).code).toBe(0);
+  }, 60_000);
 
-    // An expired broker token is re-exchanged with the still-valid IdP token.
+  it('token --type broker re-exchanges an expired broker token with the still-valid IdP token', async () => {
+    const e = env();
+    const { broker: session } = await signedIn(e, { exchange: true });
     const entry = JSON.parse(readFileSync(cacheFile(e), 'utf8'));
     entry.broker.expires_at = Date.now() - 1000;
     writeFileSync(cacheFile(e), JSON.stringify(entry), { mode: 0o600 });
     const renewed = (await cli(['token', '--type', 'broker'], e)).stdout.trim();
-    expect(renewed).not.toBe(token);
+    expect(renewed).not.toBe(session!.access_token);
+    expect(renewed).toBe(JSON.parse(readFileSync(cacheFile(e), 'utf8')).broker.access_token);
+  }, 60_000);
 
+  it('logout --json ends the broker session; then status and token --type broker exit 4', async () => {
+    const e = env();
+    const { broker: session } = await signedIn(e, { exchange: true });
     const logout = JSON.parse((await cli(['logout', '--json'], e)).stdout);
     expect(logout).toMatchObject({ profile: 'default', removed: true, revoked: { broker: true } });
-    expect((await introspectAtBroker(broker.url, renewed)).active).toBe(false);
+    expect((await introspectAtBroker(broker.url, session!.access_token)).active).toBe(false);
     await cli(['status'], e, 4);
     await cli(['token', '--type', 'broker'], e, 4);
-  }, 90_000);
+  }, 60_000);
 
   it('login --exchange signs in and exchanges in one go', async () => {
     const e = env();
@@ -117,22 +153,32 @@ describe('login → exchange → status → token → logout', () => {
     expect(result.exchange).toMatchObject({ broker: broker.url, account_status: expect.stringMatching(/^(created|existing)$/) });
   }, 60_000);
 
-  it('speaks the Synerise-compatible protocol with an API key', async () => {
-    const e = env({ AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: 'sdk-key' });
-    await cli(['login'], e);
-    const out = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
-    expect(out.broker).toBe(broker.url);
-    expect(out.subject).toEqual(expect.any(String));
-    const bad = await cli(['exchange'], { ...e, AUTHBRIDGE_BROKER_API_KEY: 'wrong' }, 5);
-    expect(bad.stderr).toMatch(/^authbridge: could not sign in at the broker/);
-  }, 60_000);
+  describe('the Synerise-compatible protocol', () => {
+    const synerise = (apiKey: string) => env({ AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: apiKey });
+
+    it('exchange --json with the API key', async () => {
+      const e = synerise('sdk-key');
+      await signedIn(e);
+      const out = JSON.parse((await cli(['exchange', '--json'], e)).stdout);
+      expect(out.broker).toBe(broker.url);
+      expect(out.subject).toEqual(expect.any(String));
+    }, 60_000);
+
+    it('a wrong API key: exit 5, "could not sign in at the broker"', async () => {
+      const e = synerise('wrong');
+      await signedIn(e);
+      const bad = await cli(['exchange'], e, 5);
+      expect(bad.stderr).toMatch(/^authbridge: could not sign in at the broker/);
+    }, 60_000);
+  });
 });
 
 describe('exchange failures', () => {
   let e: Env;
+  // One signed-in HOME that no case changes (each failing exchange leaves the cache as it was).
   beforeAll(async () => {
     e = env();
-    await cli(['login'], e);
+    await signedIn(e);
   }, 60_000);
 
   it.each([
