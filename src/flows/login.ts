@@ -98,9 +98,11 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
               return undefined;
             });
         }
-        // Interrupted or timed out meanwhile: the user was told nothing is cached, so nothing is.
+        // Interrupted or timed out meanwhile: the user was told nothing is cached, so nothing is
+        // (checked again under the cache lock, where the write is decided).
         if (controller.signal.aborted) throw controller.signal.reason;
         return cache.update(profile.name, (previous) => {
+          if (controller.signal.aborted) throw controller.signal.reason;
           // A new login replaces the entry; a broker session survives only for the same user.
           const keep = previous && previous.issuer === issuer && previous.subject === claims.sub ? previous : undefined;
           const next = sessionFromTokens({
