@@ -1,6 +1,6 @@
 /** `doctor`: checks a profile end to end and says what to fix (flows/doctor.ts). */
 import type { Command } from 'commander';
-import type { ProfileOverrides } from '../config/profile.js';
+import { loadProfile, type ProfileOverrides } from '../config/profile.js';
 import { resolvePaths } from '../context.js';
 import { UsageError, exitCode, type Outcome } from '../errors.js';
 import { doctorFlow } from '../flows/doctor.js';
@@ -9,7 +9,7 @@ import { createOutput } from '../output/output.js';
 import { idpFlags, profileOverrides } from './flags.js';
 import { parseMoment, seconds } from './input.js';
 import { optString, type Invocation, type ParseInput } from './invocation.js';
-import { configPath, loadProfile, profileName } from './profile.js';
+import { configPath, profileName } from './profile.js';
 
 export interface DoctorOptions {
   /** `--now`: this machine's time as TIME (ms since the epoch). */
@@ -60,7 +60,8 @@ export async function run(inv: Invocation, options: DoctorOptions): Promise<Outc
   const out = createOutput(ctx, global);
   const report = await doctorFlow({
     profileName: profileName(inv),
-    loadProfile: () => loadProfile(inv, options.profile),
+    // The config file's warnings become the `config` check's verdict rather than a stderr line.
+    loadProfile: (warn) => loadProfile({ env: ctx.env, configFile: configPath(inv), name: profileName(inv), overrides: options.profile, warn }),
     configFile: configPath(inv),
     cacheDir: resolvePaths(ctx.env, global.config).cacheDir,
     fetch: ctx.fetch,

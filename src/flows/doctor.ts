@@ -7,6 +7,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { ConfigWarning } from '../config/config-file.js';
 import type { Profile } from '../config/types.js';
 import { describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
@@ -37,8 +38,12 @@ export interface DoctorReport {
 
 export interface DoctorInput {
   profileName: string;
-  /** Resolves the profile (flags > env > file); throws UsageError for a bad config file. */
-  loadProfile: () => Promise<Profile>;
+  /**
+   * Resolves the profile (flags > env > file), giving `warn` what is wrong with the config file
+   * but not fatal; throws UsageError for a bad or unsafe (foreign, writable by others, symlinked)
+   * config file.
+   */
+  loadProfile: (warn: (warning: ConfigWarning) => void) => Promise<Profile>;
   configFile: string;
   cacheDir: string;
   fetch: typeof fetch;
@@ -126,17 +131,22 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
 
   let profile: Profile | undefined;
   try {
-    profile = await input.loadProfile();
+    const warnings: ConfigWarning[] = [];
+    profile = await input.loadProfile((w) => warnings.push(w));
     const exists = await lstat(input.configFile).then(
       () => true,
       () => false,
     );
-    add({
-      name: 'config',
-      status: 'ok',
-      kind: 'config',
-      detail: `profile "${name}" from flags, env and ${exists ? input.configFile : `no config file (${input.configFile} does not exist)`}`,
-    });
+    if (warnings[0]) {
+      add({ name: 'config', status: 'fail', kind: 'config', detail: warnings[0].message, fix: warnings[0].fix });
+    } else {
+      add({
+        name: 'config',
+        status: 'ok',
+        kind: 'config',
+        detail: `profile "${name}" from flags, env and ${exists ? `${input.configFile} (yours, only you may write it)` : `no config file (${input.configFile} does not exist)`}`,
+      });
+    }
   } catch (err) {
     add({
       name: 'config',
