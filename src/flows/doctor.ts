@@ -13,6 +13,7 @@ import { describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
 import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } from '../oidc/urls.js';
+import { currentUid } from '../util/own-file.js';
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
 
@@ -310,7 +311,7 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
   return { profile: name, ok: failed.length === 0, outcome, checks };
 }
 
-/** The cache directory 0700 (or not there yet), every file in it 0600, no symlinks. */
+/** The cache directory yours and 0700 (or not there yet), every file in it a regular file of yours, 0600, no symlinks. */
 async function checkCache(dir: string): Promise<DoctorCheck> {
   const fail = (detail: string, fix: string): DoctorCheck => ({ name: 'cache', status: 'fail', kind: 'config', detail, fix });
   let info;
@@ -324,24 +325,32 @@ async function checkCache(dir: string): Promise<DoctorCheck> {
   }
   if (info.isSymbolicLink()) return fail(`${dir} is a symlink`, `Replace it with a real directory: rm ${dir} && mkdir -m 700 ${dir}`);
   if (!info.isDirectory()) return fail(`${dir} is not a directory`, `Move it away; login creates the directory.`);
+  const me = currentUid();
+  if (me !== undefined && info.uid !== me) {
+    return fail(`${dir} is owned by uid ${info.uid}, not by you (uid ${me})`, 'Use a cache directory of your own (AUTHBRIDGE_CACHE_DIR, XDG_CACHE_HOME).');
+  }
   const mode = info.mode & 0o777;
   if ((mode & 0o077) !== 0) {
     return fail(`${dir} has mode ${mode.toString(8).padStart(4, '0')}: other users can reach the tokens`, `chmod 700 ${dir}`);
   }
   const loose: string[] = [];
   const links: string[] = [];
+  const planted: string[] = [];
   let files = 0;
   for (const entry of await readdir(dir)) {
     const path = join(dir, entry);
     const st = await lstat(path).catch(() => undefined);
-    if (!st) continue;
+    // Directories are the writers' locks (`<profile>.json.lock`).
+    if (!st || st.isDirectory()) continue;
     if (st.isSymbolicLink()) links.push(path);
-    else if (st.isFile()) {
+    else if (!st.isFile() || (me !== undefined && st.uid !== me)) planted.push(path);
+    else {
       files += 1;
       if ((st.mode & 0o077) !== 0) loose.push(path);
     }
   }
   if (links.length) return fail(`symlinks in the cache are never followed: ${links.join(', ')}`, `rm ${links.join(' ')}`);
+  if (planted.length) return fail(`not regular files of yours, never read: ${planted.join(', ')}`, `rm ${planted.join(' ')}`);
   if (loose.length) return fail(`readable by others: ${loose.join(', ')}`, `chmod 600 ${loose.join(' ')}`);
   return { name: 'cache', status: 'ok', kind: 'config', detail: `${dir} is 0700${files ? `, its ${files} file${files === 1 ? '' : 's'} 0600` : ''}` };
 }

@@ -4,7 +4,7 @@
  * non-blocking, so a planted FIFO cannot hang the command), and only what the current user owns.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
 
 /** Why a path was not opened: a symlink, not a regular file / directory, or another user's. */
 export type UnsafeReason = 'symlink' | 'not_regular' | 'not_directory' | 'foreign_owner';
@@ -55,7 +55,11 @@ async function openChecked(path: string, flags: number, kind: (info: Stats) => U
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'EMLINK') throw new UnsafePathError(path, 'symlink');
-    if (code === 'ENOTDIR' && flags & constants.O_DIRECTORY) throw new UnsafePathError(path, 'not_directory');
+    if (code === 'ENOTDIR' && flags & constants.O_DIRECTORY) {
+      // Linux answers O_DIRECTORY|O_NOFOLLOW on a symlink with ENOTDIR, not ELOOP.
+      const link = await lstat(path).then((info) => info.isSymbolicLink(), () => false);
+      throw new UnsafePathError(path, link ? 'symlink' : 'not_directory');
+    }
     throw err;
   }
   try {
