@@ -183,7 +183,8 @@ async function readStrictly(path: string): Promise<{ text: string; mode: number 
             err,
           );
         default:
-          return refuse(err.message, 'Point --config (or AUTHBRIDGE_CONFIG) at a JSON file.', err);
+          // A directory, a FIFO, a device: unreadable as a config, as it always was.
+          throw new UsageError(`could not read config ${path}: ${err.message}`, { hint: 'Point --config (or AUTHBRIDGE_CONFIG) at a JSON file.', cause: err });
       }
     }
     throw new UsageError(`could not read config ${path}: ${describeError(err)}`, { cause: err });
