@@ -12,6 +12,7 @@ import type { Profile } from '../config/types.js';
 import { describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
+import { BROKER_ENDPOINTS, IDP_ENDPOINTS, endpointProblem } from '../oidc/metadata.js';
 import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } from '../oidc/urls.js';
 import { currentUid } from '../util/own-file.js';
 import { relativeTime } from '../util/time.js';
@@ -191,6 +192,7 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
       discovery = await discover(input, url, clock);
       const { doc } = discovery;
       const lacking = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'].filter((k) => typeof doc[k] !== 'string');
+      const insecure = endpointProblem(doc, IDP_ENDPOINTS);
       if (doc.issuer !== issuer) {
         add({
           name: 'discovery',
@@ -201,6 +203,8 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
         });
       } else if (lacking.length) {
         add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url} has no ${lacking.join(', ')}`, fix: 'The IdP must publish these (OpenID Connect Discovery §3).' });
+      } else if (insecure) {
+        add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url}: ${insecure}`, fix: 'The IdP must publish https endpoints (plain http only on 127.0.0.1/localhost); login refuses these.' });
       } else {
         add({ name: 'discovery', status: 'ok', kind: 'remote', detail: `${url} names the issuer ${issuer}` });
         discovered = doc;
@@ -366,6 +370,10 @@ async function checkBroker(input: DoctorInput, url: string): Promise<DoctorCheck
     }
     if (typeof doc.jwks_uri !== 'string') {
       return { name: 'broker', status: 'fail', kind: 'remote', detail: `${metadataUrl} has no jwks_uri`, fix: 'The broker must publish its keys.' };
+    }
+    const insecure = endpointProblem(doc, BROKER_ENDPOINTS);
+    if (insecure) {
+      return { name: 'broker', status: 'fail', kind: 'remote', detail: `${metadataUrl}: ${insecure}`, fix: 'The broker must publish https endpoints (plain http only on 127.0.0.1/localhost); exchange refuses these.' };
     }
     const jwks = await fetchJson(input.fetch, doc.jwks_uri, { what: "the broker's JWKS", timeoutMs: input.timeoutMs });
     const keys = usableKeys(jwks.keys);
