@@ -26,7 +26,8 @@ export function define(cmd: Command): Command {
     cmd
       .summary("check a profile end to end and say what to fix")
       .description(
-        'Check the profile: issuer and client id set, discovery reachable and naming the issuer, JWKS with usable keys, ' +
+        'Check the profile: the config file yours and writable only by you, issuer and client id set, discovery reachable, ' +
+          'naming the issuer and only https endpoints (http on loopback), JWKS with usable keys, ' +
           "PKCE S256, the redirect URI and port, clock skew against the IdP, the token cache's permissions, and the broker. " +
           'Exit 0 if all is well, 2 for a problem in the configuration or on this machine, 3 for a remote one.',
       ),
