@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import type { CommandModule, GlobalOptions } from './commands/invocation.js';
 import type { Context } from './context.js';
 import { describeError, exitCode, isAuthbridgeError, type ExitClass, type Outcome } from './errors.js';
+import { safeJson, safeLines, safeText } from './output/safe-text.js';
 
 export const VERSION = '0.1.0';
 
@@ -141,11 +142,13 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       message = `internal error: ${describeError(err)}`;
       hint = debug ? undefined : 'This is a bug in authbridge; run again with --debug and report the output.';
     }
-    message = message.replace(/[\r\n]+/g, ' ');
+    // Messages quote servers, tokens and files (an IdP's error_description, a discovery issuer):
+    // one line, every control escaped, so none can redraw the terminal.
+    message = safeText(message);
     ctx.stderr.write(`authbridge: ${message}\n`);
-    if (hint) ctx.stderr.write(`${hint}\n`);
-    if (debug) ctx.stderr.write(`${debugChain(err)}\n`);
-    if (json) ctx.stdout.write(`${JSON.stringify({ error: { code: exitClass, message } })}\n`);
+    if (hint) ctx.stderr.write(`${safeText(hint)}\n`);
+    if (debug) ctx.stderr.write(`${safeLines(debugChain(err))}\n`);
+    if (json) ctx.stdout.write(`${safeJson({ error: { code: exitClass, message } })}\n`);
     return exitCode(exitClass);
   }
 }

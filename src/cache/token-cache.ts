@@ -1,12 +1,14 @@
 /**
  * The token cache: one JSON file per profile in a 0700 directory, each file 0600, replaced
  * atomically under an inter-process lock, so parallel invocations never corrupt or lose an entry.
+ * The directory must be the user's own and not a symlink; an entry must be a regular file of the
+ * user's, opened without following a symlink or blocking on a FIFO.
  */
-import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, describeError, isAuthbridgeError } from '../errors.js';
 import { withFileLock, writeFileAtomic } from '../util/atomic-file.js';
+import { UnsafePathError, openOwnDirectory, openOwnFile } from '../util/own-file.js';
 import { PROFILE_NAME } from '../config/types.js';
 import type { CachedSession } from './types.js';
 
@@ -43,31 +45,54 @@ export class TokenCache {
     return join(this.dir, `${profile}.json`);
   }
 
-  private async ensureDir(): Promise<void> {
+  /**
+   * Checks the directory itself: a directory (not a symlink to one) that the user owns. With
+   * `create`, a missing one is made 0700 and a looser one tightened — through the handle of the
+   * directory checked, so nothing a symlink points to is ever changed. False when it does not exist.
+   * @throws UsageError for a symlink, a file, another user's directory, or an unusable one.
+   */
+  private async checkDir(create: boolean): Promise<boolean> {
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const info = await stat(this.dir);
-      if ((info.mode & 0o077) !== 0) {
-        await chmod(this.dir, 0o700);
-        this.options.warn?.(`tightened the permissions of ${this.dir} to 0700`);
+      if (create) await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const { handle, info } = await openOwnDirectory(this.dir);
+      try {
+        if (create && (info.mode & 0o077) !== 0) {
+          await handle.chmod(0o700);
+          this.options.warn?.(`tightened the permissions of ${this.dir} to 0700`);
+        }
+      } finally {
+        await handle.close();
       }
+      return true;
     } catch (err) {
-      throw new UsageError(`could not use the token cache ${this.dir}: ${describeError(err)}`, { cause: err });
+      if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      const hint =
+        err instanceof UnsafePathError
+          ? err.reason === 'foreign_owner'
+            ? 'Use a cache directory of your own (AUTHBRIDGE_CACHE_DIR, XDG_CACHE_HOME).'
+            : `Replace it with a directory of your own: rm ${this.dir} && mkdir -m 700 ${this.dir}`
+          : undefined;
+      throw new UsageError(`could not use the token cache ${this.dir}: ${describeError(err)}`, { cause: err, hint });
     }
+  }
+
+  private async ensureDir(): Promise<void> {
+    await this.checkDir(true);
   }
 
   /**
    * Reads a profile's entry. A missing entry is `undefined`; so is a corrupt, unreadable or
-   * symlinked one, with a warning (the next login replaces it).
+   * symlinked one, a FIFO or another user's file, with a warning (the next login replaces it).
+   * @throws UsageError when the directory is a symlink or another user's.
    */
   async get(profile: string): Promise<CachedSession | undefined> {
     const path = this.file(profile);
+    if (!(await this.checkDir(false))) return undefined;
     let text: string;
     try {
-      // O_NOFOLLOW: a symlink planted in the cache directory is never followed.
-      const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // Never through a symlink, never blocking on a FIFO, only a regular file of the user's.
+      const { handle, info } = await openOwnFile(path);
       try {
-        const info = await handle.stat();
         if ((info.mode & 0o077) !== 0) {
           await handle.chmod(0o600);
           this.options.warn?.(`${path} was readable by others; tightened to 0600`);
@@ -78,9 +103,8 @@ export class TokenCache {
         await handle.close();
       }
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return undefined;
-      const why = code === 'ELOOP' ? 'it is a symlink, which is never followed' : describeError(err);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const why = describeError(err);
       this.options.warn?.(`ignored the cached session of profile "${profile}" (${path}): ${why}; \`authbridge login\` replaces it`);
       return undefined;
     }
@@ -136,8 +160,12 @@ export class TokenCache {
     return existed;
   }
 
-  /** The profiles with an entry in the cache, sorted. */
+  /**
+   * The profiles with an entry in the cache, sorted.
+   * @throws UsageError when the directory is a symlink or another user's.
+   */
   async profiles(): Promise<string[]> {
+    if (!(await this.checkDir(false))) return [];
     try {
       return (await readdir(this.dir))
         .filter((f) => f.endsWith('.json') && PROFILE_NAME.test(f.slice(0, -5)))

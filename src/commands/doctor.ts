@@ -1,6 +1,6 @@
 /** `doctor`: checks a profile end to end and says what to fix (flows/doctor.ts). */
 import type { Command } from 'commander';
-import type { ProfileOverrides } from '../config/profile.js';
+import { loadProfile, type ProfileOverrides } from '../config/profile.js';
 import { resolvePaths } from '../context.js';
 import { UsageError, exitCode, type Outcome } from '../errors.js';
 import { doctorFlow } from '../flows/doctor.js';
@@ -9,7 +9,7 @@ import { createOutput } from '../output/output.js';
 import { idpFlags, profileOverrides } from './flags.js';
 import { parseMoment, seconds } from './input.js';
 import { optString, type Invocation, type ParseInput } from './invocation.js';
-import { configPath, loadProfile, profileName } from './profile.js';
+import { configPath, profileName } from './profile.js';
 
 export interface DoctorOptions {
   /** `--now`: this machine's time as TIME (ms since the epoch). */
@@ -26,7 +26,8 @@ export function define(cmd: Command): Command {
     cmd
       .summary("check a profile end to end and say what to fix")
       .description(
-        'Check the profile: issuer and client id set, discovery reachable and naming the issuer, JWKS with usable keys, ' +
+        'Check the profile: the config file yours and writable only by you, issuer and client id set, discovery reachable, ' +
+          'naming the issuer and only https endpoints (http on loopback), JWKS with usable keys, ' +
           "PKCE S256, the redirect URI and port, clock skew against the IdP, the token cache's permissions, and the broker. " +
           'Exit 0 if all is well, 2 for a problem in the configuration or on this machine, 3 for a remote one.',
       ),
@@ -60,7 +61,8 @@ export async function run(inv: Invocation, options: DoctorOptions): Promise<Outc
   const out = createOutput(ctx, global);
   const report = await doctorFlow({
     profileName: profileName(inv),
-    loadProfile: () => loadProfile(inv, options.profile),
+    // The config file's warnings become the `config` check's verdict rather than a stderr line.
+    loadProfile: (warn) => loadProfile({ env: ctx.env, configFile: configPath(inv), name: profileName(inv), overrides: options.profile, warn }),
     configFile: configPath(inv),
     cacheDir: resolvePaths(ctx.env, global.config).cacheDir,
     fetch: ctx.fetch,

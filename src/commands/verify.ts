@@ -1,7 +1,6 @@
 /** `verify [TOKEN|-]`: full verification of a JWT, every check reported; `--batch` for many. */
 import { Option, type Command } from 'commander';
 import { UsageError, type Outcome } from '../errors.js';
-import { isLoopbackHost } from '../http/loopback.js';
 import { verifySignatureSync } from '../jwt/jws.js';
 import { resolveKeySet } from '../jwt/key-source.js';
 import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
@@ -35,6 +34,8 @@ export interface VerifyCommandOptions {
   type?: 'id' | 'access';
   /** Seconds for each HTTP request. */
   timeoutSeconds: number;
+  /** `--allow-insecure-http`: keys over plain http from another host (development only; warned about). */
+  allowInsecureHttp: boolean;
 }
 
 export function define(cmd: Command): Command {
@@ -56,6 +57,7 @@ export function define(cmd: Command): Command {
     .addOption(new Option('--type <type>', 'token type expectations').choices(['id', 'access']))
     .option('--batch', 'one token a line on stdin, NDJSON results in input order')
     .option('--timeout <seconds>', 'time limit for each HTTP request', '10')
+    .option('--allow-insecure-http', 'development only: fetch keys over plain http from a host other than this machine (warned about)')
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge verify "$ID_TOKEN" --issuer https://idp.example.com --audience my-app\n' +
@@ -95,18 +97,8 @@ export function parse({ args, opts }: ParseInput): VerifyCommandOptions {
     nonce: optString(opts, 'nonce'),
     claims: claimExpectations(optStrings(opts, 'claim')),
     type: optChoice(opts, 'type', ['id', 'access'] as const),
+    allowInsecureHttp: optFlag(opts, 'allowInsecureHttp'),
   };
-}
-
-/** True for an http:// URL to another machine: keys fetched from it can be swapped on the way. */
-function plainHttpRemote(value: string | undefined): boolean {
-  if (value === undefined) return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
-  } catch {
-    return false;
-  }
 }
 
 export async function run(inv: Invocation, o: VerifyCommandOptions): Promise<Outcome> {
@@ -129,10 +121,7 @@ export async function run(inv: Invocation, o: VerifyCommandOptions): Promise<Out
     type: o.type,
   };
   validateVerifyOptions(options);
-  const keysFrom = o.jwksUri ?? (o.jwksFile === undefined && o.secret === undefined ? issuer : undefined);
-  if (plainHttpRemote(keysFrom)) {
-    out.warn(`the keys come over plain HTTP from ${new URL(keysFrom!).host}: anyone on the way can swap them; use https`);
-  }
+  // Keys over plain http from another host only with --allow-insecure-http, and then warned about.
   const keys = await resolveKeySet({
     jwksFile: o.jwksFile,
     jwksUri: o.jwksUri,
@@ -141,6 +130,8 @@ export async function run(inv: Invocation, o: VerifyCommandOptions): Promise<Out
     fetch: ctx.fetch,
     now: ctx.now,
     timeoutMs: o.timeoutSeconds * 1000,
+    allowInsecureHttp: o.allowInsecureHttp,
+    warn: out.warn,
   });
   const verifyOptions: VerifyOptions = { ...options, keys };
 

@@ -2,11 +2,16 @@
  * The config file: `{ "profiles": { "<name>": { issuer, clientId, … , "broker": { … } } } }`.
  * Validated by hand rather than with a schema library: this runs on every `status` and `token`,
  * whose start-up budget (1.3x a bare `node`) a schema library's load time alone would exceed.
+ *
+ * It decides where you sign in and where your tokens go, so it is read as OpenSSH's StrictModes
+ * reads `~/.ssh/config`: refused when another user owns it or group/others may write it, never
+ * through a symlink, and a warning when it holds secrets that others may read.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { UnsafePathError, currentUid, openOwnFile } from '../util/own-file.js';
 import { PROFILE_NAME, type BrokerSettings } from './types.js';
 
 /** A profile's broker as stored: the settings of {@link BrokerSettings}, each optional. */
@@ -115,18 +120,103 @@ function validate(doc: unknown, fail: (field: string, why: string) => never): Co
   return out;
 }
 
-/**
- * Reads and validates the config file. A missing file is an empty config.
- * @throws UsageError naming the file and the field for anything unreadable or invalid.
- */
-export async function readConfigFile(path: string): Promise<ConfigFile> {
-  let text: string;
+/** A config file that works but should be fixed: what is wrong, and the command that fixes it. */
+export interface ConfigWarning {
+  message: string;
+  fix: string;
+}
+
+export interface ReadConfigOptions {
+  /**
+   * Receives what is wrong but not fatal (secrets readable by others). Default: one
+   * `warning: …` line a file on the process's stderr (the commands reach this module through
+   * `commands/profile.ts`, which has no warning channel for it).
+   */
+  warn?: (warning: ConfigWarning) => void;
+}
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+const warnedAbout = new Set<string>();
+
+function warnOnStderr(warning: ConfigWarning): void {
+  if (warnedAbout.has(warning.message)) return;
+  warnedAbout.add(warning.message);
+  process.stderr.write(`warning: ${warning.message}; ${warning.fix}\n`);
+}
+
+/** Who besides the owner `mode` lets in by `groupBit` and `otherBit`: `group`, `others`, `group and others` or ''. */
+function whoElse(mode: number, groupBit: number, otherBit: number): string {
+  return [mode & groupBit && 'group', mode & otherBit && 'others'].filter(Boolean).join(' and ');
+}
+
+const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
+
+/** The secret fields a config holds, as `config set` names them. */
+function secretsIn(config: ConfigFile): string[] {
+  const found = new Set<string>();
+  for (const profile of Object.values(config.profiles)) {
+    if (profile.clientSecret) found.add('clientSecret');
+    if (profile.broker?.clientSecret) found.add('broker.clientSecret');
+    if (profile.broker?.apiKey) found.add('broker.apiKey');
+  }
+  return [...found];
+}
+
+/** Opens the config as StrictModes would, returning its text and mode; undefined when there is none. */
+async function readStrictly(path: string): Promise<{ text: string; mode: number } | undefined> {
+  const refuse = (why: string, hint: string, cause?: unknown): never => {
+    throw new UsageError(`could not load config ${path}: ${why}`, { hint, cause });
+  };
+  let opened;
   try {
-    text = await readFile(path, 'utf8');
+    opened = await openOwnFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { profiles: {} };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof UnsafePathError) {
+      switch (err.reason) {
+        case 'symlink':
+          return refuse(err.message, 'Point --config (or AUTHBRIDGE_CONFIG) at the file itself, or replace the link with the file.', err);
+        case 'foreign_owner':
+          return refuse(
+            `${err.message}; another user could change where you sign in`,
+            `Use a config file of your own: copy it, or have it handed over (chown ${currentUid()} ${path}).`,
+            err,
+          );
+        default:
+          // A directory, a FIFO, a device: unreadable as a config, as it always was.
+          throw new UsageError(`could not read config ${path}: ${err.message}`, { hint: 'Point --config (or AUTHBRIDGE_CONFIG) at a JSON file.', cause: err });
+      }
+    }
     throw new UsageError(`could not read config ${path}: ${describeError(err)}`, { cause: err });
   }
+  const { handle, info } = opened;
+  try {
+    const writable = whoElse(info.mode, 0o020, 0o002);
+    if (writable) {
+      refuse(`it is writable by ${writable} (mode ${octal(info.mode)}), so another user could change where you sign in`, `Only you may write it: chmod go-w ${path}`);
+    }
+    if (info.size > MAX_CONFIG_BYTES) refuse('it is larger than 1 MiB', 'Is it the right file?');
+    return { text: await handle.readFile('utf8'), mode: info.mode };
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`could not read config ${path}: ${describeError(err)}`, { cause: err });
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+/**
+ * Reads and validates the config file. A missing file is an empty config. Refused, as OpenSSH's
+ * StrictModes would: a file another user owns, one group or others may write, a symlink, anything
+ * but a regular file. A file that holds secrets (`clientSecret`, `broker.clientSecret`,
+ * `broker.apiKey`) and that others may read is used, with a warning through `options.warn`.
+ * @throws UsageError naming the file (and the field, or the fix) for anything unreadable, unsafe
+ *   or invalid.
+ */
+export async function readConfigFile(path: string, options: ReadConfigOptions = {}): Promise<ConfigFile> {
+  const read = await readStrictly(path);
+  if (!read) return { profiles: {} };
+  const { text, mode } = read;
   const fail = (field: string, why: string): never => {
     throw new UsageError(`could not load config ${path}: ${field}: ${why}`, {
       hint: 'Fix the file, or change it with `authbridge config set`.',
@@ -138,7 +228,16 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   } catch (err) {
     fail('(file)', `not valid JSON (${(err as Error).message})`);
   }
-  return validate(doc, fail);
+  const config = validate(doc, fail);
+  const readable = whoElse(mode, 0o040, 0o004);
+  const secrets = secretsIn(config);
+  if (readable && secrets.length) {
+    (options.warn ?? warnOnStderr)({
+      message: `config ${path} holds secrets (${secrets.join(', ')}) and is readable by other users (mode ${octal(mode)})`,
+      fix: `chmod 600 ${path}`,
+    });
+  }
+  return config;
 }
 
 /** Writes the config file atomically (temp file + fsync + rename), mode 0600: it may hold secrets. */

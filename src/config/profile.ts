@@ -5,7 +5,7 @@
  */
 import type { Env } from '../context.js';
 import { UsageError } from '../errors.js';
-import { PROFILE_FIELDS, checkField, readConfigFile, type ProfileField, type StoredProfile } from './config-file.js';
+import { PROFILE_FIELDS, checkField, readConfigFile, type ConfigWarning, type ProfileField, type StoredProfile } from './config-file.js';
 import { DEFAULT_SCOPES, type BrokerSettings, type Profile } from './types.js';
 
 /** A value given on the command line for a profile field, and the flag it came from (for messages). */
@@ -25,6 +25,8 @@ export interface ProfileSource {
   name: string;
   /** Values from the command line; they win over env and file. */
   overrides?: ProfileOverrides;
+  /** What is wrong with the config file but not fatal; default a line on stderr (see `readConfigFile`). */
+  warn?: (warning: ConfigWarning) => void;
 }
 
 /** `broker.clientId` → `AUTHBRIDGE_BROKER_CLIENT_ID`. */
@@ -44,7 +46,7 @@ function getField(profile: StoredProfile, field: string): unknown {
  */
 export async function loadProfile(source: ProfileSource): Promise<Profile> {
   const { name, env } = source;
-  const file = await readConfigFile(source.configFile);
+  const file = await readConfigFile(source.configFile, { warn: source.warn });
   const stored = file.profiles[name] ?? {};
   const values: Record<string, unknown> = {};
   for (const field of Object.keys(PROFILE_FIELDS) as ProfileField[]) {

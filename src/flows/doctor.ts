@@ -7,11 +7,14 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { ConfigWarning } from '../config/config-file.js';
 import type { Profile } from '../config/types.js';
 import { describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
+import { BROKER_ENDPOINTS, IDP_ENDPOINTS, endpointProblem } from '../oidc/metadata.js';
 import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } from '../oidc/urls.js';
+import { currentUid } from '../util/own-file.js';
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
 
@@ -37,8 +40,12 @@ export interface DoctorReport {
 
 export interface DoctorInput {
   profileName: string;
-  /** Resolves the profile (flags > env > file); throws UsageError for a bad config file. */
-  loadProfile: () => Promise<Profile>;
+  /**
+   * Resolves the profile (flags > env > file), giving `warn` what is wrong with the config file
+   * but not fatal; throws UsageError for a bad or unsafe (foreign, writable by others, symlinked)
+   * config file.
+   */
+  loadProfile: (warn: (warning: ConfigWarning) => void) => Promise<Profile>;
   configFile: string;
   cacheDir: string;
   fetch: typeof fetch;
@@ -126,17 +133,22 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
 
   let profile: Profile | undefined;
   try {
-    profile = await input.loadProfile();
+    const warnings: ConfigWarning[] = [];
+    profile = await input.loadProfile((w) => warnings.push(w));
     const exists = await lstat(input.configFile).then(
       () => true,
       () => false,
     );
-    add({
-      name: 'config',
-      status: 'ok',
-      kind: 'config',
-      detail: `profile "${name}" from flags, env and ${exists ? input.configFile : `no config file (${input.configFile} does not exist)`}`,
-    });
+    if (warnings[0]) {
+      add({ name: 'config', status: 'fail', kind: 'config', detail: warnings[0].message, fix: warnings[0].fix });
+    } else {
+      add({
+        name: 'config',
+        status: 'ok',
+        kind: 'config',
+        detail: `profile "${name}" from flags, env and ${exists ? `${input.configFile} (yours, only you may write it)` : `no config file (${input.configFile} does not exist)`}`,
+      });
+    }
   } catch (err) {
     add({
       name: 'config',
@@ -180,6 +192,7 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
       discovery = await discover(input, url, clock);
       const { doc } = discovery;
       const lacking = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'].filter((k) => typeof doc[k] !== 'string');
+      const insecure = endpointProblem(doc, IDP_ENDPOINTS);
       if (doc.issuer !== issuer) {
         add({
           name: 'discovery',
@@ -190,6 +203,8 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
         });
       } else if (lacking.length) {
         add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url} has no ${lacking.join(', ')}`, fix: 'The IdP must publish these (OpenID Connect Discovery §3).' });
+      } else if (insecure) {
+        add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url}: ${insecure}`, fix: 'The IdP must publish https endpoints (plain http only on 127.0.0.1/localhost); login refuses these.' });
       } else {
         add({ name: 'discovery', status: 'ok', kind: 'remote', detail: `${url} names the issuer ${issuer}` });
         discovered = doc;
@@ -300,7 +315,7 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
   return { profile: name, ok: failed.length === 0, outcome, checks };
 }
 
-/** The cache directory 0700 (or not there yet), every file in it 0600, no symlinks. */
+/** The cache directory yours and 0700 (or not there yet), every file in it a regular file of yours, 0600, no symlinks. */
 async function checkCache(dir: string): Promise<DoctorCheck> {
   const fail = (detail: string, fix: string): DoctorCheck => ({ name: 'cache', status: 'fail', kind: 'config', detail, fix });
   let info;
@@ -314,24 +329,32 @@ async function checkCache(dir: string): Promise<DoctorCheck> {
   }
   if (info.isSymbolicLink()) return fail(`${dir} is a symlink`, `Replace it with a real directory: rm ${dir} && mkdir -m 700 ${dir}`);
   if (!info.isDirectory()) return fail(`${dir} is not a directory`, `Move it away; login creates the directory.`);
+  const me = currentUid();
+  if (me !== undefined && info.uid !== me) {
+    return fail(`${dir} is owned by uid ${info.uid}, not by you (uid ${me})`, 'Use a cache directory of your own (AUTHBRIDGE_CACHE_DIR, XDG_CACHE_HOME).');
+  }
   const mode = info.mode & 0o777;
   if ((mode & 0o077) !== 0) {
     return fail(`${dir} has mode ${mode.toString(8).padStart(4, '0')}: other users can reach the tokens`, `chmod 700 ${dir}`);
   }
   const loose: string[] = [];
   const links: string[] = [];
+  const planted: string[] = [];
   let files = 0;
   for (const entry of await readdir(dir)) {
     const path = join(dir, entry);
     const st = await lstat(path).catch(() => undefined);
-    if (!st) continue;
+    // Directories are the writers' locks (`<profile>.json.lock`).
+    if (!st || st.isDirectory()) continue;
     if (st.isSymbolicLink()) links.push(path);
-    else if (st.isFile()) {
+    else if (!st.isFile() || (me !== undefined && st.uid !== me)) planted.push(path);
+    else {
       files += 1;
       if ((st.mode & 0o077) !== 0) loose.push(path);
     }
   }
   if (links.length) return fail(`symlinks in the cache are never followed: ${links.join(', ')}`, `rm ${links.join(' ')}`);
+  if (planted.length) return fail(`not regular files of yours, never read: ${planted.join(', ')}`, `rm ${planted.join(' ')}`);
   if (loose.length) return fail(`readable by others: ${loose.join(', ')}`, `chmod 600 ${loose.join(' ')}`);
   return { name: 'cache', status: 'ok', kind: 'config', detail: `${dir} is 0700${files ? `, its ${files} file${files === 1 ? '' : 's'} 0600` : ''}` };
 }
@@ -347,6 +370,10 @@ async function checkBroker(input: DoctorInput, url: string): Promise<DoctorCheck
     }
     if (typeof doc.jwks_uri !== 'string') {
       return { name: 'broker', status: 'fail', kind: 'remote', detail: `${metadataUrl} has no jwks_uri`, fix: 'The broker must publish its keys.' };
+    }
+    const insecure = endpointProblem(doc, BROKER_ENDPOINTS);
+    if (insecure) {
+      return { name: 'broker', status: 'fail', kind: 'remote', detail: `${metadataUrl}: ${insecure}`, fix: 'The broker must publish https endpoints (plain http only on 127.0.0.1/localhost); exchange refuses these.' };
     }
     const jwks = await fetchJson(input.fetch, doc.jwks_uri, { what: "the broker's JWKS", timeoutMs: input.timeoutMs });
     const keys = usableKeys(jwks.keys);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedBrokerSession, CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { NotSignedInError, TokenRejectedError, UsageError } from '../errors.js';
+import { NotSignedInError, RemoteError, TokenRejectedError, UsageError } from '../errors.js';
 import { remoteKeySet } from '../jwt/keys.js';
 import { parseToken } from '../jwt/parse.js';
 import { failureSummary, verifyJwt } from '../jwt/verify.js';
@@ -74,7 +74,9 @@ async function verifyBrokerToken(token: string, broker: BrokerClient, audience: 
 /**
  * Runs the exchange and stores the broker session in the profile's cache entry.
  * @throws UsageError (no broker configured), NotSignedInError (no IdP token), AuthorizationRefusedError
- *   (the broker said no), RemoteError (broker unreachable), TokenRejectedError (its token failed verification).
+ *   (the broker said no), RemoteError (broker unreachable; its metadata or keys cannot be had, for
+ *   the Synerise protocol too), TokenRejectedError (its token failed verification). Nothing is
+ *   cached unless the broker's token verified.
  */
 export async function exchangeFlow(input: ExchangeInput): Promise<ExchangeOutcome> {
   const { ctx, profile } = input;
@@ -102,12 +104,18 @@ export async function exchangeFlow(input: ExchangeInput): Promise<ExchangeOutcom
         hint: 'Give --broker-api-key, set AUTHBRIDGE_BROKER_API_KEY, or run `authbridge config set broker.apiKey KEY`.',
       });
     }
+    // Fail closed (RFC 8725 §3.1): the broker's token is only ever kept verified against the keys
+    // of its RFC 8414 metadata. They are found first, so the IdP token is not handed to a broker
+    // whose token could never be accepted.
+    const broker = await connect.broker({ ...common, url: settings.url, clientId: settings.clientId ?? 'authbridge' }).catch((err: unknown) => {
+      if (!(err instanceof RemoteError)) throw err;
+      throw new RemoteError(`could not verify the broker's token: ${err.message}`, {
+        cause: err,
+        hint: `authbridge verifies the broker's token against the keys named by its metadata (${settings.url.replace(/\/$/, '')}/.well-known/oauth-authorization-server); the broker must publish them.`,
+      });
+    });
     const answer = await connect.synerise({ ...common, url: settings.url, apiKey: settings.apiKey, token: subjectToken, uuid: randomUUID(), deviceId: `authbridge-${profile.name}` });
-    // A Synerise-compatible broker may not publish RFC 8414 metadata; verify when it does.
-    let payload: Record<string, unknown> | undefined;
-    const broker = await connect.broker({ ...common, url: settings.url, clientId: settings.clientId ?? 'authbridge' }).catch(() => undefined);
-    if (broker) payload = await verifyBrokerToken(answer.token, broker, settings.audience, input, timeoutSeconds);
-    payload ??= parseToken(answer.token).payload ?? {};
+    const payload = await verifyBrokerToken(answer.token, broker, settings.audience, input, timeoutSeconds);
     issuedTokenType = TOKEN_TYPE.accessToken;
     session = {
       url: settings.url,

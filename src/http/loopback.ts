@@ -24,6 +24,20 @@ export function isSecureOrLoopback(url: URL): boolean {
 }
 
 /**
+ * How `value` stands against {@link isSecureOrLoopback}: `ok`; `plain-http`, http to a host other
+ * than this machine's loopback; `not-http`, not a URL, or a scheme other than http(s).
+ *
+ * @example
+ * judgeTransport('javascript:alert(1)'); // 'not-http'
+ * judgeTransport('http://idp.example.com/jwks'); // 'plain-http'
+ */
+export function judgeTransport(value: string): 'ok' | 'plain-http' | 'not-http' {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return 'not-http';
+  return isSecureOrLoopback(url) ? 'ok' : 'plain-http';
+}
+
+/**
  * Parses `value` as a URL that {@link isSecureOrLoopback} accepts.
  *
  * @param what How the value was given, for the message: `--issuer`, `broker url`.

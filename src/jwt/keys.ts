@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { RemoteError, UsageError, describeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
-import { fetchMetadata } from '../oidc/metadata.js';
+import { judgeTransport } from '../http/loopback.js';
+import { endpointProblem, fetchMetadata } from '../oidc/metadata.js';
 import { discoveryUrl } from '../oidc/urls.js';
 import { importPublicJwk, importSecret } from './jws.js';
 
@@ -276,16 +277,24 @@ export function secretKeySet(secret: string | Uint8Array): KeySet {
   };
 }
 
+export interface DiscoverJwksUriOptions {
+  fetch: typeof fetch;
+  /** Milliseconds for the discovery request. Default 10 000. */
+  timeoutMs?: number;
+  /**
+   * Accepts a `jwks_uri` on plain http to a host other than this machine (a development setup),
+   * telling this callback. Absent (the default): such a `jwks_uri` is refused.
+   */
+  plainHttp?: (url: URL) => void;
+}
+
 /**
  * Finds the `jwks_uri` of an issuer by OIDC discovery, checking that the document names
- * exactly that issuer (OpenID Connect Discovery §4.3, RFC 8414 §3.3).
- * @param options.timeoutMs Milliseconds for the discovery request. Default 10 000.
- * @throws RemoteError when discovery fails, names another issuer, or has no http(s) `jwks_uri`.
+ * exactly that issuer (OpenID Connect Discovery §4.3, RFC 8414 §3.3) and that the `jwks_uri` is
+ * https (http only on loopback, unless `options.plainHttp` takes it).
+ * @throws RemoteError when discovery fails, names another issuer, or has no such `jwks_uri`.
  */
-export async function discoverJwksUri(
-  issuer: string,
-  options: { fetch: typeof fetch; timeoutMs?: number },
-): Promise<string> {
+export async function discoverJwksUri(issuer: string, options: DiscoverJwksUriOptions): Promise<string> {
   const doc = await fetchMetadata(options.fetch, discoveryUrl(issuer), {
     issuer,
     what: 'the discovery document',
@@ -295,9 +304,10 @@ export async function discoverJwksUri(
   });
   const jwksUri = doc.jwks_uri as string;
   // The provider's answer, not the user's flag: a bad URL here is a remote failure (exit 3).
-  const protocol = URL.canParse(jwksUri) ? new URL(jwksUri).protocol : '';
-  if (protocol !== 'https:' && protocol !== 'http:') {
-    throw new RemoteError(`could not use the discovery document of ${issuer}: its jwks_uri is not an http(s) URL: "${jwksUri}"`);
+  const problem = endpointProblem(doc, ['jwks_uri']);
+  if (problem && !(options.plainHttp && judgeTransport(jwksUri) === 'plain-http')) {
+    throw new RemoteError(`could not use the discovery document of ${issuer}: ${problem}`);
   }
+  if (problem) options.plainHttp!(new URL(jwksUri));
   return jwksUri;
 }

@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
 import { Connection } from './connection.js';
-import { fetchMetadata } from './metadata.js';
+import { BROKER_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
 import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE, authorizationServerMetadataUrl, tokenTypeUrn } from './urls.js';
@@ -116,8 +116,9 @@ export class BrokerClient {
  * const { access_token } = await broker.exchange({ subjectToken, subjectTokenType: 'access_token' });
  *
  * @throws UsageError for a URL that is not https (http allowed on loopback) or a missing client
- *   id; RemoteError when the metadata is unreachable, not JSON, 4xx/5xx, names another issuer or
- *   has no token_endpoint or jwks_uri.
+ *   id; RemoteError when the metadata is unreachable, not JSON, 4xx/5xx, names another issuer,
+ *   has no token_endpoint or jwks_uri, or names an endpoint that is not https (http allowed on
+ *   loopback).
  */
 export async function connectBroker(options: BrokerConnectOptions): Promise<BrokerClient> {
   const url = secureUrl(options.url, 'broker url');
@@ -133,6 +134,7 @@ export async function connectBroker(options: BrokerConnectOptions): Promise<Brok
     what: 'the broker metadata',
     subject: options.url,
     required: ['token_endpoint', 'jwks_uri'],
+    endpoints: BROKER_ENDPOINTS,
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
   const connection = new Connection({ ...options, clientId: options.clientId, party: 'broker', metadata: doc });

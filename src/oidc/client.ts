@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
 import { Connection, type ClientAuthMethod } from './connection.js';
-import { fetchMetadata } from './metadata.js';
+import { IDP_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
 import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
 import { discoveryUrl } from './urls.js';
@@ -207,7 +207,8 @@ function toTokenSet(tokens: oidc.TokenEndpointResponse): TokenSet {
  * const request = await idp.authorizationRequest({ redirectUri, scopes: ['openid'] });
  *
  * @throws UsageError for an issuer that is not https (http allowed on loopback);
- *   RemoteError when discovery is unreachable, not JSON, 4xx/5xx, or names another issuer.
+ *   RemoteError when discovery is unreachable, not JSON, 4xx/5xx, names another issuer, or names
+ *   an endpoint that is not https (http allowed on loopback).
  */
 export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient> {
   const issuer = secureUrl(options.issuer, '--issuer');
@@ -216,7 +217,10 @@ export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient>
     issuer: options.issuer,
     what: 'the discovery document',
     issuerHint: "The profile's issuer must match the provider's exactly (scheme, host, path, trailing slash).",
-    optional: ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'introspection_endpoint', 'revocation_endpoint'],
+    optional: IDP_ENDPOINTS,
+    // RFC 9700 §2.6 / RFC 8252 §8.3: an endpoint on plain http elsewhere, or `javascript:`, is
+    // never called nor opened in the browser.
+    endpoints: IDP_ENDPOINTS,
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
   return IdpClient.create(options, doc as IdpMetadata & Record<string, unknown>);

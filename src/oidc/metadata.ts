@@ -6,6 +6,39 @@
  */
 import { RemoteError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
+import { judgeTransport } from '../http/loopback.js';
+
+/** The endpoints of an IdP's discovery document that authbridge may call or open. */
+export const IDP_ENDPOINTS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'jwks_uri',
+  'userinfo_endpoint',
+  'introspection_endpoint',
+  'revocation_endpoint',
+] as const;
+
+/** The endpoints of a broker's RFC 8414 metadata that authbridge calls. */
+export const BROKER_ENDPOINTS = ['token_endpoint', 'jwks_uri', 'introspection_endpoint', 'revocation_endpoint'] as const;
+
+/**
+ * What is wrong with the first of `fields` in `doc` (a string, when present) that breaks the one
+ * transport rule (https, or http on loopback; `http/loopback.ts`): `its <field> is not an http(s)
+ * URL: "<value>"` or `its <field> is plain http to a host other than this machine …`. Undefined
+ * when all are fine or absent.
+ */
+export function endpointProblem(doc: Record<string, unknown>, fields: readonly string[]): string | undefined {
+  for (const field of fields) {
+    const value = doc[field];
+    if (typeof value !== 'string') continue;
+    const verdict = judgeTransport(value);
+    if (verdict === 'not-http') return `its ${field} is not an http(s) URL: "${value}"`;
+    if (verdict === 'plain-http') {
+      return `its ${field} is plain http to a host other than this machine (https is required; http only on 127.0.0.1/localhost): "${value}"`;
+    }
+  }
+  return undefined;
+}
 
 /** A metadata document: a JSON object whose `issuer` has been checked. */
 export type ServerMetadataDocument = Record<string, unknown> & { issuer: string };
@@ -33,6 +66,11 @@ export interface FetchMetadataOptions {
   required?: readonly string[];
   /** Fields that must be strings when present: `<field> is not a string` otherwise. */
   optional?: readonly string[];
+  /**
+   * Endpoint fields that, when present, must be https URLs (http only on loopback): a server that
+   * names `javascript:…` or plain http elsewhere is refused before anything calls or opens it.
+   */
+  endpoints?: readonly string[];
   /** Milliseconds for the whole request. Default fetchJson's, 10 000. */
   timeoutMs?: number;
 }
@@ -49,7 +87,8 @@ const withoutTrailingSlash = (value: string): string => value.replace(/\/$/, '')
  *
  * @throws RemoteError `could not fetch <what> from <url>: …` when the document cannot be had
  *   (unreachable, timed out, 4xx/5xx, not a JSON object); `could not use <what> of <subject>: …`
- *   when it names another issuer, lacks a required field, or has a field that is not a string.
+ *   when it names another issuer, lacks a required field, has a field that is not a string, or
+ *   an endpoint that is not https (http only on loopback; see {@link endpointProblem}).
  */
 export async function fetchMetadata(
   fetchImpl: typeof fetch,
@@ -76,5 +115,7 @@ export async function fetchMetadata(
       throw new RemoteError(`could not use ${what} of ${subject}: ${field} is not a string`);
     }
   }
+  const problem = endpointProblem(doc, options.endpoints ?? []);
+  if (problem) throw new RemoteError(`could not use ${what} of ${subject}: ${problem}`);
   return doc as ServerMetadataDocument;
 }

@@ -1,15 +1,20 @@
-/** Human view of `doctor`: a ✓/✗ line a check, with what to fix under each failure. */
+/**
+ * Human view of `doctor`: a ✓/✗ line a check, with what to fix under each failure. Details and
+ * fixes quote the IdP (its issuer, its key ids): shown through `safeText`.
+ */
 import type { ChalkInstance } from 'chalk';
 import type { DoctorReport } from '../flows/doctor.js';
+import { safeText } from './safe-text.js';
 
 export function renderDoctor(report: DoctorReport, style: ChalkInstance): string {
   const width = Math.max(...report.checks.map((c) => c.name.length));
-  const lines = [`Checking profile ${style.bold(report.profile)}`, ''];
+  const lines = [`Checking profile ${style.bold(safeText(report.profile))}`, ''];
   for (const check of report.checks) {
     const mark = check.status === 'ok' ? style.green('✓') : check.status === 'fail' ? style.red('✗') : style.dim('-');
-    const detail = check.status === 'fail' ? style.red(check.detail) : check.status === 'skip' ? style.dim(check.detail) : check.detail;
-    lines.push(`${mark} ${check.name.padEnd(width)}  ${detail}`);
-    if (check.status === 'fail' && check.fix) lines.push(`  ${' '.repeat(width)}  ${style.bold('fix:')} ${check.fix}`);
+    const shown = safeText(check.detail);
+    const detail = check.status === 'fail' ? style.red(shown) : check.status === 'skip' ? style.dim(shown) : shown;
+    lines.push(`${mark} ${safeText(check.name).padEnd(width)}  ${detail}`);
+    if (check.status === 'fail' && check.fix) lines.push(`  ${' '.repeat(width)}  ${style.bold('fix:')} ${safeText(check.fix)}`);
   }
   lines.push('');
   if (report.ok) lines.push(style.green.bold('All checks passed.'));

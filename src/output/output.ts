@@ -3,6 +3,7 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Context, OutputStream } from '../context.js';
+import { safeJson, safeText } from './safe-text.js';
 
 /** What decides how output looks: the global `--json`, `--no-color`, `--debug` and `--verbose`. */
 export interface OutputOptions {
@@ -20,10 +21,11 @@ export interface Output {
   readonly style: ChalkInstance;
   /** Writes data to stdout, adding a newline. */
   data(text: string): void;
-  /** Writes one JSON document to stdout. */
+  /** Writes one JSON document to stdout (see `safeJson`: the values exact, nothing raw a terminal acts on). */
   jsonDoc(value: unknown): void;
   /** Progress and talk, to stderr (also under --json: scripts parse only stdout). */
   info(text: string): void;
+  /** A one-line warning, to stderr; its text is shown through `safeText` (it may quote a server). */
   warn(text: string): void;
   /** A `--verbose` trace line, to stderr; callers mask secrets first. */
   trace(text: string): void;
@@ -49,9 +51,9 @@ export function createOutput(ctx: Context, global: OutputOptions): Output {
     debug: global.debug,
     style,
     data: (text) => void ctx.stdout.write(`${text}\n`),
-    jsonDoc: (value) => void ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    jsonDoc: (value) => void ctx.stdout.write(`${safeJson(value, 2)}\n`),
     info: (text) => void ctx.stderr.write(`${text}\n`),
-    warn: (text) => void ctx.stderr.write(`${errStyle.yellow('warning:')} ${text}\n`),
+    warn: (text) => void ctx.stderr.write(`${errStyle.yellow('warning:')} ${safeText(text)}\n`),
     trace: (text) => {
       if (global.verbose) ctx.stderr.write(`${errStyle.dim(text)}\n`);
     },

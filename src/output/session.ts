@@ -1,4 +1,8 @@
-/** Human views of the sign-in commands. Tokens never appear here. */
+/**
+ * Human views of the sign-in commands. Tokens never appear here. What an IdP, a broker or the
+ * cache file says (issuer, subject, email, scopes, an introspection answer, a check's detail) is
+ * shown through `safeText` before it is styled.
+ */
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { CachedSession } from '../cache/types.js';
 import type { Context } from '../context.js';
@@ -8,6 +12,7 @@ import type { ProfileStatus } from '../flows/status.js';
 import { formatTime, relativeTime } from '../util/time.js';
 import { keyValues } from './blocks.js';
 import { colorLevel, type OutputOptions } from './output.js';
+import { safeJson, safeText } from './safe-text.js';
 
 function expiry(ms: number | undefined, now: number, style: ChalkInstance): string {
   if (ms === undefined) return 'held (expiry unknown)';
@@ -16,8 +21,10 @@ function expiry(ms: number | undefined, now: number, style: ChalkInstance): stri
 }
 
 function who(session: CachedSession): string {
-  if (session.email && session.subject) return `${session.email} (sub ${session.subject})`;
-  return session.email ?? (session.subject ? `sub ${session.subject}` : 'an unknown user');
+  const email = session.email ? safeText(session.email) : undefined;
+  const subject = session.subject ? safeText(session.subject) : undefined;
+  if (email && subject) return `${email} (sub ${subject})`;
+  return email ?? (subject ? `sub ${subject}` : 'an unknown user');
 }
 
 /** `status`: one block a profile. */
@@ -31,21 +38,21 @@ export function renderStatus(statuses: ProfileStatus[], now: number, style: Chal
         : doc.signed_in
           ? `${name}: ${style.green('signed in')} as ${who(session)}`
           : `${name}: ${style.yellow('not signed in')} (tokens expired${doc.refreshable ? '; `authbridge refresh` may renew them' : ''})`;
-      const rows: Array<[string, string]> = [['issuer', session.issuer]];
+      const rows: Array<[string, string]> = [['issuer', safeText(session.issuer)]];
       if (session.access_token) rows.push(['access token', expiry(session.access_token_expires_at, now, style)]);
       if (session.id_token) rows.push(['ID token', expiry(session.id_token_expires_at, now, style)]);
       rows.push(['refresh token', session.refresh_token ? (expired ? 'refused by the IdP' : 'held') : 'none']);
-      rows.push(['scopes', session.scopes.join(' ') || '(none)']);
+      rows.push(['scopes', safeText(session.scopes.join(' ')) || '(none)']);
       if (doc.broker) {
-        rows.push(['broker', `${doc.broker.signed_in ? 'signed in' : doc.check?.broker?.live === false ? 'ended' : 'expired'} at ${doc.broker.issuer} as ${doc.broker.subject}, ${expiry(session.broker!.expires_at, now, style)}`]);
+        rows.push(['broker', `${doc.broker.signed_in ? 'signed in' : doc.check?.broker?.live === false ? 'ended' : 'expired'} at ${safeText(doc.broker.issuer)} as ${safeText(doc.broker.subject)}, ${expiry(session.broker!.expires_at, now, style)}`]);
       }
       const check = doc.check?.idp;
       if (check) {
         const verdict = check.live === true ? style.green('live') : check.live === false ? style.red('not live') : style.yellow('unknown');
-        rows.push(['IdP check', `${verdict}: ${check.detail}`]);
+        rows.push(['IdP check', `${verdict}: ${safeText(check.detail)}`]);
       }
       const brokerCheck = doc.check?.broker;
-      if (brokerCheck) rows.push(['broker check', `${brokerCheck.live ? style.green('live') : style.red('not live')}: ${brokerCheck.detail}`]);
+      if (brokerCheck) rows.push(['broker check', `${brokerCheck.live ? style.green('live') : style.red('not live')}: ${safeText(brokerCheck.detail)}`]);
       return `${headline}\n${keyValues(rows, style)}`;
     })
     .join('\n\n');
@@ -54,7 +61,7 @@ export function renderStatus(statuses: ProfileStatus[], now: number, style: Chal
 /** `login`: the line told on stderr once signed in. */
 export function renderLoginDone(session: CachedSession, now: number, style: ChalkInstance): string {
   const until = session.access_token_expires_at ?? session.id_token_expires_at;
-  return `${style.green('✓')} Signed in to ${session.issuer} as ${style.bold(who(session))}${until ? `; the access token ${expiry(until, now, style)}` : ''}.`;
+  return `${style.green('✓')} Signed in to ${safeText(session.issuer)} as ${style.bold(who(session))}${until ? `; the access token ${expiry(until, now, style)}` : ''}.`;
 }
 
 /** `introspect`: the IdP's answer, times made readable. */
@@ -66,7 +73,7 @@ export function renderIntrospection(result: Record<string, unknown>, now: number
     if ((key === 'exp' || key === 'iat' || key === 'nbf' || key === 'auth_time') && typeof value === 'number') {
       rows.push([key, formatTime(value * 1000, now)]);
     } else {
-      rows.push([key, typeof value === 'string' ? value : JSON.stringify(value)]);
+      rows.push([key, safeText(typeof value === 'string' ? value : safeJson(value))]);
     }
   }
   return rows.length ? `${head}\n${keyValues(rows, style)}` : head;
@@ -79,10 +86,10 @@ export function renderExchange(outcome: ExchangeOutcome, now: number, style: Cha
     `${style.green('✓')} Exchanged the IdP token with the broker${status}.`,
     keyValues(
       [
-        ['broker', outcome.broker],
-        ['subject', outcome.subject],
+        ['broker', safeText(outcome.broker)],
+        ['subject', safeText(outcome.subject)],
         ['expires', `${outcome.expires_at} (${relativeTime(Date.parse(outcome.expires_at), now)})`],
-        ['token type', outcome.issued_token_type],
+        ['token type', safeText(outcome.issued_token_type)],
       ],
       style,
     ),

@@ -2,14 +2,18 @@
  * Cache durability through the CLI, beyond test/cache (SIGKILL mid-write, in-process and
  * separate-process writers, 0644 tightened and symlinks refused at the TokenCache level):
  * 20 parallel logins and 20 parallel `config set` on different profiles lose nothing, and the
- * commands themselves tighten loose modes and refuse symlinks.
+ * commands themselves tighten loose modes and refuse symlinks — of files and, since the second
+ * review (finding 3), of the cache directory, which must also be the user's; a FIFO planted as an
+ * entry no longer hangs `status`.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv, runCli } from '../helpers/cli.js';
 import { driveLogin, startBrowserHook, type BrowserHook, type DriveResult } from '../helpers/http-browser.js';
 import { idpEnv, startIdp, type Idp } from '../helpers/idp.js';
+import { FOREIGN_UID, foreignDir } from '../helpers/owners.js';
 
 let idp: Idp;
 let browser: BrowserHook<DriveResult>;
@@ -90,5 +94,40 @@ describe('the token cache through the CLI', () => {
     expect((await runCli(['login'], { env })).code).toBe(0);
     expect(lstatSync(join(cacheDir(env), 'default.json')).isSymbolicLink()).toBe(false);
     expect(readFileSync(elsewhere, 'utf8')).toBe(planted);
+  });
+
+  describe('the cache directory (finding 3 of the second review)', () => {
+    it('a symlinked cache directory is refused: login cannot chmod what it points to', async () => {
+      const env = idpEnv(idp, isolatedEnv(), { BROWSER: browser.command });
+      const target = join(env.HOME!, 'shared');
+      mkdirSync(target);
+      chmodSync(target, 0o755);
+      mkdirSync(env.XDG_CACHE_HOME!, { recursive: true });
+      symlinkSync(target, cacheDir(env));
+      const login = await runCli(['login'], { env });
+      expect(login.code, login.stderr).toBe(2);
+      expect(login.stderr).toMatch(/^authbridge: could not use the token cache .*authbridge: it is a symlink, which is never followed$/m);
+      expect(statSync(target).mode & 0o777).toBe(0o755);
+      expect(readdirSync(target)).toEqual([]);
+      const status = await runCli(['status'], { env });
+      expect(status.code).toBe(2);
+    });
+
+    it('a cache directory owned by another user is refused (AUTHBRIDGE_CACHE_DIR)', async () => {
+      const env = { ...isolatedEnv(), AUTHBRIDGE_CACHE_DIR: foreignDir() };
+      const status = await runCli(['status'], { env });
+      expect(status.code).toBe(2);
+      expect(status.stderr).toMatch(new RegExp(`^authbridge: could not use the token cache .*: it is owned by uid ${FOREIGN_UID}, not by you`, 'm'));
+    });
+
+    // The bound is the test's own timeout: today's `status` waits for a writer forever.
+    it('a FIFO planted at <cache>/default.json: status answers promptly with a warning and exit 4', { timeout: 15_000 }, async () => {
+      const env = isolatedEnv();
+      mkdirSync(cacheDir(env), { recursive: true, mode: 0o700 });
+      execFileSync('mkfifo', ['-m', '600', join(cacheDir(env), 'default.json')]);
+      const status = await runCli(['status'], { env, timeoutMs: 60_000 });
+      expect(status.code, status.stderr).toBe(4);
+      expect(status.stderr).toMatch(/^warning: ignored the cached session of profile "default" .*default\.json\): it is not a regular file/m);
+    });
   });
 });

@@ -271,6 +271,8 @@ describe('proxies', () => {
     browser = await startBrowserHook((url) => driveLogin(url));
     viaProxy = `http://idp.test:${hostilePort}/good`;
   });
+  /** idp.test is plain http to another host: verify fetches keys from it only with the development switch (finding 4 of the second review). */
+  const INSECURE = ['--allow-insecure-http'];
   afterAll(async () => {
     await browser?.close();
     await idp?.close();
@@ -292,7 +294,7 @@ describe('proxies', () => {
 
   it('HTTP_PROXY carries discovery and JWKS requests (and plain HTTP to another host is warned about)', async () => {
     proxy.seen.length = 0;
-    const result = await verify(viaProxy, [], { ...isolatedEnv(), HTTP_PROXY: proxy.url });
+    const result = await verify(viaProxy, INSECURE, { ...isolatedEnv(), HTTP_PROXY: proxy.url });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^warning: the keys come over plain HTTP from idp\.test:\d+: anyone on the way can swap them; use https$/m);
     expect(proxy.seen.length).toBeGreaterThan(0);
@@ -301,14 +303,14 @@ describe('proxies', () => {
 
   it('a proxy given without a scheme is taken as http://, as curl does', async () => {
     proxy.seen.length = 0;
-    const result = await verify(viaProxy, [], { ...isolatedEnv(), http_proxy: proxy.url.replace('http://', '') });
+    const result = await verify(viaProxy, INSECURE, { ...isolatedEnv(), http_proxy: proxy.url.replace('http://', '') });
     expect(result.code, result.stderr).toBe(0);
     expect(proxy.seen.length).toBeGreaterThan(0);
   });
 
   it('NO_PROXY sends the listed hosts around the proxy', async () => {
     proxy.seen.length = 0;
-    const result = await verify(viaProxy, [], { ...isolatedEnv(), HTTP_PROXY: proxy.url, NO_PROXY: 'example.com,idp.test' });
+    const result = await verify(viaProxy, INSECURE, { ...isolatedEnv(), HTTP_PROXY: proxy.url, NO_PROXY: 'example.com,idp.test' });
     // Reached directly, idp.test does not resolve: proof that the proxy was not asked.
     expectError(result, 3, /could not fetch the discovery document .*idp\.test/);
     expect(proxy.seen).toEqual([]);
@@ -333,7 +335,7 @@ describe('proxies', () => {
   });
 
   it('a proxy that cannot be reached is a remote failure (exit 3), not a silent direct connection', async () => {
-    const result = await verify(viaProxy, [], { ...isolatedEnv(), HTTP_PROXY: 'http://127.0.0.1:9' });
+    const result = await verify(viaProxy, INSECURE, { ...isolatedEnv(), HTTP_PROXY: 'http://127.0.0.1:9' });
     expectError(result, 3, /could not fetch the discovery document .*ECONNREFUSED 127\.0\.0\.1:9/);
   });
 });
