@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import type { CommandModule, GlobalOptions } from './commands/invocation.js';
 import type { Context } from './context.js';
 import { describeError, exitCode, isAuthbridgeError, type ExitClass, type Outcome } from './errors.js';
-import { safeJson, safeLines, safeText } from './output/safe-text.js';
+import { safeJson, safeLines, safeText } from './util/safe-text.js';
 
 export const VERSION = '0.1.0';
 

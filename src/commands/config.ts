@@ -1,13 +1,13 @@
 /** `config [set|get|list|unset] [KEY] [VALUE]`: edits the config file for the active profile. */
 import type { Command } from 'commander';
-import { PROFILE_FIELDS, checkField, isProfileField, readConfigFile, writeConfigFile, type ProfileField, type StoredProfile } from '../config/config-file.js';
+import { PROFILE_FIELDS, checkField, isProfileField, writeConfigFile, type ProfileField, type StoredProfile } from '../config/config-file.js';
 import { envVarFor } from '../config/profile.js';
 import { UsageError, type Outcome } from '../errors.js';
 import { keyValues } from '../output/blocks.js';
 import { createOutput } from '../output/output.js';
 import { withFileLock } from '../util/atomic-file.js';
 import { optFlag, type Invocation, type ParseInput } from './invocation.js';
-import { configPath, profileName } from './profile.js';
+import { configPath, profileName, readConfig } from './profile.js';
 
 export type ConfigOptions =
   | { action: 'set'; key: ProfileField; value: unknown }
@@ -87,7 +87,7 @@ export async function run(inv: Invocation, options: ConfigOptions): Promise<Outc
     const { key } = options;
     const value = options.action === 'set' ? options.value : undefined;
     await withFileLock(path, async () => {
-      const config = await readConfigFile(path);
+      const config = await readConfig(inv);
       const profile: StoredProfile = { ...(config.profiles[name] ?? {}) };
       setField(profile, key, value);
       if (Object.keys(profile).length) config.profiles[name] = profile;
@@ -99,7 +99,7 @@ export async function run(inv: Invocation, options: ConfigOptions): Promise<Outc
     return 'ok';
   }
 
-  const config = await readConfigFile(path);
+  const config = await readConfig(inv);
   const profile = config.profiles[name] ?? {};
   if (options.action === 'get') {
     const { key } = options;

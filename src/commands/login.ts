@@ -7,6 +7,7 @@ import { DEFAULT_LOGIN_TIMEOUT_S, loginFlow } from '../flows/login.js';
 import { createOutput } from '../output/output.js';
 import { renderExchange, renderLoginDone, stderrStyle } from '../output/session.js';
 import { createSpinner } from '../output/spinner.js';
+import { safeText } from '../util/safe-text.js';
 import { isoTime } from '../util/time.js';
 import { brokerFlags, idpFlags, profileOverrides } from './flags.js';
 import { positiveSeconds } from './input.js';
@@ -72,7 +73,8 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
     noBrowser: options.noBrowser,
     trace: out.verbose ? out.trace : undefined,
     talk: {
-      say: out.info,
+      // Progress lines name the issuer: escaped like every string from outside.
+      say: (text) => out.info(safeText(text)),
       warn: out.warn,
       showUrl(url, pasteAccepted) {
         out.info(`Open this URL in a browser to sign in:\n\n  ${err.cyan(url)}\n`);

@@ -1,12 +1,11 @@
 /** `status`: whether each profile is signed in, from the cache (`--check` asks the IdP and the broker). */
 import type { Command } from 'commander';
-import { readConfigFile } from '../config/config-file.js';
 import type { Outcome } from '../errors.js';
 import { statusFlow } from '../flows/status.js';
 import { createOutput } from '../output/output.js';
 import { renderStatus } from '../output/session.js';
 import { optFlag, type Invocation, type ParseInput } from './invocation.js';
-import { configPath, listProfiles, loadProfile, profileName, tokenCache } from './profile.js';
+import { listProfiles, loadProfile, profileName, readConfig, tokenCache } from './profile.js';
 
 export interface StatusOptions {
   /** Every profile in the config file and the cache. */
@@ -32,7 +31,7 @@ export async function run(inv: Invocation, { all, check }: StatusOptions): Promi
   const { ctx, global } = inv;
   const out = createOutput(ctx, global);
   // Offline status needs only the cache, but a broken config file is still reported (exit 2).
-  if (!all) await readConfigFile(configPath(inv));
+  if (!all) await readConfig(inv);
   const names = all ? await listProfiles(inv) : [profileName(inv)];
   const statuses = await statusFlow({
     ctx,

@@ -127,22 +127,11 @@ export interface ConfigWarning {
 }
 
 export interface ReadConfigOptions {
-  /**
-   * Receives what is wrong but not fatal (secrets readable by others). Default: one
-   * `warning: …` line a file on the process's stderr (the commands reach this module through
-   * `commands/profile.ts`, which has no warning channel for it).
-   */
-  warn?: (warning: ConfigWarning) => void;
+  /** Receives what is wrong but not fatal (secrets readable by others). */
+  warn: (warning: ConfigWarning) => void;
 }
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
-const warnedAbout = new Set<string>();
-
-function warnOnStderr(warning: ConfigWarning): void {
-  if (warnedAbout.has(warning.message)) return;
-  warnedAbout.add(warning.message);
-  process.stderr.write(`warning: ${warning.message}; ${warning.fix}\n`);
-}
 
 /** Who besides the owner `mode` lets in by `groupBit` and `otherBit`: `group`, `others`, `group and others` or ''. */
 function whoElse(mode: number, groupBit: number, otherBit: number): string {
@@ -213,7 +202,7 @@ async function readStrictly(path: string): Promise<{ text: string; mode: number 
  * @throws UsageError naming the file (and the field, or the fix) for anything unreadable, unsafe
  *   or invalid.
  */
-export async function readConfigFile(path: string, options: ReadConfigOptions = {}): Promise<ConfigFile> {
+export async function readConfigFile(path: string, options: ReadConfigOptions): Promise<ConfigFile> {
   const read = await readStrictly(path);
   if (!read) return { profiles: {} };
   const { text, mode } = read;
@@ -232,7 +221,7 @@ export async function readConfigFile(path: string, options: ReadConfigOptions = 
   const readable = whoElse(mode, 0o040, 0o004);
   const secrets = secretsIn(config);
   if (readable && secrets.length) {
-    (options.warn ?? warnOnStderr)({
+    options.warn({
       message: `config ${path} holds secrets (${secrets.join(', ')}) and is readable by other users (mode ${octal(mode)})`,
       fix: `chmod 600 ${path}`,
     });

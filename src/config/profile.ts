@@ -25,8 +25,8 @@ export interface ProfileSource {
   name: string;
   /** Values from the command line; they win over env and file. */
   overrides?: ProfileOverrides;
-  /** What is wrong with the config file but not fatal; default a line on stderr (see `readConfigFile`). */
-  warn?: (warning: ConfigWarning) => void;
+  /** Receives what is wrong with the config file but not fatal (see `readConfigFile`). */
+  warn: (warning: ConfigWarning) => void;
 }
 
 /** `broker.clientId` → `AUTHBRIDGE_BROKER_CLIENT_ID`. */
@@ -82,8 +82,8 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
 }
 
 /** Names of the profiles in the config file at `configFile`, sorted. */
-export async function configuredProfiles(configFile: string): Promise<string[]> {
-  return Object.keys((await readConfigFile(configFile)).profiles).sort();
+export async function configuredProfiles(configFile: string, warn: (warning: ConfigWarning) => void): Promise<string[]> {
+  return Object.keys((await readConfigFile(configFile, { warn })).profiles).sort();
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Context } from '../context.js';
 import { RemoteError, UsageError } from '../errors.js';
 import { verifyJwt, type VerifyOptions, type VerifyResult } from '../jwt/verify.js';
 import { startWorker, workerScript } from '../runtime/worker.js';
+import { safeJson } from '../util/safe-text.js';
 
 export interface BatchSummary {
   total: number;
@@ -145,7 +146,7 @@ async function onThisThread(
   const emit = async (result: VerifyResult) => {
     summary.total++;
     if (result.valid) summary.valid++;
-    await write(`${JSON.stringify(result)}\n`);
+    await write(`${safeJson(result)}\n`);
   };
   const push = async (line: string) => {
     const result = verifyLine(line, options);

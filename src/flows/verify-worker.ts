@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadJwksFile, secretKeySet, type KeySet } from '../jwt/keys.js';
 import type { VerifyOptions } from '../jwt/verify.js';
 import { verifySignatureSync } from '../jwt/jws.js';
+import { safeJson } from '../util/safe-text.js';
 import { verifyLine, type BatchChunk, type BatchChunkResult, type LocalKeySource } from './verify-batch.js';
 
 interface WorkerSetup {
@@ -28,7 +29,7 @@ parentPort!.on('message', async (chunk: BatchChunk) => {
     for (const line of chunk.lines) {
       const result = await verifyLine(line, options);
       if (result.valid) valid++;
-      out += `${JSON.stringify(result)}\n`;
+      out += `${safeJson(result)}\n`;
     }
     const answer: BatchChunkResult = { id: chunk.id, out, valid, total: chunk.lines.length };
     parentPort!.postMessage(answer);

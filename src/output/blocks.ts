@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import { safeText } from './safe-text.js';
+import { safeText } from '../util/safe-text.js';
 
 /**
  * An aligned key/value block: `  key    value`. Keys are shown through `safeText` (an

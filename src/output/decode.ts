@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import type { DecodedToken } from '../jwt/decode.js';
 import { formatTime } from '../util/time.js';
 import { keyValues } from './blocks.js';
-import { safeJson } from './safe-text.js';
+import { safeJson } from '../util/safe-text.js';
 
 /** Indented JSON; the token's strings as JSON escapes where a terminal would act on them. */
 function pretty(value: unknown): string {

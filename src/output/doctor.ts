@@ -4,7 +4,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { DoctorReport } from '../flows/doctor.js';
-import { safeText } from './safe-text.js';
+import { safeText } from '../util/safe-text.js';
 
 export function renderDoctor(report: DoctorReport, style: ChalkInstance): string {
   const width = Math.max(...report.checks.map((c) => c.name.length));

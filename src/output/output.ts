@@ -3,7 +3,7 @@
  */
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Context, OutputStream } from '../context.js';
-import { safeJson, safeText } from './safe-text.js';
+import { safeJson, safeText } from '../util/safe-text.js';
 
 /** What decides how output looks: the global `--json`, `--no-color`, `--debug` and `--verbose`. */
 export interface OutputOptions {
@@ -55,7 +55,8 @@ export function createOutput(ctx: Context, global: OutputOptions): Output {
     info: (text) => void ctx.stderr.write(`${text}\n`),
     warn: (text) => void ctx.stderr.write(`${errStyle.yellow('warning:')} ${safeText(text)}\n`),
     trace: (text) => {
-      if (global.verbose) ctx.stderr.write(`${errStyle.dim(text)}\n`);
+      // A trace line carries what servers sent (a content type, an error text).
+      if (global.verbose) ctx.stderr.write(`${errStyle.dim(safeText(text))}\n`);
     },
   };
 }

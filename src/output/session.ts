@@ -12,7 +12,7 @@ import type { ProfileStatus } from '../flows/status.js';
 import { formatTime, relativeTime } from '../util/time.js';
 import { keyValues } from './blocks.js';
 import { colorLevel, type OutputOptions } from './output.js';
-import { safeJson, safeText } from './safe-text.js';
+import { safeJson, safeText } from '../util/safe-text.js';
 
 function expiry(ms: number | undefined, now: number, style: ChalkInstance): string {
   if (ms === undefined) return 'held (expiry unknown)';

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { VerifyResult } from '../jwt/verify.js';
 import { checkLine } from './blocks.js';
-import { safeText } from './safe-text.js';
+import { safeText } from '../util/safe-text.js';
 
 /** The ✓/✗ checklist and a one-line verdict; what the token says is shown through `safeText`. */
 export function renderVerifyResult(result: VerifyResult, style: ChalkInstance): string {

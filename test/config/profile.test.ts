@@ -95,14 +95,14 @@ describe('config file validation', () => {
   ];
   it.each(bad)('refuses %s, naming the field', async (_name, content, message) => {
     const { file } = configDir(content);
-    const err = await readConfigFile(file).catch((e: unknown) => e);
+    const err = await readConfigFile(file, { warn: () => {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toContain(file);
   });
 
   it('a missing file is an empty config', async () => {
-    expect(await readConfigFile('/nonexistent/authbridge/config.json')).toEqual({ profiles: {} });
+    expect(await readConfigFile('/nonexistent/authbridge/config.json', { warn: () => {} })).toEqual({ profiles: {} });
   });
 
   it('never throws anything but a UsageError, whatever the file holds (property)', async () => {
@@ -111,7 +111,7 @@ describe('config file validation', () => {
       fc.asyncProperty(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.record({ profiles: fc.dictionary(fc.string(), fc.jsonValue()) }).map((v) => JSON.stringify(v))), async (text) => {
         writeFileSync(file, text);
         try {
-          const config = await readConfigFile(file);
+          const config = await readConfigFile(file, { warn: () => {} });
           expect(typeof config.profiles).toBe('object');
         } catch (err) {
           expect(err).toBeInstanceOf(AuthbridgeError);

@@ -23,7 +23,7 @@ function configFile(content: unknown, mode = 0o600): string {
 }
 
 async function refusal(file: string): Promise<UsageError> {
-  const err = await readConfigFile(file).catch((e: unknown) => e);
+  const err = await readConfigFile(file, { warn: () => {} }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(UsageError);
   return err as UsageError;
 }

@@ -4,8 +4,9 @@
  * values, `error_description`, a discovery `issuer`); a terminal acts on control characters in
  * them: ESC and C1 sequences clear the screen, move the cursor, recolour or retitle; `\r`
  * overwrites the line; bidi controls reorder what is read (CVE-2021-42574, "Trojan Source").
- * Human output escapes every such code point at the renderers and in `main`'s error line, so it
- * shows as text that can be read and copied, never acted on.
+ * Human output escapes every such code point at the renderers (src/output/) and in `main`'s error
+ * line, so it shows as text that can be read and copied, never acted on; JSON output, the batch's
+ * NDJSON included, is written with `safeJson`.
  */
 
 /**

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { safeJson, safeLines, safeText } from '../../src/output/safe-text.js';
+import { safeJson, safeLines, safeText } from '../../src/util/safe-text.js';
 
 /** Every code point a terminal may act on: C0, DEL, C1, bidi controls, line separators. */
 const DANGEROUS = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
