@@ -78,11 +78,47 @@ const callbackProvider = z.strictObject({
   timeoutMs: z.number({ error: 'expected milliseconds' }).int().min(1).max(60_000, { message: 'at most 60000 ms' }).default(5000),
 });
 
-const client = z.strictObject({
-  clientId: nonEmpty('a client id'),
-  clientSecret: nonEmpty('a client secret').optional(),
-  apiKey: nonEmpty('an API key').optional(),
-});
+/** RFC 7591 §2 names of the client authentication methods the RFC 6749 endpoints accept. */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/**
+ * A client states how it authenticates: a missing secret is never read as "public". A client
+ * with only an `apiKey` may use the Synerise-compatible endpoint alone; an API key is never an
+ * RFC 6749 credential. Messages name the field, never a secret.
+ */
+const client = z
+  .strictObject({
+    clientId: nonEmpty('a client id'),
+    tokenEndpointAuthMethod: z
+      .enum(CLIENT_AUTH_METHODS, { error: 'expected "client_secret_basic", "client_secret_post" or "none" (RFC 7591)' })
+      .optional(),
+    clientSecret: nonEmpty('a client secret').optional(),
+    apiKey: nonEmpty('an API key').optional(),
+    /** Resource servers: the clients whose tokens this one may introspect besides its own. */
+    introspects: z.array(nonEmpty('a client id'), { error: 'expected an array of client ids' }).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const method = c.tokenEndpointAuthMethod;
+    if (method === undefined) {
+      if (c.clientSecret !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tokenEndpointAuthMethod'], message: 'required with a clientSecret: "client_secret_basic" or "client_secret_post"' });
+      } else if (c.apiKey === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokenEndpointAuthMethod'],
+          message: 'required: "client_secret_basic", "client_secret_post" or "none" (or give only an apiKey, for the Synerise-compatible endpoint alone)',
+        });
+      }
+    } else if (method === 'none') {
+      if (c.clientSecret !== undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a client with tokenEndpointAuthMethod "none" has no secret' });
+    } else if (c.clientSecret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `required with tokenEndpointAuthMethod "${method}"` });
+    }
+    if (c.introspects !== undefined && (method === undefined || method === 'none')) {
+      ctx.addIssue({ code: 'custom', path: ['introspects'], message: 'only a confidential client (client_secret_basic or client_secret_post) may introspect' });
+    }
+  });
 
 const schema = z
   .strictObject({
@@ -132,6 +168,12 @@ const schema = z
     // The key itself is a secret: never repeated in the message.
     seen(config.clients.map((c) => c.apiKey), (i) => ['clients', i, 'apiKey'], () => 'this API key');
     seen(config.providers.map((p) => p.id), (i) => ['providers', i, 'id'], (v) => `provider id "${v}"`);
+    const ids = new Set(config.clients.map((c) => c.clientId));
+    config.clients.forEach((c, i) =>
+      c.introspects?.forEach((id, j) => {
+        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'introspects', j], message: `no client "${id}" is configured` });
+      }),
+    );
     config.providers.forEach((p, i) => {
       if (p.type !== 'jwt') return;
       const other = config.providers.findIndex((q) => q.type === 'jwt' && q.issuer === p.issuer);

@@ -161,7 +161,7 @@ export async function runDemo(input: DemoInput): Promise<{ summary: DemoSummary;
       {
         audience: DEMO_BROKER_AUDIENCE,
         tokenTtl: 3600,
-        clients: [{ clientId: DEMO_BROKER_CLIENT_ID }],
+        clients: [{ clientId: DEMO_BROKER_CLIENT_ID, tokenEndpointAuthMethod: 'none' }],
         providers: [
           {
             id: 'demo-idp',

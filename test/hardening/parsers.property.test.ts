@@ -107,7 +107,19 @@ describe('parseBrokerConfig (property)', () => {
         tokenTtl: fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.jsonValue()),
         rateLimit: fc.oneof(fc.record({ maxFailures: fc.jsonValue(), windowSeconds: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue()),
         clients: fc.oneof(
-          fc.array(fc.record({ clientId: fc.oneof(fc.constantFrom('cli', ''), fc.jsonValue()), clientSecret: fc.jsonValue(), apiKey: fc.jsonValue() }, { requiredKeys: [] }), { maxLength: 3 }),
+          fc.array(
+            fc.record(
+              {
+                clientId: fc.oneof(fc.constantFrom('cli', ''), fc.jsonValue()),
+                tokenEndpointAuthMethod: fc.oneof(fc.constantFrom('client_secret_basic', 'client_secret_post', 'none'), fc.jsonValue()),
+                clientSecret: fc.jsonValue(),
+                apiKey: fc.jsonValue(),
+                introspects: fc.oneof(fc.constant(['cli']), fc.jsonValue()),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
           fc.jsonValue(),
         ),
         providers: fc.oneof(fc.array(provider, { maxLength: 3 }), fc.jsonValue()),
@@ -194,7 +206,11 @@ describe('the broker with arbitrary bodies (property)', () => {
       {
         // Every refusal would count towards the limit: switched off to test the parsers alone.
         rateLimit: { maxFailures: 0 },
-        clients: [{ clientId: 'cli', clientSecret: 's3cret' }, { clientId: 'mobile-app' }, { clientId: 'sdk', apiKey: 'sdk-key' }],
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+          { clientId: 'sdk', apiKey: 'sdk-key' },
+        ],
         providers: [{ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: 'cli', algorithms: ['RS256'] }],
       },
       join(tempDir(), 'broker.db'),

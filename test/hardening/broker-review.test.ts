@@ -1,0 +1,160 @@
+/**
+ * The broker against the findings of its second security review (RFC 8725, RFC 9700, RFC 8252,
+ * RFC 7009/7662): one describe a finding, each test named after it, each an attack that worked
+ * before the fix. Real `authbridge broker serve` processes, a real IdP and backend on loopback.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBrokerConfig } from '../../src/broker/config.js';
+import {
+  TOKEN_EXCHANGE,
+  basic,
+  exchange,
+  postForm,
+  startBackend,
+  startBroker,
+  startIdp,
+  tempDir,
+  type BrokerProcess,
+  type TestBackend,
+  type TestIdp,
+} from '../broker/helpers.js';
+import { runCli } from '../helpers/cli.js';
+
+let idp: TestIdp;
+let backend: TestBackend;
+
+beforeAll(async () => {
+  [idp, backend] = await Promise.all([startIdp('ES256'), startBackend()]);
+}, 30_000);
+afterAll(async () => {
+  await Promise.all([idp?.close(), backend?.close()]);
+});
+
+/** A provider for the IdP above, as every broker here trusts it. */
+const idpProvider = () => ({ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: 'cli', algorithms: ['ES256'], mapping: { email: '/email' } });
+
+/** A form POST with no Authorization header, the given fields only. */
+async function bare(url: string, params: Record<string, string>) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+}
+
+/** parseBrokerConfig's message for `doc`, or 'accepted'. */
+function configMessage(doc: unknown): string {
+  try {
+    parseBrokerConfig(doc, 'broker.json');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'accepted';
+}
+
+describe('finding 1: a client configured with only an apiKey used the RFC 6749 endpoints with no credential', () => {
+  let broker: BrokerProcess;
+  beforeAll(async () => {
+    broker = await startBroker({ clients: [{ clientId: 'sdk', apiKey: 'sdk-api-key' }], providers: [idpProvider()] }, join(tempDir(), 'f1.db'));
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('finding 1: an apiKey-only client cannot use /oauth/token, /oauth/introspect or /oauth/revoke, with or without its key; the Synerise endpoint still works', async () => {
+    const subjectToken = await idp.accessToken({ sub: 'f1-user' });
+    const synerise = await fetch(`${broker.url}/sauth/v3/auth/login/client`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey: 'sdk-api-key', identityProvider: 'OAUTH', identityProviderToken: subjectToken }),
+    });
+    expect(synerise.status).toBe(200);
+    const brokerToken = ((await synerise.json()) as { token: string }).token;
+
+    const exchangeParams = { grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' };
+    const attempts = [
+      ['/oauth/token', exchangeParams],
+      ['/oauth/introspect', { token: brokerToken }],
+      ['/oauth/revoke', { token: brokerToken }],
+    ] as const;
+    for (const [path, params] of attempts) {
+      // By client_id alone, as a public client; with the API key as a client_secret; with it as Basic.
+      const byId = await bare(`${broker.url}${path}`, { ...params, client_id: 'sdk' });
+      const keyAsSecret = await bare(`${broker.url}${path}`, { ...params, client_id: 'sdk', client_secret: 'sdk-api-key' });
+      const keyAsBasic = await postForm(`${broker.url}${path}`, params, { authorization: basic('sdk', 'sdk-api-key') });
+      for (const response of [byId, keyAsSecret, keyAsBasic]) {
+        expect({ path, status: response.status, error: response.body.error }).toEqual({ path, status: 401, error: 'invalid_client' });
+      }
+    }
+    // The session is still there: the refused revocations did nothing.
+    const info = await fetch(`${broker.url}/userinfo`, { headers: { authorization: `Bearer ${brokerToken}` } });
+    expect(info.status).toBe(200);
+  });
+
+  it('finding 1: an ambiguous or contradictory client is refused at start with the field named (exit 2)', async () => {
+    const doc = (client: Record<string, unknown>) => ({ clients: [client], providers: [{ id: 'idp', type: 'jwt', issuer: 'https://idp.example.com', audience: 'cli' }] });
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ clientId: 'cli', clientSecret: 's3cret' }, 'clients[0].tokenEndpointAuthMethod: required with a clientSecret'],
+      [{ clientId: 'cli', tokenEndpointAuthMethod: 'none', clientSecret: 's3cret' }, 'clients[0].clientSecret: a client with tokenEndpointAuthMethod "none" has no secret'],
+      [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic' }, 'clients[0].clientSecret: required with tokenEndpointAuthMethod "client_secret_basic"'],
+      [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_post' }, 'clients[0].clientSecret: required with tokenEndpointAuthMethod "client_secret_post"'],
+      [{ clientId: 'cli' }, 'clients[0].tokenEndpointAuthMethod: required'],
+      [{ clientId: 'cli', tokenEndpointAuthMethod: 'private_key_jwt', clientSecret: 's3cret' }, 'clients[0].tokenEndpointAuthMethod: expected "client_secret_basic", "client_secret_post" or "none"'],
+    ];
+    for (const [client, expected] of cases) expect(configMessage(doc(client))).toContain(`could not load broker config broker.json: ${expected}`);
+    // Each refusal names the secret's field, never the secret.
+    expect(configMessage(doc({ clientId: 'cli', tokenEndpointAuthMethod: 'none', clientSecret: 'top-secret' }))).not.toContain('top-secret');
+
+    const dir = tempDir();
+    const file = join(dir, 'ambiguous.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, JSON.stringify(doc({ clientId: 'cli', clientSecret: 's3cret' })));
+    const result = await runCli(['broker', 'serve', '--config', file, '--port', '0', '--db', join(dir, 'x.db')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toMatch(/^authbridge: could not load broker config .*: clients\[0\]\.tokenEndpointAuthMethod: required with a clientSecret/);
+  });
+});
+
+describe('finding 1: each client authenticates only by its configured method', () => {
+  let broker: BrokerProcess;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        rateLimit: { maxFailures: 0 },
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'poster', tokenEndpointAuthMethod: 'client_secret_post', clientSecret: 'p0st-s3cret' },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+        ],
+        providers: [idpProvider()],
+      },
+      join(tempDir(), 'f1-methods.db'),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('finding 1: a client_secret_basic client sending client_secret in the body is invalid_client, and the reverse', async () => {
+    const token = await idp.accessToken({ sub: 'f1-methods' });
+    const params = { grant_type: TOKEN_EXCHANGE, subject_token: token, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' };
+    const url = `${broker.url}/oauth/token`;
+    const basicInBody = await bare(url, { ...params, client_id: 'cli', client_secret: 's3cret' });
+    expect({ status: basicInBody.status, error: basicInBody.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+    const postAsBasic = await postForm(url, params, { authorization: basic('poster', 'p0st-s3cret') });
+    expect({ status: postAsBasic.status, error: postAsBasic.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+    // Each in its own method is accepted.
+    expect((await postForm(url, params, { authorization: basic('cli', 's3cret') })).status).toBe(200);
+    expect((await bare(url, { ...params, client_id: 'poster', client_secret: 'p0st-s3cret' })).status).toBe(200);
+    expect((await bare(url, { ...params, client_id: 'mobile-app' })).status).toBe(200);
+  });
+
+  it('finding 1: the metadata advertises the methods configured', async () => {
+    const doc = (await (await fetch(`${broker.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+    expect(doc.revocation_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+  });
+});
