@@ -3,6 +3,7 @@
  * RFC 7009/7662): one describe a finding, each test named after it, each an attack that worked
  * before the fix. Real `authbridge broker serve` processes, a real IdP and backend on loopback.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBrokerConfig } from '../../src/broker/config.js';
@@ -19,7 +20,7 @@ import {
   type TestBackend,
   type TestIdp,
 } from '../broker/helpers.js';
-import { runCli } from '../helpers/cli.js';
+import { isolatedEnv, runCli } from '../helpers/cli.js';
 
 let idp: TestIdp;
 let backend: TestBackend;
@@ -110,7 +111,6 @@ describe('finding 1: a client configured with only an apiKey used the RFC 6749 e
 
     const dir = tempDir();
     const file = join(dir, 'ambiguous.json');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(file, JSON.stringify(doc({ clientId: 'cli', clientSecret: 's3cret' })));
     const result = await runCli(['broker', 'serve', '--config', file, '--port', '0', '--db', join(dir, 'x.db')]);
     expect(result.code).toBe(2);
@@ -156,5 +156,116 @@ describe('finding 1: each client authenticates only by its configured method', (
     const doc = (await (await fetch(`${broker.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
     expect(doc.revocation_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+  });
+});
+
+describe('finding 2: anyone could introspect any broker token', () => {
+  let broker: BrokerProcess;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        rateLimit: { maxFailures: 0 },
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'other', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 'other-s3cret' },
+          { clientId: 'rs', tokenEndpointAuthMethod: 'client_secret_post', clientSecret: 'rs-s3cret', introspects: ['cli'] },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+        ],
+        providers: [idpProvider()],
+      },
+      join(tempDir(), 'f2.db'),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  const introspectAs = async (token: string, auth: 'cli' | 'other' | 'rs' | 'mobile-app') => {
+    const url = `${broker.url}/oauth/introspect`;
+    const response =
+      auth === 'cli'
+        ? await postForm(url, { token }, { authorization: basic('cli', 's3cret') })
+        : auth === 'other'
+          ? await postForm(url, { token }, { authorization: basic('other', 'other-s3cret') })
+          : auth === 'rs'
+            ? await bare(url, { token, client_id: 'rs', client_secret: 'rs-s3cret' })
+            : await bare(url, { token, client_id: 'mobile-app' });
+    expect(response.status).toBe(200);
+    return response.body;
+  };
+
+  it('finding 2: only the client a token was issued to, or a resource server listing that client, may introspect it; everyone else gets {"active":false}', async () => {
+    const issued = await exchange(broker.url, { token: await idp.accessToken({ sub: 'f2-user' }) });
+    expect(issued.status).toBe(200);
+    const token = issued.body.access_token as string;
+    expect(await introspectAs(token, 'cli')).toMatchObject({ active: true, client_id: 'cli' });
+    expect(await introspectAs(token, 'rs')).toMatchObject({ active: true, client_id: 'cli' });
+    expect(await introspectAs(token, 'other')).toEqual({ active: false });
+    expect(await introspectAs(token, 'mobile-app')).toEqual({ active: false });
+
+    // A public client may not introspect even its own token.
+    const own = await bare(`${broker.url}/oauth/token`, {
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: await idp.accessToken({ sub: 'f2-user' }),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      client_id: 'mobile-app',
+    });
+    expect(own.status).toBe(200);
+    expect(await introspectAs(own.body.access_token as string, 'mobile-app')).toEqual({ active: false });
+    // The resource server sees only the clients it lists.
+    expect(await introspectAs(own.body.access_token as string, 'rs')).toEqual({ active: false });
+
+    const doc = (await (await fetch(`${broker.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(doc.introspection_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
+    expect(doc.token_endpoint_auth_methods_supported).toContain('none');
+  });
+
+  it('finding 2: `introspects` must name configured clients and belongs to confidential clients only', () => {
+    const doc = (clients: unknown[]) => ({ clients, providers: [{ id: 'idp', type: 'jwt', issuer: 'https://idp.example.com', audience: 'cli' }] });
+    expect(configMessage(doc([{ clientId: 'rs', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 'x', introspects: ['nobody'] }]))).toContain(
+      'clients[0].introspects[0]: no client "nobody" is configured',
+    );
+    expect(configMessage(doc([{ clientId: 'rs', tokenEndpointAuthMethod: 'none', introspects: ['rs'] }]))).toContain(
+      'clients[0].introspects: only a confidential client (client_secret_basic or client_secret_post) may introspect',
+    );
+  });
+
+  it('finding 2: with a public broker client the CLI checks the session at /userinfo, and `introspect --broker` says it needs a confidential client', async () => {
+    const issued = await bare(`${broker.url}/oauth/token`, {
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: await idp.accessToken({ sub: 'f2-cli' }),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      client_id: 'mobile-app',
+    });
+    const token = issued.body.access_token as string;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string; exp: number };
+    const env: Record<string, string> = { ...isolatedEnv(), AUTHBRIDGE_BROKER_URL: broker.url, AUTHBRIDGE_BROKER_CLIENT_ID: 'mobile-app' };
+    const cacheDir = join(env.XDG_CACHE_HOME!, 'authbridge');
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const now = Date.now();
+    writeFileSync(
+      join(cacheDir, 'default.json'),
+      JSON.stringify({
+        version: 1,
+        profile: 'default',
+        issuer: idp.issuer,
+        client_id: 'app',
+        scopes: [],
+        obtained_at: now,
+        broker: { url: broker.url, issuer: broker.url, access_token: token, expires_at: claims.exp * 1000, subject: claims.sub, obtained_at: now },
+      }),
+      { mode: 0o600 },
+    );
+
+    const live = await runCli(['status', '--check', '--json'], { env });
+    expect(JSON.parse(live.stdout).check.broker, live.stderr).toMatchObject({ live: true });
+
+    const introspected = await runCli(['introspect', '--broker'], { env });
+    expect(introspected.code).toBe(2);
+    expect(introspected.stderr.split('\n')[0]).toMatch(/^authbridge: could not introspect at the broker: it answers introspection only to confidential clients/);
+
+    expect((await bare(`${broker.url}/oauth/revoke`, { token, client_id: 'mobile-app' })).status).toBe(200);
+    const ended = await runCli(['status', '--check', '--json'], { env });
+    expect(JSON.parse(ended.stdout).check.broker, ended.stderr).toMatchObject({ live: false });
   });
 });

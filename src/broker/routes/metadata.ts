@@ -7,7 +7,8 @@ import type { RouteDeps } from '../shared/route-deps.js';
 
 /**
  * RFC 8414 §2, with the subject token types this broker accepts (an authbridge extension). The
- * client authentication methods are those the configured clients use.
+ * client authentication methods are those the configured clients use; introspection lists only
+ * the confidential ones, as only confidential clients may introspect.
  */
 export function metadataDocument(broker: Broker, methods: readonly ClientAuthMethod[]): Record<string, unknown> {
   const { issuer } = broker.config;
@@ -22,7 +23,7 @@ export function metadataDocument(broker: Broker, methods: readonly ClientAuthMet
     grant_types_supported: [TOKEN_EXCHANGE_GRANT],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: [...methods],
-    introspection_endpoint_auth_methods_supported: [...methods],
+    introspection_endpoint_auth_methods_supported: methods.filter((m) => m !== 'none'),
     revocation_endpoint_auth_methods_supported: [...methods],
     authbridge_subject_token_types_supported: broker.subjectTokenTypes(),
   };
