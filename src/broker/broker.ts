@@ -220,14 +220,21 @@ export class Broker {
   }
 
   /**
-   * RFC 7009: ends the session of a token issued to `clientId` (or every session of its
-   * customer). A token that is not ours, or not that client's, is ignored.
+   * RFC 7009: ends the session of a token issued to `client` (any client, public ones too). A
+   * token that is not ours, or not that client's, is ignored.
+   *
+   * `allSessions` ("sign out everywhere") ends every session of the customer, at every client,
+   * only for a live token (unexpired, its session not ended) presented by the confidential client
+   * it was issued to: a leaked, expired or already revoked token, or a public client's, ends its
+   * own session and nothing more.
    */
-  async revoke(token: string, clientId: string, allSessions: boolean): Promise<void> {
+  async revoke(token: string, client: { clientId: string; confidential: boolean }, allSessions: boolean): Promise<void> {
     const claims = this.signedClaims(token);
-    if (!claims || claims.client_id !== clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
-    const now = this.deps.now();
-    if (allSessions) await this.store.revokeAllSessions(claims.sub, now);
-    else await this.store.revokeSession(claims.sub, claims.sid, now);
+    if (!claims || claims.client_id !== client.clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
+    if (allSessions && client.confidential && (await this.liveToken(token))) {
+      await this.store.revokeAllSessions(claims.sub, this.deps.now());
+      return;
+    }
+    await this.store.revokeSession(claims.sub, claims.sid, this.deps.now());
   }
 }

@@ -17,6 +17,11 @@ export function secretMatches(given: string, expectedDigest: Buffer): boolean {
   return timingSafeEqual(digest(given), expectedDigest);
 }
 
+/** A client that authenticates with a secret (client_secret_basic or client_secret_post), not a public or API-key-only one. */
+export function isConfidential(client: ClientConfig): boolean {
+  return client.tokenEndpointAuthMethod === 'client_secret_basic' || client.tokenEndpointAuthMethod === 'client_secret_post';
+}
+
 /** RFC 6749 §2.3.1: the id and secret are form-encoded before being put in the Basic header. */
 function formDecode(value: string): string {
   try {

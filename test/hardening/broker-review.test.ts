@@ -269,3 +269,53 @@ describe('finding 2: anyone could introspect any broker token', () => {
     expect(JSON.parse(ended.stdout).check.broker, ended.stderr).toMatchObject({ live: false });
   });
 });
+
+describe('finding 3: all_sessions=true let any holder of a token end every session of the customer', () => {
+  let broker: BrokerProcess;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        rateLimit: { maxFailures: 0 },
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+        ],
+        providers: [idpProvider()],
+      },
+      join(tempDir(), 'f3.db'),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  const login = async (auth: 'basic' | 'public') => {
+    const response = await exchange(broker.url, { token: await idp.accessToken({ sub: 'f3-user' }), auth });
+    expect(response.status).toBe(200);
+    return response.body.access_token as string;
+  };
+  const revoke = (token: string, auth: 'basic' | 'public', allSessions: boolean) =>
+    auth === 'basic'
+      ? postForm(`${broker.url}/oauth/revoke`, { token, ...(allSessions ? { all_sessions: 'true' } : {}) }, { authorization: basic('cli', 's3cret') })
+      : bare(`${broker.url}/oauth/revoke`, { token, client_id: 'mobile-app', ...(allSessions ? { all_sessions: 'true' } : {}) });
+  const live = async (token: string) => (await fetch(`${broker.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status === 200;
+
+  it('finding 3: all_sessions from a public client, or with a token no longer live, ends only that token\'s session; a confidential client\'s live token ends them all', async () => {
+    const [a, b, m] = [await login('basic'), await login('basic'), await login('public')];
+    // A public client: its own session ends, nobody else's.
+    expect((await revoke(m, 'public', true)).status).toBe(200);
+    expect(await live(m)).toBe(false);
+    expect([await live(a), await live(b)]).toEqual([true, true]);
+
+    // A token whose session has ended already cannot sign the customer out everywhere.
+    expect((await revoke(a, 'basic', false)).status).toBe(200);
+    expect(await live(a)).toBe(false);
+    expect((await revoke(a, 'basic', true)).status).toBe(200);
+    expect(await live(b)).toBe(true);
+
+    // A live token, presented by the confidential client it was issued to: every session ends.
+    const [c, n] = [await login('basic'), await login('public')];
+    expect((await revoke(b, 'basic', true)).status).toBe(200);
+    expect([await live(b), await live(c), await live(n)]).toEqual([false, false, false]);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { LiveToken } from '../broker.js';
+import { isConfidential } from '../clients.js';
 import type { ClientConfig } from '../config.js';
 import { authenticateClient } from '../shared/client-auth.js';
 import { parseForm, readTokenParam } from '../shared/form.js';
@@ -34,7 +35,7 @@ function introspectionResponse(live: LiveToken | undefined) {
 
 /** Whether `caller` may see a token issued to `issuedTo`. */
 export function mayIntrospect(caller: ClientConfig, issuedTo: unknown): boolean {
-  if (caller.tokenEndpointAuthMethod !== 'client_secret_basic' && caller.tokenEndpointAuthMethod !== 'client_secret_post') return false;
+  if (!isConfidential(caller)) return false;
   return issuedTo === caller.clientId || (typeof issuedTo === 'string' && caller.introspects?.includes(issuedTo) === true);
 }
 
@@ -46,7 +47,7 @@ export function introspectRoute(app: FastifyInstance, { broker, clients }: Pick<
     const client = authenticateClient(request, params, clients);
     const token = readTokenParam(params);
     // A public caller learns nothing, not even whether the token is ours: no lookup at all.
-    if (client.tokenEndpointAuthMethod === 'none') return { active: false };
+    if (!isConfidential(client)) return { active: false };
     const live = await b.liveToken(token);
     return introspectionResponse(live && mayIntrospect(client, live.claims.client_id) ? live : undefined);
   });

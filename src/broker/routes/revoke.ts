@@ -1,5 +1,9 @@
-/** `POST /oauth/revoke`: RFC 7009 sign-out, which ends the token's session (or all of them). */
+/**
+ * `POST /oauth/revoke`: RFC 7009 sign-out, which ends the token's session; `all_sessions=true`
+ * ends all of the customer's, for a live token of a confidential client only (Broker.revoke).
+ */
 import type { FastifyInstance } from 'fastify';
+import { isConfidential } from '../clients.js';
 import { authenticateClient } from '../shared/client-auth.js';
 import { parseForm, readTokenParam } from '../shared/form.js';
 import { NO_STORE } from '../shared/http.js';
@@ -13,7 +17,7 @@ export function revokeRoute(app: FastifyInstance, { broker, clients }: Pick<Rout
     const params = parseForm(request);
     const client = authenticateClient(request, params, clients);
     const token = readTokenParam(params);
-    await b.revoke(token, client.clientId, params.one('all_sessions') === 'true');
+    await b.revoke(token, { clientId: client.clientId, confidential: isConfidential(client) }, params.one('all_sessions') === 'true');
     // RFC 7009 §2.2: 200 whether or not the token was known or still valid.
     return reply.code(200).send();
   });
