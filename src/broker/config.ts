@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { UsageError, describeError } from '../errors.js';
+import { isSecureOrLoopback } from '../http/loopback.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS } from '../jwt/keys.js';
 import { isJsonPointer } from './json-pointer.js';
 import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
@@ -21,6 +22,9 @@ const httpUrl = (what = 'an https or http URL') =>
     },
     { message: `expected ${what}` },
   );
+
+/** What an http URL to a host off loopback is told, without the development switch. */
+const INSECURE_URL = 'expected an https URL (http only on 127.0.0.1/localhost, or "allowInsecureHttp": true for development)';
 
 const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { message: `expected ${what}, got an empty string` });
 
@@ -123,6 +127,11 @@ const client = z
 const schema = z
   .strictObject({
     $schema: z.string().optional(),
+    /**
+     * Development only: plain HTTP to IdPs, JWKS and backends that are not on loopback (the
+     * broker says so at start). Off: https everywhere, http only on 127.0.0.1/localhost/[::1].
+     */
+    allowInsecureHttp: z.boolean({ error: 'expected true or false' }).default(false),
     issuer: httpUrl().optional(),
     audience: nonEmpty('an audience').optional(),
     tokenTtl: z
@@ -174,6 +183,15 @@ const schema = z
         if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'introspects', j], message: `no client "${id}" is configured` });
       }),
     );
+    // RFC 8252 §8.3 / RFC 9700 §2.6: the IdP, its keys and the backends only over https, loopback aside.
+    if (!config.allowInsecureHttp) {
+      config.providers.forEach((p, i) => {
+        const urls: Array<[string, string | undefined]> = p.type === 'jwt' ? [['issuer', p.issuer], ['jwksUri', p.jwksUri]] : [['url', p.url]];
+        for (const [field, value] of urls) {
+          if (value !== undefined && URL.canParse(value) && !isSecureOrLoopback(new URL(value))) ctx.addIssue({ code: 'custom', path: ['providers', i, field], message: INSECURE_URL });
+        }
+      });
+    }
     config.providers.forEach((p, i) => {
       if (p.type !== 'jwt') return;
       const other = config.providers.findIndex((q) => q.type === 'jwt' && q.issuer === p.issuer);

@@ -74,6 +74,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const log = (line: string) => {
     if (pending.push(line) === 1) setImmediate(flush);
   };
+  if (options.file.allowInsecureHttp) {
+    options.log('warning: allowInsecureHttp is on: the broker accepts plain HTTP to IdPs, JWKS and backends off loopback (development only)');
+  }
   const store = SqliteBrokerStore.open(options.dbPath, { now: deps.now() });
   store.startCheckpoints();
   const signingKeys = await store.signingKeys();
@@ -154,7 +157,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
   crypto = new CryptoThread(signingKeys[0]!);
-  broker = new Broker(config, { store, signingKeys, crypto, deps });
+  broker = new Broker(config, { store, signingKeys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
 
   let closed: Promise<void> | undefined;
   return {

@@ -319,3 +319,101 @@ describe('finding 3: all_sessions=true let any holder of a token end every sessi
     expect([await live(b), await live(c), await live(n)]).toEqual([false, false, false]);
   });
 });
+
+describe('finding 4: the broker trusted plain HTTP to remote IdPs, JWKS and backends', () => {
+  /**
+   * An IdP on loopback whose discovery names a JWKS and a userinfo endpoint on plain HTTP at
+   * another host (127.0.0.2: not loopback by the project's rule, yet reachable from this test).
+   */
+  let split: { issuer: string; remote: string; close(): Promise<void> };
+  let brokers: BrokerProcess[] = [];
+  beforeAll(async () => {
+    const { createServer } = await import('node:http');
+    const remoteServer = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/jwks') return void res.end(JSON.stringify({ keys: [idp.key.publicJwk] }));
+      if (req.url === '/userinfo') return void res.end(JSON.stringify({ sub: 'f4-user', email: 'f4@remote.test' }));
+      res.statusCode = 404;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => remoteServer.listen(0, '127.0.0.2', r));
+    const remote = `http://127.0.0.2:${(remoteServer.address() as import('node:net').AddressInfo).port}`;
+    split = { issuer: idp.issuer, remote, close: () => new Promise((r) => remoteServer.close(() => r())) };
+  });
+  afterAll(async () => {
+    await Promise.all(brokers.map((b) => b.stop()));
+    await split?.close();
+  });
+
+  const doc = (provider: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    ...extra,
+    clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
+    providers: [{ id: 'p', type: 'jwt', issuer: 'https://idp.example.com', audience: 'cli', ...provider }],
+  });
+
+  it('finding 4: a provider issuer, jwksUri or callback url on plain HTTP to a remote host is refused at start with the field named, unless "allowInsecureHttp" is set', async () => {
+    const rule = 'expected an https URL (http only on 127.0.0.1/localhost, or "allowInsecureHttp": true for development)';
+    expect(configMessage(doc({ issuer: 'http://idp.example.com' }))).toContain(`providers[0].issuer: ${rule}`);
+    expect(configMessage(doc({ jwksUri: 'http://idp.example.com/jwks' }))).toContain(`providers[0].jwksUri: ${rule}`);
+    const callback = { ...doc({}), providers: [{ id: 'b', type: 'callback', url: 'http://backend.example.com/me' }] };
+    expect(configMessage(callback)).toContain(`providers[0].url: ${rule}`);
+    expect(configMessage(doc({ issuer: 'http://127.0.0.1:9', jwksUri: 'http://localhost:9/jwks' }))).toBe('accepted');
+    expect(configMessage(doc({ issuer: 'http://idp.example.com' }, { allowInsecureHttp: true }))).toBe('accepted');
+
+    const dir = tempDir();
+    const file = join(dir, 'insecure.json');
+    writeFileSync(file, JSON.stringify(doc({ issuer: 'http://idp.example.com' })));
+    const result = await runCli(['broker', 'serve', '--config', file, '--port', '0', '--db', join(dir, 'x.db')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toMatch(/^authbridge: could not load broker config .*: providers\[0\]\.issuer: expected an https URL/);
+
+    // With the development switch the broker starts, and says so.
+    const dev = await startBroker(doc({ issuer: 'http://idp.example.com' }, { allowInsecureHttp: true }), join(dir, 'dev.db'));
+    brokers.push(dev);
+    expect(dev.stderr()).toMatch(/^warning: allowInsecureHttp is on: .*plain HTTP/m);
+  });
+
+  it('finding 4: a discovered jwks_uri or userinfo_endpoint on plain HTTP to a remote host makes that provider answer 503 temporarily_unavailable, and the broker logs why', async () => {
+    // Two issuers on one loopback server: /a discovers its keys on plain HTTP elsewhere; /b has
+    // its keys configured (loopback) but discovers its userinfo on plain HTTP elsewhere.
+    const server = (await import('node:http')).createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/a/.well-known/openid-configuration') {
+        return void res.end(JSON.stringify({ issuer: `${base}/a`, jwks_uri: `${split.remote}/jwks`, userinfo_endpoint: `${base}/a/userinfo` }));
+      }
+      if (req.url === '/b/.well-known/openid-configuration') {
+        return void res.end(JSON.stringify({ issuer: `${base}/b`, jwks_uri: `${base}/b/jwks`, userinfo_endpoint: `${split.remote}/userinfo` }));
+      }
+      if (req.url === '/b/jwks') return void res.end(JSON.stringify({ keys: [idp.key.publicJwk] }));
+      res.statusCode = 404;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    try {
+      const broker = await startBroker(
+        {
+          rateLimit: { maxFailures: 0 },
+          clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
+          providers: [
+            { id: 'keys-by-discovery', type: 'jwt', issuer: `${base}/a`, audience: 'cli', algorithms: ['ES256'] },
+            { id: 'userinfo-by-discovery', type: 'jwt', issuer: `${base}/b`, jwksUri: `${base}/b/jwks`, audience: 'cli', algorithms: ['ES256'], mapping: { email: '/email' } },
+          ],
+        },
+        join(tempDir(), 'f4.db'),
+      );
+      brokers.push(broker);
+      const { sign } = await import('../helpers/keys.js');
+      const token = (iss: string) => sign(idp.key, { iss, aud: 'cli', sub: 'f4-user' }, { header: { typ: 'at+jwt' } });
+      for (const issuer of [`${base}/a`, `${base}/b`]) {
+        const refused = await exchange(broker.url, { token: await token(issuer) });
+        expect({ issuer, status: refused.status, error: refused.body.error }).toEqual({ issuer, status: 503, error: 'temporarily_unavailable' });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect(broker.stderr()).toMatch(/"level":"error".*"provider":"keys-by-discovery".*jwks_uri .*is not https/);
+      expect(broker.stderr()).toMatch(/"level":"error".*"provider":"userinfo-by-discovery".*userinfo_endpoint .*is not https/);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

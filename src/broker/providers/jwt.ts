@@ -5,6 +5,7 @@
  */
 import { RemoteError } from '../../errors.js';
 import { fetchJson } from '../../http/fetch-json.js';
+import { isSecureOrLoopback } from '../../http/loopback.js';
 import { fetchMetadata } from '../../oidc/metadata.js';
 import { discoveryUrl } from '../../oidc/urls.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
@@ -42,6 +43,21 @@ export interface ProviderDeps {
   now: () => number;
   /** Where subject tokens' signatures are checked (the broker's crypto thread); default: this thread. */
   checkSignature?: SignatureChecker;
+  /** The config's development switch: plain HTTP to hosts off loopback. Default false. */
+  allowInsecureHttp?: boolean;
+  /** The broker's log (one JSON line), for why a provider cannot be used. */
+  log?: (line: string) => void;
+}
+
+/**
+ * A discovery document named an endpoint on plain HTTP off loopback (without the config's
+ * `allowInsecureHttp`): the provider is unusable, the broker answers 503 and logs why.
+ */
+export class InsecureEndpointError extends RemoteError {
+  constructor(readonly reason: string) {
+    super(`could not use the discovery document: ${reason}`);
+    this.name = 'InsecureEndpointError';
+  }
 }
 
 /** How long a failed discovery (for userinfo only) is remembered before it is tried again. */
@@ -66,6 +82,8 @@ export class JwtProvider implements Provider {
   private readonly mapping: CompiledMapping;
   private discovery: Promise<Discovery> | undefined;
   private discoveryFailedAt = -Infinity;
+  /** A discovery document refused for an insecure endpoint, and when. */
+  private refusedDiscovery: { error: InsecureEndpointError; at: number } | undefined;
   private readonly verified = new Map<string, CachedSubject>();
 
   constructor(
@@ -94,8 +112,14 @@ export class JwtProvider implements Provider {
     }
   }
 
-  /** OIDC discovery at the issuer, shared by all requests; a failure is retried by the next one. */
+  /**
+   * OIDC discovery at the issuer, shared by all requests; a failure is retried by the next one.
+   * A document naming an endpoint on plain HTTP off loopback is refused (InsecureEndpointError,
+   * logged), and that refusal stands for DISCOVERY_RETRY_MS before the document is read again.
+   */
   private discover(): Promise<Discovery> {
+    const refused = this.refusedDiscovery;
+    if (refused && this.deps.now() - refused.at < DISCOVERY_RETRY_MS) return Promise.reject(refused.error);
     this.discovery ??= (async () => {
       const issuer = this.config.issuer;
       // OpenID Connect Discovery §4.3: the document must name exactly this issuer.
@@ -105,16 +129,31 @@ export class JwtProvider implements Provider {
         optional: ['jwks_uri', 'userinfo_endpoint'],
         timeoutMs: this.config.timeoutMs,
       });
-      return {
+      const discovery = {
         jwksUri: typeof doc.jwks_uri === 'string' ? doc.jwks_uri : undefined,
         userinfoEndpoint: typeof doc.userinfo_endpoint === 'string' ? doc.userinfo_endpoint : undefined,
       };
+      for (const [field, value] of [['jwks_uri', discovery.jwksUri], ['userinfo_endpoint', discovery.userinfoEndpoint]] as const) {
+        if (value === undefined || this.acceptable(value)) continue;
+        const error = new InsecureEndpointError(`${field} ${value} is not https (plain HTTP only on loopback, or "allowInsecureHttp": true)`);
+        this.refusedDiscovery = { error, at: this.deps.now() };
+        this.deps.log?.(JSON.stringify({ level: 'error', msg: 'provider unavailable: its discovery names an insecure endpoint', provider: this.id, reason: error.reason }));
+        throw error;
+      }
+      return discovery;
     })().catch((err: unknown) => {
       this.discovery = undefined;
-      this.discoveryFailedAt = this.deps.now();
+      if (!(err instanceof InsecureEndpointError)) this.discoveryFailedAt = this.deps.now();
       throw err;
     });
     return this.discovery;
+  }
+
+  /** The project's transport rule (https, or http on loopback), unless the config's development switch is on. */
+  private acceptable(value: string): boolean {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return isSecureOrLoopback(url) || (this.deps.allowInsecureHttp === true && url.protocol === 'http:');
   }
 
   /** True when this token was verified recently (for this expectation) and is still remembered. */
@@ -196,7 +235,9 @@ export class JwtProvider implements Provider {
       const wanted = compileMapping(this.mapping.subject.pointer, {});
       wanted.fields = this.mapping.fields.filter((f) => names.includes(f.name));
       return readFields(wanted, doc);
-    } catch {
+    } catch (err) {
+      // An insecure endpoint is the provider's misconfiguration: no login without the claims it should give.
+      if (err instanceof InsecureEndpointError) throw temporarilyUnavailable(`could not use the discovery document of the issuer ${this.config.issuer}`);
       return {};
     }
   }
