@@ -3,6 +3,7 @@
  * broker with one line naming the field instead of failing a request later.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { UsageError, describeError } from '../errors.js';
 import { isSecureOrLoopback } from '../http/loopback.js';
@@ -27,6 +28,19 @@ const httpUrl = (what = 'an https or http URL') =>
 const INSECURE_URL = 'expected an https URL (http only on 127.0.0.1/localhost, or "allowInsecureHttp": true for development)';
 
 const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { message: `expected ${what}, got an empty string` });
+
+/** An IP address or CIDR block, or proxy-addr's names `loopback`, `linklocal`, `uniquelocal`. */
+const proxyAddress = z.string({ error: 'expected an IP address or CIDR such as "10.0.0.0/8"' }).refine(
+  (value) => {
+    if (value === 'loopback' || value === 'linklocal' || value === 'uniquelocal') return true;
+    const [address, prefix, ...rest] = value.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  },
+  { message: 'expected an IP address or CIDR such as "10.0.0.0/8"' },
+);
 
 const pointer = z
   .string({ error: 'expected a JSON Pointer such as "/email"' })
@@ -140,7 +154,7 @@ const schema = z
       .min(60, { message: 'at least 60 seconds' })
       .max(86_400 * 30, { message: 'at most 30 days' })
       .default(3600),
-    /** Failed-exchange rate limiting per client and address (rate-limit.ts). */
+    /** Rate limits of the requests that authenticate a client (rate-limit.ts). */
     rateLimit: z
       .strictObject({
         maxFailures: z
@@ -154,8 +168,22 @@ const schema = z
           .min(1, { message: 'at least 1 second' })
           .max(86_400, { message: 'at most 1 day' })
           .default(DEFAULT_RATE_LIMIT.windowSeconds),
+        maxRequestsPerClient: z
+          .number({ error: 'expected a number of requests (0 switches the limit off)' })
+          .int({ message: 'expected a whole number' })
+          .min(0, { message: 'expected a number of requests (0 switches the limit off)' })
+          .default(DEFAULT_RATE_LIMIT.maxRequestsPerClient),
       })
       .default(DEFAULT_RATE_LIMIT),
+    /**
+     * The reverse proxies in front of the broker (addresses or CIDRs): from them, the client's
+     * address is read from X-Forwarded-For (fastify's `trustProxy`). Default false: the peer's.
+     */
+    trustProxy: z
+      .union([z.literal(false), z.array(proxyAddress, { error: 'expected a list of proxy addresses' }).min(1, { message: 'expected at least one proxy address' })], {
+        error: 'expected false or a list of proxy addresses or CIDRs (never true: anyone could then choose their address)',
+      })
+      .default(false),
     clients: z.array(client, { error: 'expected an array of clients' }).min(1, { message: 'expected at least one client' }),
     providers: z
       .array(z.discriminatedUnion('type', [jwtProvider, callbackProvider], { error: 'expected "jwt" or "callback"' }), {

@@ -12,7 +12,7 @@ import { resolveBrokerConfig, type BrokerConfigFile } from './config.js';
 import { CryptoThread } from './crypto-thread.js';
 import { OAuthError, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
-import { FailureRateLimiter } from './rate-limit.js';
+import { RateLimits } from './rate-limit.js';
 import { healthzRoute } from './routes/healthz.js';
 import { introspectRoute } from './routes/introspect.js';
 import { jwksRoute } from './routes/jwks.js';
@@ -23,7 +23,7 @@ import { tokenRoute } from './routes/token.js';
 import { userinfoRoute } from './routes/userinfo.js';
 import { FormParams } from './shared/form.js';
 import { BODY_LIMIT, NO_STORE } from './shared/http.js';
-import { isRateLimited, limitKey } from './shared/rate-limited.js';
+import { countRefusal } from './shared/rate-limited.js';
 import type { RouteDeps } from './shared/route-deps.js';
 import { toOAuthError } from './shared/to-oauth-error.js';
 import { SqliteBrokerStore } from './store/sqlite/store.js';
@@ -81,7 +81,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   store.startCheckpoints();
   const signingKeys = await store.signingKeys();
   const clients = new ClientRegistry(options.file.clients);
-  const limiter = new FailureRateLimiter(options.file.rateLimit, deps.now);
+  const limiter = new RateLimits(options.file.rateLimit, deps.now);
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
   let broker: Broker | undefined;
   let crypto: BrokerCrypto | undefined;
@@ -97,8 +97,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestTimeout: 30_000,
+    // The client's address, not the proxy's, for the rate limits: only from the proxies listed.
+    trustProxy: options.file.trustProxy,
   });
   app.decorateRequest('clientId', null);
+  app.decorateRequest('failedAuthentication', null);
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     done(null, new FormParams(body as string));
@@ -112,18 +115,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     reply.header('connection', 'close');
     done(temporarilyUnavailable('the broker is shutting down'));
   });
-  app.addHook('preHandler', (request, _reply, done) => {
-    try {
-      if (isRateLimited(request)) limiter.check(limitKey(request));
-    } catch (err) {
-      return done(err as Error);
-    }
-    done();
-  });
   app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode >= 400 && reply.statusCode < 500 && reply.statusCode !== 429 && isRateLimited(request)) {
-      limiter.fail(limitKey(request));
-    }
+    countRefusal(request, reply.statusCode, limiter);
     const q = request.url.indexOf('?');
     log(
       JSON.stringify({

@@ -417,3 +417,80 @@ describe('finding 4: the broker trusted plain HTTP to remote IdPs, JWKS and back
     }
   });
 });
+
+describe('finding 5: the failure rate limit locked out a whole address (NAT, reverse proxy)', () => {
+  const clients = [
+    { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+    { clientId: 'noisy', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 'n0isy' },
+    { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+  ];
+  const brokers: BrokerProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(brokers.map((b) => b.stop()));
+  });
+  const start = async (extra: Record<string, unknown>) => {
+    const broker = await startBroker({ ...extra, clients, providers: [idpProvider()] }, join(tempDir(), 'f5.db'));
+    brokers.push(broker);
+    return broker;
+  };
+  const good = () => idp.accessToken({ sub: 'f5-user' });
+  const forged = () => idp.accessToken({ sub: 'f5-user', aud: 'someone-else' });
+  /** An exchange as `auth`, optionally saying it was forwarded for `forwardedFor`. */
+  const send = async (url: string, token: string, auth: { authorization: string } | 'public', forwardedFor?: string) => {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token: token, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
+    if (auth === 'public') form.set('client_id', 'mobile-app');
+    else headers.authorization = auth.authorization;
+    if (forwardedFor) headers['x-forwarded-for'] = forwardedFor;
+    const response = await fetch(`${url}/oauth/token`, { method: 'POST', headers, body: form.toString() });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+  };
+  const cli = { authorization: basic('cli', 's3cret') };
+
+  it('finding 5: failed authentications counted against an address never refuse a client that authenticates correctly from it', async () => {
+    const broker = await start({ rateLimit: { maxFailures: 3, windowSeconds: 60 } });
+    // Someone behind the address guesses one client's secret: that client is locked at that
+    // address, the right secret included.
+    for (let i = 0; i < 3; i++) expect((await send(broker.url, await good(), { authorization: basic('noisy', `guess-${i}`) })).status).toBe(401);
+    expect((await send(broker.url, await good(), { authorization: basic('noisy', 'n0isy') })).status).toBe(429);
+    // The address is past the limit: further failed authentications from it, for any client id, are 429.
+    const over = await send(broker.url, await good(), { authorization: basic('mallory', 'guess') });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toMatch(/^\d+$/);
+    // Everyone else at that address who authenticates is served.
+    expect((await send(broker.url, await good(), cli)).status).toBe(200);
+    expect((await send(broker.url, await good(), 'public')).status).toBe(200);
+
+    // Without trustProxy, X-Forwarded-For is not believed: a limited client cannot step around it.
+    for (let i = 0; i < 3; i++) expect((await send(broker.url, await forged(), 'public')).status).toBe(400);
+    expect((await send(broker.url, await good(), 'public', '198.51.100.7')).status).toBe(429);
+  });
+
+  it('finding 5: behind a trusted proxy (trustProxy) failures count against the client\'s own address', async () => {
+    const broker = await start({ trustProxy: ['127.0.0.1'], rateLimit: { maxFailures: 3, windowSeconds: 60 } });
+    for (let i = 0; i < 3; i++) expect((await send(broker.url, await forged(), cli, '203.0.113.1')).status).toBe(400);
+    expect((await send(broker.url, await good(), cli, '203.0.113.1')).status).toBe(429);
+    // The same client from another address behind the proxy is not limited.
+    expect((await send(broker.url, await good(), cli, '203.0.113.2')).status).toBe(200);
+  });
+
+  it('finding 5: rateLimit.maxRequestsPerClient limits a client\'s successful requests per window (429 with Retry-After)', async () => {
+    const broker = await start({ rateLimit: { maxRequestsPerClient: 2, windowSeconds: 60 } });
+    expect((await send(broker.url, await good(), cli)).status).toBe(200);
+    expect((await send(broker.url, await good(), cli)).status).toBe(200);
+    const limited = await send(broker.url, await good(), cli);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toBe('temporarily_unavailable');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter >= 1 && retryAfter <= 60).toBe(true);
+    expect((await send(broker.url, await good(), 'public')).status).toBe(200);
+  });
+
+  it('finding 5: trustProxy takes proxy addresses or CIDRs, never "trust everyone"', () => {
+    const doc = (trustProxy: unknown) => ({ trustProxy, clients, providers: [{ id: 'idp', type: 'jwt', issuer: 'https://idp.example.com', audience: 'cli' }] });
+    expect(configMessage(doc(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']))).toBe('accepted');
+    expect(configMessage(doc(false))).toBe('accepted');
+    expect(configMessage(doc(true))).toContain('trustProxy: expected false or a list of proxy addresses');
+    expect(configMessage(doc(['10.0.0.0/33']))).toContain('trustProxy[0]: expected an IP address or CIDR');
+  });
+});

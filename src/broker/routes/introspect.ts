@@ -39,12 +39,12 @@ export function mayIntrospect(caller: ClientConfig, issuedTo: unknown): boolean 
   return issuedTo === caller.clientId || (typeof issuedTo === 'string' && caller.introspects?.includes(issuedTo) === true);
 }
 
-export function introspectRoute(app: FastifyInstance, { broker, clients }: Pick<RouteDeps, 'broker' | 'clients'>): void {
+export function introspectRoute(app: FastifyInstance, { broker, clients, limiter }: Pick<RouteDeps, 'broker' | 'clients' | 'limiter'>): void {
   app.post('/oauth/introspect', { config: RATE_LIMITED }, async (request, reply) => {
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    const client = authenticateClient(request, params, clients);
+    const client = authenticateClient(request, params, clients, limiter);
     const token = readTokenParam(params);
     // A public caller learns nothing, not even whether the token is ours: no lookup at all.
     if (!isConfidential(client)) return { active: false };

@@ -10,12 +10,12 @@ import { NO_STORE } from '../shared/http.js';
 import { RATE_LIMITED } from '../shared/rate-limited.js';
 import type { RouteDeps } from '../shared/route-deps.js';
 
-export function revokeRoute(app: FastifyInstance, { broker, clients }: Pick<RouteDeps, 'broker' | 'clients'>): void {
+export function revokeRoute(app: FastifyInstance, { broker, clients, limiter }: Pick<RouteDeps, 'broker' | 'clients' | 'limiter'>): void {
   app.post('/oauth/revoke', { config: RATE_LIMITED }, async (request, reply) => {
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    const client = authenticateClient(request, params, clients);
+    const client = authenticateClient(request, params, clients, limiter);
     const token = readTokenParam(params);
     await b.revoke(token, { clientId: client.clientId, confidential: isConfidential(client) }, params.one('all_sessions') === 'true');
     // RFC 7009 §2.2: 200 whether or not the token was known or still valid.
