@@ -106,6 +106,11 @@ export class Broker {
     if (typeof kind === 'string' && kind.startsWith(PROVIDER_TOKEN_TYPE_PREFIX)) {
       const provider = this.byId.get(kind.slice(PROVIDER_TOKEN_TYPE_PREFIX.length));
       if (!provider) throw invalidRequest('subject_token_type names no configured provider');
+      // The caller chooses the type: a JWT of an IdP this broker trusts must not be shown to an
+      // app's backend, which would then hold a token it was never meant to see.
+      if (provider instanceof CallbackProvider && this.trustedIssuerOf(token)) {
+        throw invalidRequest('subject_token is a JWT of a trusted issuer: send it as an access_token, id_token or jwt');
+      }
       return { provider, expectation: 'any' };
     }
     let expectation: TokenExpectation;
@@ -139,6 +144,16 @@ export class Broker {
     if (this.callbacks.length === 1) return { provider: this.callbacks[0]!, expectation: 'any' };
     if (this.callbacks.length === 0) throw invalidRequest('subject_token is not a JWT, and no backend is configured for opaque tokens');
     throw invalidRequest(`several backends are configured: name one with subject_token_type ${PROVIDER_TOKEN_TYPE_PREFIX}<id>`);
+  }
+
+  /** True when `token` is a JWS whose `iss` names one of the jwt providers (unverified: this only routes). */
+  private trustedIssuerOf(token: string): boolean {
+    try {
+      const parsed = parseToken(token);
+      return parsed.format === 'jws' && typeof parsed.payload.iss === 'string' && this.byIssuer.has(parsed.payload.iss);
+    } catch {
+      return false;
+    }
   }
 
   /**

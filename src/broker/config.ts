@@ -72,6 +72,41 @@ const common = {
   registration: z.enum(['auto', 'existing-only'], { error: 'expected "auto" or "existing-only"' }).default('auto'),
 };
 
+/**
+ * JWT `typ` values (RFC 7515 §4.1.9: compared case-insensitively, "application/" optional) of
+ * JWTs that are not tokens a customer signs in with: logout tokens, security event tokens, DPoP
+ * proofs, signed introspection answers, request objects, signed key sets, key-binding JWTs,
+ * federation statements. Never accepted, and refused in `acceptedTypes`.
+ */
+export const NEVER_ACCEPTED_TYPES: readonly string[] = [
+  'logout+jwt',
+  'secevent+jwt',
+  'dpop+jwt',
+  'token-introspection+jwt',
+  'oauth-authz-req+jwt',
+  'jwk-set+jwt',
+  'kb+jwt',
+  'entity-statement+jwt',
+];
+
+/** A `typ` as compared: lower case, without "application/" (RFC 7515 §4.1.9). */
+export function normalizeType(typ: string): string {
+  return typ.toLowerCase().replace(/^application\//, '');
+}
+
+/** Today's types: RFC 9068 access tokens; ID tokens typed "JWT" or untyped (null). */
+export const DEFAULT_ACCEPTED_TYPES = { accessToken: ['at+jwt'], idToken: ['JWT', null] } as const;
+
+const acceptedType = z
+  .union([z.string(), z.null()], { error: 'expected a typ string, or null for a JWT without typ' })
+  .superRefine((typ, ctx) => {
+    if (typ === '') ctx.addIssue({ code: 'custom', message: 'expected a typ string, or null for a JWT without typ' });
+    else if (typ !== null && NEVER_ACCEPTED_TYPES.includes(normalizeType(typ))) {
+      ctx.addIssue({ code: 'custom', message: `"${typ}" is never accepted: it is not a token to sign in with` });
+    }
+  });
+const acceptedTypeList = z.array(acceptedType, { error: 'expected an array of typ values' }).min(1, { message: 'expected at least one type' });
+
 const jwtProvider = z.strictObject({
   ...common,
   type: z.literal('jwt'),
@@ -85,6 +120,16 @@ const jwtProvider = z.strictObject({
   leeway: z.number({ error: 'expected seconds (0 to 60)' }).int({ message: 'expected whole seconds' }).min(0).max(60, { message: 'at most 60 seconds' }).default(30),
   /** Milliseconds for discovery, JWKS and userinfo requests. */
   timeoutMs: z.number({ error: 'expected milliseconds' }).int().min(1).max(60_000).default(5000),
+  /**
+   * The header `typ` values taken for each kind of subject token (null: no typ). A token sent as
+   * `jwt`, by the Synerise call or by this provider's custom type may be either kind.
+   */
+  acceptedTypes: z
+    .strictObject({
+      accessToken: acceptedTypeList.default([...DEFAULT_ACCEPTED_TYPES.accessToken]),
+      idToken: acceptedTypeList.default([...DEFAULT_ACCEPTED_TYPES.idToken]),
+    })
+    .default({ accessToken: [...DEFAULT_ACCEPTED_TYPES.accessToken], idToken: [...DEFAULT_ACCEPTED_TYPES.idToken] }),
 });
 
 const callbackProvider = z.strictObject({

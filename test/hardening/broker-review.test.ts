@@ -494,3 +494,104 @@ describe('finding 5: the failure rate limit locked out a whole address (NAT, rev
     expect(configMessage(doc(['10.0.0.0/33']))).toContain('trustProxy[0]: expected an IP address or CIDR');
   });
 });
+
+describe('finding 6: the caller\'s subject_token_type could send a trusted JWT to a backend, or a non-login JWT to a provider', () => {
+  let broker: BrokerProcess;
+  let lenientIdp: TestIdp;
+  beforeAll(async () => {
+    lenientIdp = await startIdp('RS256');
+    broker = await startBroker(
+      {
+        rateLimit: { maxFailures: 0 },
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'sdk', apiKey: 'sdk-api-key' },
+        ],
+        providers: [
+          idpProvider(),
+          { id: 'lenient', type: 'jwt', issuer: lenientIdp.issuer, audience: 'cli', algorithms: ['RS256'], acceptedTypes: { accessToken: ['at+jwt', 'JWT'] } },
+          { id: 'backend', type: 'callback', url: `${backend.url}/me`, subjectPointer: '/id', timeoutMs: 2000 },
+        ],
+      },
+      join(tempDir(), 'f6.db'),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+    await lenientIdp?.close();
+  });
+
+  const synerise = async (token: string) => {
+    const response = await fetch(`${broker.url}/sauth/v3/auth/login/client`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey: 'sdk-api-key', identityProvider: 'OAUTH', identityProviderToken: token }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('finding 6: a JWT of a trusted issuer sent as urn:authbridge:token-type:<callback provider> is refused and never reaches the backend', async () => {
+    const trusted = await idp.accessToken({ sub: 'f6-victim' });
+    // The backend would accept anything it is shown: the point is that it is never shown this.
+    backend.users.set(trusted, { id: 'f6-victim' });
+    const before = backend.seen.length;
+    const refused = await exchange(broker.url, { token: trusted, type: 'urn:authbridge:token-type:backend' });
+    expect({ status: refused.status, error: refused.body.error }).toEqual({ status: 400, error: 'invalid_request' });
+    expect(backend.seen.length).toBe(before);
+
+    // A JWT of an issuer the broker does not trust (the backend's own, say) still goes to the backend.
+    const { makeKey, sign } = await import('../helpers/keys.js');
+    const own = await sign(await makeKey('ES256', 'backend-key'), { iss: 'https://backend.example.test', sub: 'f6-own' });
+    backend.users.set(own, { id: 'f6-own' });
+    expect((await exchange(broker.url, { token: own, type: 'urn:authbridge:token-type:backend' })).status).toBe(200);
+    expect(backend.seen.length).toBe(before + 1);
+  });
+
+  it('finding 6: logout, security-event and DPoP JWTs of a trusted issuer are refused whatever the subject_token_type, while access and ID tokens are accepted as before', async () => {
+    const { sign } = await import('../helpers/keys.js');
+    const claims = { iss: idp.issuer, aud: 'cli', sub: 'f6-user' };
+    const kinds = ['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token', 'urn:ietf:params:oauth:token-type:access_token', 'urn:authbridge:token-type:idp', 'synerise'];
+    for (const typ of ['logout+jwt', 'application/logout+jwt', 'secevent+jwt', 'dpop+jwt', 'token-introspection+jwt']) {
+      const token = await sign(idp.key, claims, { header: { typ } });
+      for (const kind of kinds) {
+        const response = kind === 'synerise' ? await synerise(token) : await exchange(broker.url, { token, type: kind });
+        expect({ typ, kind, status: response.status, error: response.body.error }).toEqual({ typ, kind, status: 400, error: 'invalid_request' });
+      }
+    }
+    // A back-channel logout token that does not say what it is (no typ) is known by its `events` claim.
+    const logout = await sign(idp.key, { ...claims, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } });
+    for (const kind of kinds.filter((k) => !k.endsWith('access_token'))) {
+      const response = kind === 'synerise' ? await synerise(logout) : await exchange(broker.url, { token: logout, type: kind });
+      expect({ kind, status: response.status, error: response.body.error }).toEqual({ kind, status: 400, error: 'invalid_request' });
+    }
+
+    // Today's behaviour for the tokens one signs in with.
+    const access = await idp.accessToken({ sub: 'f6-user' });
+    const idToken = await idp.idToken({ sub: 'f6-user' });
+    const untyped = await sign(idp.key, claims);
+    expect((await exchange(broker.url, { token: access })).status).toBe(200);
+    expect((await exchange(broker.url, { token: access, type: 'urn:ietf:params:oauth:token-type:jwt' })).status).toBe(200);
+    expect((await exchange(broker.url, { token: idToken, type: 'urn:ietf:params:oauth:token-type:id_token' })).status).toBe(200);
+    expect((await exchange(broker.url, { token: untyped, type: 'urn:ietf:params:oauth:token-type:id_token' })).status).toBe(200);
+    expect((await exchange(broker.url, { token: idToken, type: 'urn:ietf:params:oauth:token-type:jwt' })).status).toBe(200);
+    expect((await exchange(broker.url, { token: idToken })).status).toBe(400);
+    expect((await synerise(access)).status).toBe(200);
+  });
+
+  it('finding 6: acceptedTypes per provider widens what it takes as an access token, and never takes a non-login type', async () => {
+    const typedJwt = await lenientIdp.accessToken({ sub: 'f6-lenient' }, { typ: 'JWT' });
+    expect((await exchange(broker.url, { token: typedJwt })).status).toBe(200);
+    // The default provider keeps RFC 9068: a "JWT" is not an access token.
+    const strict = await idp.accessToken({ sub: 'f6-user' }, { typ: 'JWT' });
+    expect((await exchange(broker.url, { token: strict })).status).toBe(400);
+
+    const doc = (acceptedTypes: unknown) => ({
+      clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'none' }],
+      providers: [{ id: 'idp', type: 'jwt', issuer: 'https://idp.example.com', audience: 'cli', acceptedTypes }],
+    });
+    expect(configMessage(doc({ accessToken: ['logout+jwt'] }))).toContain('providers[0].acceptedTypes.accessToken[0]: "logout+jwt" is never accepted: it is not a token to sign in with');
+    expect(configMessage(doc({ idToken: ['application/secevent+jwt'] }))).toContain('providers[0].acceptedTypes.idToken[0]: "application/secevent+jwt" is never accepted');
+    expect(configMessage(doc({ accessToken: [] }))).toContain('providers[0].acceptedTypes.accessToken: expected at least one type');
+    expect(configMessage(doc({ accessToken: ['at+jwt', 'JWT'], idToken: ['JWT', null] }))).toBe('accepted');
+  });
+});

@@ -11,7 +11,8 @@ import { discoveryUrl } from '../../oidc/urls.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
 import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
 import { verifySignatureSync } from '../../jwt/jws.js';
-import type { JwtProviderConfig } from '../config.js';
+import { parseToken } from '../../jwt/parse.js';
+import { NEVER_ACCEPTED_TYPES, normalizeType, type JwtProviderConfig } from '../config.js';
 import { invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
 import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
 import type { Provider, TokenExpectation, ValidatedSubject } from './types.js';
@@ -76,9 +77,14 @@ interface CachedSubject {
   subject: ValidatedSubject;
 }
 
+/** A header `typ` as compared (normalizeType), null when absent. */
+type TypeKey = string | null;
+
 export class JwtProvider implements Provider {
   readonly id: string;
   private readonly keys: KeySet;
+  /** The `typ` values accepted for each expectation (`any`: access or ID token). */
+  private readonly types: Record<TokenExpectation, ReadonlySet<TypeKey>>;
   private readonly mapping: CompiledMapping;
   private discovery: Promise<Discovery> | undefined;
   private discoveryFailedAt = -Infinity;
@@ -92,6 +98,10 @@ export class JwtProvider implements Provider {
   ) {
     this.id = config.id;
     this.mapping = compileMapping(config.subjectPointer, config.mapping);
+    const normalized = (list: readonly (string | null)[]) => new Set(list.map((t) => (t === null ? null : normalizeType(t))));
+    const access = normalized(config.acceptedTypes.accessToken);
+    const id = normalized(config.acceptedTypes.idToken);
+    this.types = { access, id, any: new Set([...access, ...id]) };
     const options = { fetch: deps.fetch, now: deps.now, timeoutMs: config.timeoutMs };
     if (config.jwksUri) {
       this.keys = remoteKeySet(config.jwksUri, options);
@@ -177,9 +187,38 @@ export class JwtProvider implements Provider {
     return validated;
   }
 
+  /**
+   * RFC 8725 §3.11: the header `typ` must be one this provider accepts for the expected kind of
+   * token (`any` — a `jwt` subject_token_type, the Synerise call, the provider's own type —
+   * takes an access or an ID token, nothing else): a logout token, a security event token or a
+   * DPoP proof of the same issuer is not a login. Why not, or undefined when it is acceptable
+   * (or not a JWS at all: the verification reports that).
+   */
+  private typeProblem(token: string, expectation: TokenExpectation): string | undefined {
+    let typ: unknown;
+    try {
+      const parsed = parseToken(token);
+      if (parsed.format !== 'jws') return undefined;
+      typ = parsed.header.typ;
+    } catch {
+      return undefined;
+    }
+    if (typ !== undefined && typeof typ !== 'string') return REASONS.malformed;
+    const key = typ === undefined ? null : normalizeType(typ);
+    if (key !== null && NEVER_ACCEPTED_TYPES.includes(key)) return 'it is not a token to sign in with';
+    if (this.types[expectation].has(key)) return undefined;
+    if (expectation === 'access') {
+      const listed = [...this.types.access].map((t) => (t === null ? 'absent' : `"${t}"`)).join(' or ');
+      return listed === '"at+jwt"' ? 'it is not an access token (RFC 9068 typ "at+jwt")' : `it is not an access token (typ ${listed})`;
+    }
+    return expectation === 'id' ? 'it is not an ID token' : 'its typ is not that of an access or ID token';
+  }
+
   /** The full verification; `exp` is the token's (verified, so a number). */
   private async verify(token: string, expectation: TokenExpectation): Promise<{ validated: ValidatedSubject; exp: number }> {
     const config = this.config;
+    const typeProblem = this.typeProblem(token, expectation);
+    if (typeProblem) throw invalidRequest(`subject_token rejected: ${typeProblem}`);
     let result;
     try {
       result = await verifyJwt(token, {
@@ -189,7 +228,8 @@ export class JwtProvider implements Provider {
         algorithms: config.algorithms,
         clockTolerance: config.leeway,
         now: this.deps.now(),
-        type: expectation === 'any' ? undefined : expectation,
+        // The typ was judged above, against this provider's acceptedTypes.
+        type: undefined,
         // Not on libuv's pool: a hop there and back for each token cost a busy server more than
         // the check itself (bench/broker.mjs). The broker batches them to its crypto thread.
         checkSignature: this.deps.checkSignature ?? verifySignatureSync,
@@ -201,16 +241,12 @@ export class JwtProvider implements Provider {
       throw err;
     }
     if (!result.valid) {
-      const reason = result.reason ?? 'malformed';
-      const why =
-        reason === 'wrong_type' && expectation === 'access'
-          ? 'it is not an access token (RFC 9068 typ "at+jwt")'
-          : reason === 'wrong_type' && expectation === 'id'
-            ? 'it is not an ID token'
-            : REASONS[reason];
-      throw invalidRequest(`subject_token rejected: ${why}`);
+      throw invalidRequest(`subject_token rejected: ${REASONS[result.reason ?? 'malformed']}`);
     }
     const claims = result.payload!;
+    // RFC 8417 §2.2 / OpenID Back-Channel Logout §2.4: a SET or logout token carries `events`,
+    // typed or not; it is never a login.
+    if (claims.events !== undefined) throw invalidRequest('subject_token rejected: it is a security event or logout token, not a token to sign in with');
     const subject = readSubject(this.mapping, claims, 'the token');
     const missing: string[] = [];
     const fields = readFields(this.mapping, claims, missing);
