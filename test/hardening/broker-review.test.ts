@@ -595,3 +595,55 @@ describe('finding 6: the caller\'s subject_token_type could send a trusted JWT t
     expect(configMessage(doc({ accessToken: ['at+jwt', 'JWT'], idToken: ['JWT', null] }))).toBe('accepted');
   });
 });
+
+describe('finding 7: malformed opaque tokens went to the backend, or came back as a 503 that looks like an outage', () => {
+  let broker: BrokerProcess;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        rateLimit: { maxFailures: 0 },
+        clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
+        providers: [
+          idpProvider(),
+          { id: 'bearer', type: 'callback', url: `${backend.url}/me`, subjectPointer: '/id', timeoutMs: 2000 },
+          { id: 'introspection', type: 'callback', method: 'POST', url: `${backend.url}/introspect`, subjectPointer: '/id', timeoutMs: 2000 },
+        ],
+      },
+      join(tempDir(), 'f7.db'),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('finding 7: an opaque token with CR/LF, NUL, spaces, non-ASCII, or over 8 KiB is 400 invalid_request and never reaches the backend', async () => {
+    const malformed = [
+      'abc\r\nX-Injected: yes',
+      'abc\ndef',
+      'abc\u0000def',
+      'abc def',
+      'abc\tdef',
+      'tök',
+      'key-\u{1F511}',
+      'a'.repeat(8 * 1024 + 1),
+    ];
+    const before = backend.seen.length;
+    for (const provider of ['bearer', 'introspection']) {
+      for (const token of malformed) {
+        const response = await exchange(broker.url, { token, type: `urn:authbridge:token-type:${provider}` });
+        expect({ provider, token: JSON.stringify(token.slice(0, 24)), status: response.status, error: response.body.error }).toEqual({
+          provider,
+          token: JSON.stringify(token.slice(0, 24)),
+          status: 400,
+          error: 'invalid_request',
+        });
+      }
+    }
+    expect(backend.seen.length).toBe(before);
+    // A well-formed opaque token of the same length limit still goes through.
+    const long = `ok-${'b'.repeat(8 * 1024 - 3)}`;
+    backend.users.set(long, { id: 'f7-long' });
+    expect((await exchange(broker.url, { token: long, type: 'urn:authbridge:token-type:bearer' })).status).toBe(200);
+    expect(backend.seen.length).toBe(before + 1);
+  });
+});
