@@ -229,6 +229,13 @@ const schema = z
         error: 'expected false or a list of proxy addresses or CIDRs (never true: anyone could then choose their address)',
       })
       .default(false),
+    /** Open connections at most (node's server.maxConnections): past it new ones are closed at once. */
+    maxConnections: z
+      .number({ error: 'expected a number of connections' })
+      .int({ message: 'expected a whole number' })
+      .min(1, { message: 'at least 1' })
+      .max(1_000_000, { message: 'at most 1000000' })
+      .default(1024),
     clients: z.array(client, { error: 'expected an array of clients' }).min(1, { message: 'expected at least one client' }),
     providers: z
       .array(z.discriminatedUnion('type', [jwtProvider, callbackProvider], { error: 'expected "jwt" or "callback"' }), {

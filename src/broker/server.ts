@@ -34,6 +34,13 @@ export { BODY_LIMIT } from './shared/http.js';
 const DRAIN_MS = 10_000;
 /** Milliseconds at most that a stopping broker keeps answering 503 to requests still arriving. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Milliseconds a client has to send a request's headers, and the whole request (a body is at
+ * most 64 KiB): a slow client (slowloris) is cut then, checked every CONNECTIONS_CHECK_MS.
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const CONNECTIONS_CHECK_MS = 1000;
 
 export interface StartBrokerOptions {
   file: BrokerConfigFile;
@@ -96,10 +103,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // Fastify's own 503 while closing is not an RFC 6749 body: the onRequest hook below answers instead.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    requestTimeout: 30_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
     // The client's address, not the proxy's, for the rate limits: only from the proxies listed.
     trustProxy: options.file.trustProxy,
   });
+  // Past the cap node closes new connections at once: slow or idle clients cannot exhaust sockets and memory.
+  app.server.maxConnections = options.file.maxConnections;
   app.decorateRequest('clientId', null);
   app.decorateRequest('failedAuthentication', null);
 

@@ -4,6 +4,7 @@
  * before the fix. Real `authbridge broker serve` processes, a real IdP and backend on loopback.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBrokerConfig } from '../../src/broker/config.js';
@@ -645,5 +646,71 @@ describe('finding 7: malformed opaque tokens went to the backend, or came back a
     backend.users.set(long, { id: 'f7-long' });
     expect((await exchange(broker.url, { token: long, type: 'urn:authbridge:token-type:bearer' })).status).toBe(200);
     expect(backend.seen.length).toBe(before + 1);
+  });
+});
+
+describe('finding 8: slow clients could hold connections for a long time, without a cap', () => {
+  const brokers: BrokerProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(brokers.map((b) => b.stop()));
+  });
+  const start = async (extra: Record<string, unknown> = {}) => {
+    const broker = await startBroker(
+      { ...extra, clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }], providers: [idpProvider()] },
+      join(tempDir(), 'f8.db'),
+    );
+    brokers.push(broker);
+    return broker;
+  };
+  /** A raw TCP connection to the broker, once connected. */
+  const open = async (url: string) => {
+    const { hostname, port } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.on('error', () => {});
+    return socket;
+  };
+
+  it('finding 8: a slowloris client (headers a byte a second) is cut after about 10 s, and others are served meanwhile', async () => {
+    const broker = await start();
+    const socket = await open(broker.url);
+    const startedAt = Date.now();
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - startedAt)));
+    socket.write('POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+    const drip = setInterval(() => socket.writable && socket.write('a'), 1000);
+    try {
+      const served: number[] = [];
+      const probe = async () => {
+        const t = Date.now();
+        expect((await fetch(`${broker.url}/healthz`)).status).toBe(200);
+        served.push(Date.now() - t);
+      };
+      await new Promise((r) => setTimeout(r, 2000));
+      await probe();
+      const cutAfter = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 16_000))]);
+      expect(cutAfter).toBeGreaterThanOrEqual(9_000);
+      expect(cutAfter).toBeLessThan(16_000);
+      await probe();
+      expect(Math.max(...served)).toBeLessThan(2000);
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
+  }, 40_000);
+
+  it('finding 8: maxConnections caps the open connections; past it new ones are closed, and served again once some go', async () => {
+    const broker = await start({ maxConnections: 4 });
+    const sockets = await Promise.all(Array.from({ length: 4 }, () => open(broker.url)));
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      await expect(fetch(`${broker.url}/healthz`)).rejects.toThrow();
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await fetch(`${broker.url}/healthz`)).status).toBe(200);
+    expect(configMessage({ maxConnections: 0, clients: [{ clientId: 'c', tokenEndpointAuthMethod: 'none' }], providers: [{ id: 'i', type: 'jwt', issuer: 'https://i.test', audience: 'a' }] })).toContain(
+      'maxConnections: at least 1',
+    );
   });
 });
