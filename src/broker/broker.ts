@@ -14,6 +14,29 @@ import type { Provider, TokenExpectation } from './providers/types.js';
 import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_TYPE } from '../oidc/urls.js';
 import type { BrokerStore, Customer, Session } from './store/types.js';
 
+/** Largest mapped customer field, as JSON, in bytes. */
+export const MAX_FIELD_BYTES = 4 * 1024;
+/** Largest set of mapped fields of one login, as JSON, in bytes. */
+export const MAX_FIELDS_BYTES = 16 * 1024;
+
+/**
+ * A login's mapped fields must fit: each at most MAX_FIELD_BYTES as JSON, all together at most
+ * MAX_FIELDS_BYTES. Refused rather than truncated: a cut e-mail address or half a JSON object
+ * would be stored as if it were the customer's, while a refusal names the field to the operator
+ * and stores nothing; the limits are far above any real profile claim.
+ * @throws OAuthError invalid_request naming the field (a name from the config, never its value).
+ */
+function checkFieldSizes(fields: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(fields)) {
+    if (Buffer.byteLength(JSON.stringify(value) ?? '') > MAX_FIELD_BYTES) {
+      throw invalidRequest(`subject_token rejected: the mapped field "${name}" is larger than ${MAX_FIELD_BYTES} bytes`);
+    }
+  }
+  if (Buffer.byteLength(JSON.stringify(fields)) > MAX_FIELDS_BYTES) {
+    throw invalidRequest(`subject_token rejected: the mapped fields are larger than ${MAX_FIELDS_BYTES} bytes in all`);
+  }
+}
+
 /** How the subject token arrived: an RFC 8693 `subject_token_type`, or the Synerise call (any JWT or opaque). */
 export type SubjectTokenKind = string | { synerise: true };
 
@@ -166,6 +189,7 @@ export class Broker {
     if (input.subjectToken.length > 16 * 1024) throw invalidRequest('subject_token is too long');
     const { provider, expectation } = this.select(input.subjectToken, input.kind);
     const validated = await provider.validate(input.subjectToken, expectation);
+    checkFieldSizes(validated.fields);
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
     const ttl = this.config.tokenTtl;
@@ -177,7 +201,11 @@ export class Broker {
       registration: provider.config.registration,
       clientId: input.clientId,
       ttl,
-      now: issuedAt * 1000,
+      maxSessionsPerClient: this.config.sessions.maxPerClient,
+      // In milliseconds, so that logins within a second keep their order (the per-client cap
+      // ends the oldest). The session then ends under a second after the token's `exp`, which
+      // liveToken checks first.
+      now,
     });
     if (outcome.status === 'registration_required') {
       throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');

@@ -229,6 +229,27 @@ const schema = z
         error: 'expected false or a list of proxy addresses or CIDRs (never true: anyone could then choose their address)',
       })
       .default(false),
+    /** Bounds on stored sessions: how many a customer keeps open at one client, and how long ended ones are kept. */
+    sessions: z
+      .strictObject({
+        /** Open sessions of one customer at one client; a new login ends the oldest beyond it. */
+        maxPerClient: z.number({ error: 'expected a number of sessions' }).int({ message: 'expected a whole number' }).min(1, { message: 'at least 1' }).default(100),
+        /** Seconds an expired or revoked session is kept before it is purged. */
+        retentionSeconds: z
+          .number({ error: 'expected seconds' })
+          .int({ message: 'expected whole seconds' })
+          .min(0, { message: 'expected seconds (0 or more)' })
+          .max(86_400 * 365, { message: 'at most a year' })
+          .default(86_400),
+        /** Seconds between purges. */
+        purgeIntervalSeconds: z
+          .number({ error: 'expected seconds' })
+          .int({ message: 'expected whole seconds' })
+          .min(1, { message: 'at least 1 second' })
+          .max(86_400, { message: 'at most 1 day' })
+          .default(3600),
+      })
+      .default({ maxPerClient: 100, retentionSeconds: 86_400, purgeIntervalSeconds: 3600 }),
     /** Open connections at most (node's server.maxConnections): past it new ones are closed at once. */
     maxConnections: z
       .number({ error: 'expected a number of connections' })

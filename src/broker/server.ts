@@ -160,6 +160,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
   crypto = new CryptoThread(signingKeys[0]!);
+  // Ended sessions are deleted once past their retention, so the database does not grow for ever.
+  const { retentionSeconds, purgeIntervalSeconds } = config.sessions;
+  const purge = setInterval(() => {
+    store.purgeSessions(deps.now() - retentionSeconds * 1000).catch((err: unknown) => {
+      log(JSON.stringify({ level: 'error', msg: 'could not purge ended sessions', error: describeError(err) }));
+    });
+  }, purgeIntervalSeconds * 1000);
+  purge.unref();
   broker = new Broker(config, { store, signingKeys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
 
   let closed: Promise<void> | undefined;
@@ -170,6 +178,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     close: () =>
       (closed ??= (async () => {
         closing = true;
+        clearInterval(purge);
         // Requests already on the wire but not yet read would be cut with the idle keep-alive
         // connections: read and answer them first (503 + Connection: close), until quiet.
         for (let waited = 0, quiet = 0; waited < CLOSE_GRACE_MS && quiet < 100; waited += 20) {

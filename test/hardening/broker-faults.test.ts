@@ -55,6 +55,9 @@ function config(rateLimit?: { maxFailures: number; windowSeconds?: number }, iss
     ...(issuer ? { issuer } : {}),
     audience: 'my-app',
     ...(rateLimit ? { rateLimit } : {}),
+    // The 20 known people log in hundreds of times each: every token they got must stay live
+    // (the durability checks below), so the per-client session cap is out of the way here.
+    sessions: { maxPerClient: 1_000_000 },
     clients: [
       { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
       { clientId: 'noisy', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: NOISY_SECRET },

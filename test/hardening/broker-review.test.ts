@@ -714,3 +714,107 @@ describe('finding 8: slow clients could hold connections for a long time, withou
     );
   });
 });
+
+describe('finding 9: sessions and customer fields grew without bound', () => {
+  const brokers: BrokerProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(brokers.map((b) => b.stop()));
+  });
+  const start = async (extra: Record<string, unknown>, db = join(tempDir(), 'f9.db')) => {
+    const broker = await startBroker(
+      {
+        rateLimit: { maxFailures: 0 },
+        ...extra,
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+        ],
+        providers: [
+          idpProvider(),
+          {
+            id: 'backend',
+            type: 'callback',
+            url: `${backend.url}/me`,
+            subjectPointer: '/id',
+            timeoutMs: 2000,
+            mapping: { bio: '/bio', a: '/a', b: '/b', c: '/c', d: '/d', e: '/e' },
+          },
+        ],
+      },
+      db,
+    );
+    brokers.push(broker);
+    return broker;
+  };
+  const introspectActive = async (url: string, token: string) =>
+    (await postForm(`${url}/oauth/introspect`, { token }, { authorization: basic('cli', 's3cret') })).body.active;
+
+  it('finding 9: a customer holds at most sessions.maxPerClient (default 100) live sessions at one client; the oldest is ended first', async () => {
+    const broker = await start({});
+    const subjectToken = await idp.accessToken({ sub: 'f9-many' });
+    const tokens: string[] = [];
+    for (let i = 0; i < 101; i++) {
+      const response = await exchange(broker.url, { token: subjectToken });
+      expect(response.status).toBe(200);
+      tokens.push(response.body.access_token as string);
+    }
+    const other = await exchange(broker.url, { token: subjectToken, auth: 'public' });
+    expect(await introspectActive(broker.url, tokens[0]!)).toBe(false);
+    expect(await introspectActive(broker.url, tokens[1]!)).toBe(true);
+    expect(await introspectActive(broker.url, tokens[100]!)).toBe(true);
+    // Another client's sessions are counted apart.
+    expect((await fetch(`${broker.url}/userinfo`, { headers: { authorization: `Bearer ${other.body.access_token as string}` } })).status).toBe(200);
+  });
+
+  it('finding 9: ended sessions are purged after sessions.retentionSeconds, by a timer in the broker', async () => {
+    const db = join(tempDir(), 'f9-purge.db');
+    const broker = await start({ sessions: { retentionSeconds: 0, purgeIntervalSeconds: 1, maxPerClient: 2 } }, db);
+    const subjectToken = await idp.accessToken({ sub: 'f9-purge' });
+    const [a, b, c] = [await exchange(broker.url, { token: subjectToken }), await exchange(broker.url, { token: subjectToken }), await exchange(broker.url, { token: subjectToken })];
+    const sid = (r: typeof a) => JSON.parse(Buffer.from((r.body.access_token as string).split('.')[1]!, 'base64url').toString()).sid as string;
+    // The cap ended a; b is revoked; c stays.
+    expect((await postForm(`${broker.url}/oauth/revoke`, { token: b.body.access_token as string }, { authorization: basic('cli', 's3cret') })).status).toBe(200);
+    const { default: Database } = await import('better-sqlite3');
+    const sids = () => {
+      const handle = new Database(db, { readonly: true });
+      try {
+        return (handle.prepare('SELECT sid FROM sessions').all() as Array<{ sid: string }>).map((r) => r.sid);
+      } finally {
+        handle.close();
+      }
+    };
+    let left = sids();
+    for (let i = 0; i < 40 && left.length > 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = sids();
+    }
+    expect(left).toEqual([sid(c)]);
+    expect(await introspectActive(broker.url, c.body.access_token as string)).toBe(true);
+    expect(await introspectActive(broker.url, a.body.access_token as string)).toBe(false);
+  });
+
+  it('finding 9: a mapped field over 4 KiB, or fields over 16 KiB in all, refuse the login (400) and store nothing', async () => {
+    const db = join(tempDir(), 'f9-fields.db');
+    const broker = await start({}, db);
+    const backendType = 'urn:authbridge:token-type:backend';
+    backend.users.set('f9-big-field', { id: 'f9-big-field', bio: 'x'.repeat(4097) });
+    const chunk = 'y'.repeat(3500);
+    backend.users.set('f9-big-fields', { id: 'f9-big-fields', a: chunk, b: chunk, c: chunk, d: chunk, e: chunk });
+    backend.users.set('f9-fits', { id: 'f9-fits', bio: 'z'.repeat(4000), a: chunk, b: chunk, c: chunk });
+    for (const token of ['f9-big-field', 'f9-big-fields']) {
+      const response = await exchange(broker.url, { token, type: backendType });
+      expect({ token, status: response.status, error: response.body.error }).toEqual({ token, status: 400, error: 'invalid_request' });
+    }
+    const { default: Database } = await import('better-sqlite3');
+    const handle = new Database(db, { readonly: true });
+    try {
+      expect(handle.prepare("SELECT count(*) AS n FROM customers WHERE subject IN ('f9-big-field', 'f9-big-fields')").get()).toEqual({ n: 0 });
+    } finally {
+      handle.close();
+    }
+    const fits = await exchange(broker.url, { token: 'f9-fits', type: backendType });
+    expect(fits.status).toBe(200);
+    const info = (await (await fetch(`${broker.url}/userinfo`, { headers: { authorization: `Bearer ${fits.body.access_token as string}` } })).json()) as Record<string, unknown>;
+    expect((info.bio as string).length).toBe(4000);
+  });
+});
