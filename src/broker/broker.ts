@@ -7,6 +7,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import { parseToken } from '../jwt/parse.js';
 import { verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
+import { hasLowSSignature } from './ecdsa.js';
 import { OAuthError, invalidRequest } from './oauth-error.js';
 import { CallbackProvider } from './providers/callback.js';
 import { JwtProvider, type ProviderDeps } from './providers/jwt.js';
@@ -236,8 +237,12 @@ export class Broker {
     };
   }
 
-  /** The claims of a token this broker signed (signature and `iss` only; not expiry). */
+  /**
+   * The claims of a token this broker signed (signature and `iss` only; not expiry). Only the
+   * low-S form of the signature, the one the broker issues, is honoured (ecdsa.ts).
+   */
   signedClaims(token: string): Record<string, unknown> | undefined {
+    if (!hasLowSSignature(token)) return undefined;
     const result = verifyOwnJwt(token, this.keys, 'at+jwt');
     if (!result.ok || result.payload.iss !== this.config.issuer) return undefined;
     return result.payload;

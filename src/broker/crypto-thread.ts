@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads';
 import { verifySignatureSync } from '../jwt/jws.js';
 import { signInput, signingInput, type SigningKey } from '../jwt/sign.js';
 import { startWorker } from '../runtime/worker.js';
+import { lowSJws } from './ecdsa.js';
 
 /** One signature to check. */
 export interface SignatureCheck {
@@ -84,10 +85,10 @@ export class CryptoThread {
     this.worker = worker;
   }
 
-  /** A compact ES256 JWS of `payload` with the broker's key (the header gets `alg`, `kid` and `header`). */
+  /** A compact ES256 JWS of `payload` with the broker's key (the header gets `alg`, `kid` and `header`), its signature low-S (ecdsa.ts). */
   sign(payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
     const input = signingInput(this.key, payload, header);
-    if (!this.worker) return Promise.resolve(signInput(this.key.privateKey, input));
+    if (!this.worker) return Promise.resolve(lowSJws(signInput(this.key.privateKey, input)));
     return new Promise((resolve, reject) => {
       this.queued.sign.push({ input, resolve, reject });
       this.schedule();
@@ -145,7 +146,7 @@ export class CryptoThread {
   private doHere(batch: Batch): void {
     for (const job of batch.sign) {
       try {
-        job.resolve(signInput(this.key.privateKey, job.input));
+        job.resolve(lowSJws(signInput(this.key.privateKey, job.input)));
       } catch (err) {
         job.reject(err as Error);
       }

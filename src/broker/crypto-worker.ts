@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { verifySignatureSync } from '../jwt/jws.js';
 import { signInput } from '../jwt/sign.js';
 import type { CryptoAnswer, CryptoBatch } from './crypto-thread.js';
+import { lowSignature } from './ecdsa.js';
 
 const key = createPrivateKey({ key: (workerData as { privateJwk: JsonWebKey }).privateJwk, format: 'jwk' });
 
@@ -14,7 +15,8 @@ parentPort!.on('message', (batch: CryptoBatch) => {
   let answer: CryptoAnswer;
   try {
     // Only the signatures travel back: the main thread has the inputs.
-    const signatures = batch.sign.map((input) => signInput(key, input).slice(input.length + 1));
+    // Low-S only (ecdsa.ts): a broker token has one spelling.
+    const signatures = batch.sign.map((input) => lowSignature(signInput(key, input).slice(input.length + 1)));
     const verified = batch.verify.map((c) => verifySignatureSync(c.alg, batch.keys[c.key]!, c.input, c.signature));
     answer = { id: batch.id, signatures, verified };
   } catch (err) {

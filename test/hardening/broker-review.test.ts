@@ -818,3 +818,48 @@ describe('finding 9: sessions and customer fields grew without bound', () => {
     expect((info.bio as string).length).toBe(4000);
   });
 });
+
+describe('finding 10: the broker accepted high-S (malleable) ES256 signatures of its own tokens', () => {
+  /** The order of P-256 (SEC 2 §2.4.2). */
+  const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const toBig = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex')}`);
+  const fromBig = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
+  /** The token with the other of its two valid signatures: (r, s) → (r, n - s). */
+  const twin = (token: string) => {
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const raw = Buffer.from(sig, 'base64url');
+    const s = toBig(raw.subarray(32));
+    return `${h}.${p}.${Buffer.concat([raw.subarray(0, 32), fromBig(N - s)]).toString('base64url')}`;
+  };
+  const highS = (token: string) => toBig(Buffer.from(token.split('.')[2]!, 'base64url').subarray(32)) > N / 2n;
+
+  let broker: BrokerProcess;
+  beforeAll(async () => {
+    broker = await startBroker(
+      { rateLimit: { maxFailures: 0 }, clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }], providers: [idpProvider()] },
+      join(tempDir(), 'f10.db'),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('finding 10: a broker token whose ES256 signature is rewritten to its high-S twin is not active, and the broker signs low-S only', async () => {
+    const tokens: string[] = [];
+    for (let i = 0; i < 12; i++) tokens.push((await exchange(broker.url, { token: await idp.accessToken({ sub: `f10-${i}` }) })).body.access_token as string);
+    for (const token of tokens) {
+      // Both signatures verify mathematically; only the low-S one may be honoured.
+      const malleated = highS(token) ? token : twin(token);
+      const canonical = highS(token) ? twin(token) : token;
+      expect(highS(malleated)).toBe(true);
+      const asCli = { authorization: basic('cli', 's3cret') };
+      expect((await postForm(`${broker.url}/oauth/introspect`, { token: malleated }, asCli)).body).toEqual({ active: false });
+      expect((await fetch(`${broker.url}/userinfo`, { headers: { authorization: `Bearer ${malleated}` } })).status).toBe(401);
+      // A revocation with the twin does not count either.
+      expect((await postForm(`${broker.url}/oauth/revoke`, { token: malleated }, asCli)).status).toBe(200);
+      expect((await postForm(`${broker.url}/oauth/introspect`, { token: canonical }, asCli)).body.active).toBe(true);
+    }
+    // Every token the broker issued is in the low-S form.
+    expect(tokens.filter(highS)).toEqual([]);
+  });
+});
