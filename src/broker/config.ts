@@ -102,7 +102,7 @@ const acceptedType = z
   .superRefine((typ, ctx) => {
     if (typ === '') ctx.addIssue({ code: 'custom', message: 'expected a typ string, or null for a JWT without typ' });
     else if (typ !== null && NEVER_ACCEPTED_TYPES.includes(normalizeType(typ))) {
-      ctx.addIssue({ code: 'custom', message: `"${typ}" is never accepted: it is not a token to sign in with` });
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(typ)} is never accepted: it is not a token to sign in with` });
     }
   });
 const acceptedTypeList = z.array(acceptedType, { error: 'expected an array of typ values' }).min(1, { message: 'expected at least one type' });
@@ -281,7 +281,7 @@ const schema = z
     const ids = new Set(config.clients.map((c) => c.clientId));
     config.clients.forEach((c, i) =>
       c.introspects?.forEach((id, j) => {
-        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'introspects', j], message: `no client "${id}" is configured` });
+        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'introspects', j], message: `no client ${JSON.stringify(id)} is configured` });
       }),
     );
     // RFC 8252 §8.3 / RFC 9700 §2.6: the IdP, its keys and the backends only over https, loopback aside.

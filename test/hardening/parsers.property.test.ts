@@ -87,7 +87,7 @@ describe('parseBrokerConfig (property)', () => {
     {
       id: fc.oneof(fc.constantFrom('idp', 'a.b', 'bad id'), fc.jsonValue()),
       type: fc.oneof(fc.constantFrom('jwt', 'callback'), fc.jsonValue()),
-      issuer: fc.oneof(fc.constantFrom('https://idp.test', 'http://127.0.0.1:1', 'ftp://x', 'not a url'), fc.jsonValue()),
+      issuer: fc.oneof(fc.constantFrom('https://idp.test', 'http://127.0.0.1:1', 'http://idp.test', 'ftp://x', 'not a url'), fc.jsonValue()),
       audience: fc.oneof(fc.constantFrom('cli', ''), fc.array(fc.string(), { maxLength: 2 }), fc.jsonValue()),
       url: fc.oneof(fc.constant('https://backend.test/me'), fc.jsonValue()),
       algorithms: fc.oneof(fc.constant(['RS256']), fc.constant(['HS256']), fc.constant(['none']), fc.jsonValue()),
@@ -95,6 +95,10 @@ describe('parseBrokerConfig (property)', () => {
       leeway: fc.oneof(fc.integer({ min: -5, max: 100 }), fc.jsonValue()),
       timeoutMs: fc.oneof(fc.integer({ min: -1, max: 100_000 }), fc.jsonValue()),
       headers: fc.oneof(fc.constant({ 'x-api-key': 'k' }), fc.jsonValue()),
+      acceptedTypes: fc.oneof(
+        fc.record({ accessToken: fc.oneof(fc.constant(['at+jwt', 'JWT']), fc.constant(['logout+jwt']), fc.jsonValue()), idToken: fc.oneof(fc.constant(['JWT', null]), fc.jsonValue()) }, { requiredKeys: [] }),
+        fc.jsonValue(),
+      ),
     },
     { requiredKeys: [] },
   );
@@ -105,7 +109,14 @@ describe('parseBrokerConfig (property)', () => {
         issuer: fc.oneof(fc.constant('https://broker.test'), fc.jsonValue()),
         audience: fc.oneof(fc.constant('app'), fc.jsonValue()),
         tokenTtl: fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.jsonValue()),
-        rateLimit: fc.oneof(fc.record({ maxFailures: fc.jsonValue(), windowSeconds: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue()),
+        rateLimit: fc.oneof(fc.record({ maxFailures: fc.jsonValue(), windowSeconds: fc.jsonValue(), maxRequestsPerClient: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue()),
+        allowInsecureHttp: fc.oneof(fc.boolean(), fc.jsonValue()),
+        trustProxy: fc.oneof(fc.constant(false), fc.constant(['10.0.0.0/8', '::1']), fc.array(fc.string({ maxLength: 20 }), { maxLength: 2 }), fc.jsonValue()),
+        maxConnections: fc.oneof(fc.integer({ min: -1, max: 2_000_000 }), fc.jsonValue()),
+        sessions: fc.oneof(
+          fc.record({ maxPerClient: fc.jsonValue(), retentionSeconds: fc.jsonValue(), purgeIntervalSeconds: fc.jsonValue() }, { requiredKeys: [] }),
+          fc.jsonValue(),
+        ),
         clients: fc.oneof(
           fc.array(
             fc.record(
