@@ -133,7 +133,7 @@ const configFile = join(dir, 'broker.json');
 writeFileSync(
   configFile,
   JSON.stringify({
-    clients: [{ clientId: 'cli', clientSecret: 's3cret' }],
+    clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
     providers: [{ id: 'idp', type: 'jwt', issuer: idpUrl, jwksUri: `${idpUrl}/jwks`, audience: 'bench-api', algorithms: ['ES256'], mapping: { email: '/email' } }],
   }),
 );

@@ -14,6 +14,29 @@ import type { Provider, TokenExpectation } from './providers/types.js';
 import { PROVIDER_TOKEN_TYPE_PREFIX, TOKEN_TYPE } from '../oidc/urls.js';
 import type { BrokerStore, Customer, Session } from './store/types.js';
 
+/** Largest mapped customer field, as JSON, in bytes. */
+export const MAX_FIELD_BYTES = 4 * 1024;
+/** Largest set of mapped fields of one login, as JSON, in bytes. */
+export const MAX_FIELDS_BYTES = 16 * 1024;
+
+/**
+ * A login's mapped fields must fit: each at most MAX_FIELD_BYTES as JSON, all together at most
+ * MAX_FIELDS_BYTES. Refused rather than truncated: a cut e-mail address or half a JSON object
+ * would be stored as if it were the customer's, while a refusal names the field to the operator
+ * and stores nothing; the limits are far above any real profile claim.
+ * @throws OAuthError invalid_request naming the field (a name from the config, never its value).
+ */
+function checkFieldSizes(fields: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(fields)) {
+    if (Buffer.byteLength(JSON.stringify(value) ?? '') > MAX_FIELD_BYTES) {
+      throw invalidRequest(`subject_token rejected: the mapped field "${name}" is larger than ${MAX_FIELD_BYTES} bytes`);
+    }
+  }
+  if (Buffer.byteLength(JSON.stringify(fields)) > MAX_FIELDS_BYTES) {
+    throw invalidRequest(`subject_token rejected: the mapped fields are larger than ${MAX_FIELDS_BYTES} bytes in all`);
+  }
+}
+
 /** How the subject token arrived: an RFC 8693 `subject_token_type`, or the Synerise call (any JWT or opaque). */
 export type SubjectTokenKind = string | { synerise: true };
 
@@ -106,6 +129,11 @@ export class Broker {
     if (typeof kind === 'string' && kind.startsWith(PROVIDER_TOKEN_TYPE_PREFIX)) {
       const provider = this.byId.get(kind.slice(PROVIDER_TOKEN_TYPE_PREFIX.length));
       if (!provider) throw invalidRequest('subject_token_type names no configured provider');
+      // The caller chooses the type: a JWT of an IdP this broker trusts must not be shown to an
+      // app's backend, which would then hold a token it was never meant to see.
+      if (provider instanceof CallbackProvider && this.trustedIssuerOf(token)) {
+        throw invalidRequest('subject_token is a JWT of a trusted issuer: send it as an access_token, id_token or jwt');
+      }
       return { provider, expectation: 'any' };
     }
     let expectation: TokenExpectation;
@@ -141,6 +169,16 @@ export class Broker {
     throw invalidRequest(`several backends are configured: name one with subject_token_type ${PROVIDER_TOKEN_TYPE_PREFIX}<id>`);
   }
 
+  /** True when `token` is a JWS whose `iss` names one of the jwt providers (unverified: this only routes). */
+  private trustedIssuerOf(token: string): boolean {
+    try {
+      const parsed = parseToken(token);
+      return parsed.format === 'jws' && typeof parsed.payload.iss === 'string' && this.byIssuer.has(parsed.payload.iss);
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Validates the subject token and signs a broker token for its customer (registering or
    * updating them first, per the provider's policies).
@@ -151,6 +189,7 @@ export class Broker {
     if (input.subjectToken.length > 16 * 1024) throw invalidRequest('subject_token is too long');
     const { provider, expectation } = this.select(input.subjectToken, input.kind);
     const validated = await provider.validate(input.subjectToken, expectation);
+    checkFieldSizes(validated.fields);
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
     const ttl = this.config.tokenTtl;
@@ -162,7 +201,11 @@ export class Broker {
       registration: provider.config.registration,
       clientId: input.clientId,
       ttl,
-      now: issuedAt * 1000,
+      maxSessionsPerClient: this.config.sessions.maxPerClient,
+      // In milliseconds, so that logins within a second keep their order (the per-client cap
+      // ends the oldest). The session then ends under a second after the token's `exp`, which
+      // liveToken checks first.
+      now,
     });
     if (outcome.status === 'registration_required') {
       throw new OAuthError('registration_required', 'no customer is registered for this account, and this broker does not register new ones');
@@ -193,7 +236,10 @@ export class Broker {
     };
   }
 
-  /** The claims of a token this broker signed (signature and `iss` only; not expiry). */
+  /**
+   * The claims of a token this broker signed (signature and `iss` only; not expiry). Only the
+   * low-S form of the signature, the one the broker issues, is honoured (jwt/sign.ts).
+   */
   signedClaims(token: string): Record<string, unknown> | undefined {
     const result = verifyOwnJwt(token, this.keys, 'at+jwt');
     if (!result.ok || result.payload.iss !== this.config.issuer) return undefined;
@@ -220,14 +266,21 @@ export class Broker {
   }
 
   /**
-   * RFC 7009: ends the session of a token issued to `clientId` (or every session of its
-   * customer). A token that is not ours, or not that client's, is ignored.
+   * RFC 7009: ends the session of a token issued to `client` (any client, public ones too). A
+   * token that is not ours, or not that client's, is ignored.
+   *
+   * `allSessions` ("sign out everywhere") ends every session of the customer, at every client,
+   * only for a live token (unexpired, its session not ended) presented by the confidential client
+   * it was issued to: a leaked, expired or already revoked token, or a public client's, ends its
+   * own session and nothing more.
    */
-  async revoke(token: string, clientId: string, allSessions: boolean): Promise<void> {
+  async revoke(token: string, client: { clientId: string; confidential: boolean }, allSessions: boolean): Promise<void> {
     const claims = this.signedClaims(token);
-    if (!claims || claims.client_id !== clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
-    const now = this.deps.now();
-    if (allSessions) await this.store.revokeAllSessions(claims.sub, now);
-    else await this.store.revokeSession(claims.sub, claims.sid, now);
+    if (!claims || claims.client_id !== client.clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
+    if (allSessions && client.confidential && (await this.liveToken(token))) {
+      await this.store.revokeAllSessions(claims.sub, this.deps.now());
+      return;
+    }
+    await this.store.revokeSession(claims.sub, claims.sid, this.deps.now());
   }
 }

@@ -3,8 +3,10 @@
  * broker with one line naming the field instead of failing a request later.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { UsageError, describeError } from '../errors.js';
+import { isSecureOrLoopback } from '../http/loopback.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS } from '../jwt/keys.js';
 import { isJsonPointer } from './json-pointer.js';
 import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
@@ -22,7 +24,23 @@ const httpUrl = (what = 'an https or http URL') =>
     { message: `expected ${what}` },
   );
 
+/** What an http URL to a host off loopback is told, without the development switch. */
+const INSECURE_URL = 'expected an https URL (http only on 127.0.0.1/localhost, or "allowInsecureHttp": true for development)';
+
 const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { message: `expected ${what}, got an empty string` });
+
+/** An IP address or CIDR block, or proxy-addr's names `loopback`, `linklocal`, `uniquelocal`. */
+const proxyAddress = z.string({ error: 'expected an IP address or CIDR such as "10.0.0.0/8"' }).refine(
+  (value) => {
+    if (value === 'loopback' || value === 'linklocal' || value === 'uniquelocal') return true;
+    const [address, prefix, ...rest] = value.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  },
+  { message: 'expected an IP address or CIDR such as "10.0.0.0/8"' },
+);
 
 const pointer = z
   .string({ error: 'expected a JSON Pointer such as "/email"' })
@@ -54,6 +72,41 @@ const common = {
   registration: z.enum(['auto', 'existing-only'], { error: 'expected "auto" or "existing-only"' }).default('auto'),
 };
 
+/**
+ * JWT `typ` values (RFC 7515 §4.1.9: compared case-insensitively, "application/" optional) of
+ * JWTs that are not tokens a customer signs in with: logout tokens, security event tokens, DPoP
+ * proofs, signed introspection answers, request objects, signed key sets, key-binding JWTs,
+ * federation statements. Never accepted, and refused in `acceptedTypes`.
+ */
+export const NEVER_ACCEPTED_TYPES: readonly string[] = [
+  'logout+jwt',
+  'secevent+jwt',
+  'dpop+jwt',
+  'token-introspection+jwt',
+  'oauth-authz-req+jwt',
+  'jwk-set+jwt',
+  'kb+jwt',
+  'entity-statement+jwt',
+];
+
+/** A `typ` as compared: lower case, without "application/" (RFC 7515 §4.1.9). */
+export function normalizeType(typ: string): string {
+  return typ.toLowerCase().replace(/^application\//, '');
+}
+
+/** Today's types: RFC 9068 access tokens; ID tokens typed "JWT" or untyped (null). */
+export const DEFAULT_ACCEPTED_TYPES = { accessToken: ['at+jwt'], idToken: ['JWT', null] } as const;
+
+const acceptedType = z
+  .union([z.string(), z.null()], { error: 'expected a typ string, or null for a JWT without typ' })
+  .superRefine((typ, ctx) => {
+    if (typ === '') ctx.addIssue({ code: 'custom', message: 'expected a typ string, or null for a JWT without typ' });
+    else if (typ !== null && NEVER_ACCEPTED_TYPES.includes(normalizeType(typ))) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(typ)} is never accepted: it is not a token to sign in with` });
+    }
+  });
+const acceptedTypeList = z.array(acceptedType, { error: 'expected an array of typ values' }).min(1, { message: 'expected at least one type' });
+
 const jwtProvider = z.strictObject({
   ...common,
   type: z.literal('jwt'),
@@ -67,6 +120,16 @@ const jwtProvider = z.strictObject({
   leeway: z.number({ error: 'expected seconds (0 to 60)' }).int({ message: 'expected whole seconds' }).min(0).max(60, { message: 'at most 60 seconds' }).default(30),
   /** Milliseconds for discovery, JWKS and userinfo requests. */
   timeoutMs: z.number({ error: 'expected milliseconds' }).int().min(1).max(60_000).default(5000),
+  /**
+   * The header `typ` values taken for each kind of subject token (null: no typ). A token sent as
+   * `jwt`, by the Synerise call or by this provider's custom type may be either kind.
+   */
+  acceptedTypes: z
+    .strictObject({
+      accessToken: acceptedTypeList.default([...DEFAULT_ACCEPTED_TYPES.accessToken]),
+      idToken: acceptedTypeList.default([...DEFAULT_ACCEPTED_TYPES.idToken]),
+    })
+    .default({ accessToken: [...DEFAULT_ACCEPTED_TYPES.accessToken], idToken: [...DEFAULT_ACCEPTED_TYPES.idToken] }),
 });
 
 const callbackProvider = z.strictObject({
@@ -78,15 +141,56 @@ const callbackProvider = z.strictObject({
   timeoutMs: z.number({ error: 'expected milliseconds' }).int().min(1).max(60_000, { message: 'at most 60000 ms' }).default(5000),
 });
 
-const client = z.strictObject({
-  clientId: nonEmpty('a client id'),
-  clientSecret: nonEmpty('a client secret').optional(),
-  apiKey: nonEmpty('an API key').optional(),
-});
+/** RFC 7591 §2 names of the client authentication methods the RFC 6749 endpoints accept. */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/**
+ * A client states how it authenticates: a missing secret is never read as "public". A client
+ * with only an `apiKey` may use the Synerise-compatible endpoint alone; an API key is never an
+ * RFC 6749 credential. Messages name the field, never a secret.
+ */
+const client = z
+  .strictObject({
+    clientId: nonEmpty('a client id'),
+    tokenEndpointAuthMethod: z
+      .enum(CLIENT_AUTH_METHODS, { error: 'expected "client_secret_basic", "client_secret_post" or "none" (RFC 7591)' })
+      .optional(),
+    clientSecret: nonEmpty('a client secret').optional(),
+    apiKey: nonEmpty('an API key').optional(),
+    /** Resource servers: the clients whose tokens this one may introspect besides its own. */
+    introspects: z.array(nonEmpty('a client id'), { error: 'expected an array of client ids' }).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const method = c.tokenEndpointAuthMethod;
+    if (method === undefined) {
+      if (c.clientSecret !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tokenEndpointAuthMethod'], message: 'required with a clientSecret: "client_secret_basic" or "client_secret_post"' });
+      } else if (c.apiKey === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tokenEndpointAuthMethod'],
+          message: 'required: "client_secret_basic", "client_secret_post" or "none" (or give only an apiKey, for the Synerise-compatible endpoint alone)',
+        });
+      }
+    } else if (method === 'none') {
+      if (c.clientSecret !== undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a client with tokenEndpointAuthMethod "none" has no secret' });
+    } else if (c.clientSecret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `required with tokenEndpointAuthMethod "${method}"` });
+    }
+    if (c.introspects !== undefined && (method === undefined || method === 'none')) {
+      ctx.addIssue({ code: 'custom', path: ['introspects'], message: 'only a confidential client (client_secret_basic or client_secret_post) may introspect' });
+    }
+  });
 
 const schema = z
   .strictObject({
     $schema: z.string().optional(),
+    /**
+     * Development only: plain HTTP to IdPs, JWKS and backends that are not on loopback (the
+     * broker says so at start). Off: https everywhere, http only on 127.0.0.1/localhost/[::1].
+     */
+    allowInsecureHttp: z.boolean({ error: 'expected true or false' }).default(false),
     issuer: httpUrl().optional(),
     audience: nonEmpty('an audience').optional(),
     tokenTtl: z
@@ -95,7 +199,7 @@ const schema = z
       .min(60, { message: 'at least 60 seconds' })
       .max(86_400 * 30, { message: 'at most 30 days' })
       .default(3600),
-    /** Failed-exchange rate limiting per client and address (rate-limit.ts). */
+    /** Rate limits of the requests that authenticate a client (rate-limit.ts). */
     rateLimit: z
       .strictObject({
         maxFailures: z
@@ -109,8 +213,50 @@ const schema = z
           .min(1, { message: 'at least 1 second' })
           .max(86_400, { message: 'at most 1 day' })
           .default(DEFAULT_RATE_LIMIT.windowSeconds),
+        maxRequestsPerClient: z
+          .number({ error: 'expected a number of requests (0 switches the limit off)' })
+          .int({ message: 'expected a whole number' })
+          .min(0, { message: 'expected a number of requests (0 switches the limit off)' })
+          .default(DEFAULT_RATE_LIMIT.maxRequestsPerClient),
       })
       .default(DEFAULT_RATE_LIMIT),
+    /**
+     * The reverse proxies in front of the broker (addresses or CIDRs): from them, the client's
+     * address is read from X-Forwarded-For (fastify's `trustProxy`). Default false: the peer's.
+     */
+    trustProxy: z
+      .union([z.literal(false), z.array(proxyAddress, { error: 'expected a list of proxy addresses' }).min(1, { message: 'expected at least one proxy address' })], {
+        error: 'expected false or a list of proxy addresses or CIDRs (never true: anyone could then choose their address)',
+      })
+      .default(false),
+    /** Bounds on stored sessions: how many a customer keeps open at one client, and how long ended ones are kept. */
+    sessions: z
+      .strictObject({
+        /** Open sessions of one customer at one client; a new login ends the oldest beyond it. */
+        maxPerClient: z.number({ error: 'expected a number of sessions' }).int({ message: 'expected a whole number' }).min(1, { message: 'at least 1' }).default(100),
+        /** Seconds an expired or revoked session is kept before it is purged. */
+        retentionSeconds: z
+          .number({ error: 'expected seconds' })
+          .int({ message: 'expected whole seconds' })
+          .min(0, { message: 'expected seconds (0 or more)' })
+          .max(86_400 * 365, { message: 'at most a year' })
+          .default(86_400),
+        /** Seconds between purges. */
+        purgeIntervalSeconds: z
+          .number({ error: 'expected seconds' })
+          .int({ message: 'expected whole seconds' })
+          .min(1, { message: 'at least 1 second' })
+          .max(86_400, { message: 'at most 1 day' })
+          .default(3600),
+      })
+      .default({ maxPerClient: 100, retentionSeconds: 86_400, purgeIntervalSeconds: 3600 }),
+    /** Open connections at most (node's server.maxConnections): past it new ones are closed at once. */
+    maxConnections: z
+      .number({ error: 'expected a number of connections' })
+      .int({ message: 'expected a whole number' })
+      .min(1, { message: 'at least 1' })
+      .max(1_000_000, { message: 'at most 1000000' })
+      .default(1024),
     clients: z.array(client, { error: 'expected an array of clients' }).min(1, { message: 'expected at least one client' }),
     providers: z
       .array(z.discriminatedUnion('type', [jwtProvider, callbackProvider], { error: 'expected "jwt" or "callback"' }), {
@@ -132,6 +278,21 @@ const schema = z
     // The key itself is a secret: never repeated in the message.
     seen(config.clients.map((c) => c.apiKey), (i) => ['clients', i, 'apiKey'], () => 'this API key');
     seen(config.providers.map((p) => p.id), (i) => ['providers', i, 'id'], (v) => `provider id "${v}"`);
+    const ids = new Set(config.clients.map((c) => c.clientId));
+    config.clients.forEach((c, i) =>
+      c.introspects?.forEach((id, j) => {
+        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'introspects', j], message: `no client ${JSON.stringify(id)} is configured` });
+      }),
+    );
+    // RFC 8252 §8.3 / RFC 9700 §2.6: the IdP, its keys and the backends only over https, loopback aside.
+    if (!config.allowInsecureHttp) {
+      config.providers.forEach((p, i) => {
+        const urls: Array<[string, string | undefined]> = p.type === 'jwt' ? [['issuer', p.issuer], ['jwksUri', p.jwksUri]] : [['url', p.url]];
+        for (const [field, value] of urls) {
+          if (value !== undefined && URL.canParse(value) && !isSecureOrLoopback(new URL(value))) ctx.addIssue({ code: 'custom', path: ['providers', i, field], message: INSECURE_URL });
+        }
+      });
+    }
     config.providers.forEach((p, i) => {
       if (p.type !== 'jwt') return;
       const other = config.providers.findIndex((q) => q.type === 'jwt' && q.issuer === p.issuer);

@@ -84,7 +84,7 @@ export class CryptoThread {
     this.worker = worker;
   }
 
-  /** A compact ES256 JWS of `payload` with the broker's key (the header gets `alg`, `kid` and `header`). */
+  /** A compact ES256 JWS of `payload` with the broker's key (the header gets `alg`, `kid` and `header`), its signature low-S (ecdsa.ts). */
   sign(payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
     const input = signingInput(this.key, payload, header);
     if (!this.worker) return Promise.resolve(signInput(this.key.privateKey, input));

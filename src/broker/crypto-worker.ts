@@ -14,6 +14,7 @@ parentPort!.on('message', (batch: CryptoBatch) => {
   let answer: CryptoAnswer;
   try {
     // Only the signatures travel back: the main thread has the inputs.
+    // Low-S only (ecdsa.ts): a broker token has one spelling.
     const signatures = batch.sign.map((input) => signInput(key, input).slice(input.length + 1));
     const verified = batch.verify.map((c) => verifySignatureSync(c.alg, batch.keys[c.key]!, c.input, c.signature));
     answer = { id: batch.id, signatures, verified };

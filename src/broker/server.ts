@@ -12,7 +12,7 @@ import { resolveBrokerConfig, type BrokerConfigFile } from './config.js';
 import { CryptoThread } from './crypto-thread.js';
 import { OAuthError, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
-import { FailureRateLimiter } from './rate-limit.js';
+import { RateLimits } from './rate-limit.js';
 import { healthzRoute } from './routes/healthz.js';
 import { introspectRoute } from './routes/introspect.js';
 import { jwksRoute } from './routes/jwks.js';
@@ -23,7 +23,7 @@ import { tokenRoute } from './routes/token.js';
 import { userinfoRoute } from './routes/userinfo.js';
 import { FormParams } from './shared/form.js';
 import { BODY_LIMIT, NO_STORE } from './shared/http.js';
-import { isRateLimited, limitKey } from './shared/rate-limited.js';
+import { countRefusal } from './shared/rate-limited.js';
 import type { RouteDeps } from './shared/route-deps.js';
 import { toOAuthError } from './shared/to-oauth-error.js';
 import { SqliteBrokerStore } from './store/sqlite/store.js';
@@ -34,6 +34,13 @@ export { BODY_LIMIT } from './shared/http.js';
 const DRAIN_MS = 10_000;
 /** Milliseconds at most that a stopping broker keeps answering 503 to requests still arriving. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Milliseconds a client has to send a request's headers, and the whole request (a body is at
+ * most 64 KiB): a slow client (slowloris) is cut then, checked every CONNECTIONS_CHECK_MS.
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const CONNECTIONS_CHECK_MS = 1000;
 
 export interface StartBrokerOptions {
   file: BrokerConfigFile;
@@ -74,11 +81,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const log = (line: string) => {
     if (pending.push(line) === 1) setImmediate(flush);
   };
+  if (options.file.allowInsecureHttp) {
+    options.log('warning: allowInsecureHttp is on: the broker accepts plain HTTP to IdPs, JWKS and backends off loopback (development only)');
+  }
   const store = SqliteBrokerStore.open(options.dbPath, { now: deps.now() });
   store.startCheckpoints();
   const signingKeys = await store.signingKeys();
   const clients = new ClientRegistry(options.file.clients);
-  const limiter = new FailureRateLimiter(options.file.rateLimit, deps.now);
+  const limiter = new RateLimits(options.file.rateLimit, deps.now);
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
   let broker: Broker | undefined;
   let crypto: BrokerCrypto | undefined;
@@ -93,9 +103,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // Fastify's own 503 while closing is not an RFC 6749 body: the onRequest hook below answers instead.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    requestTimeout: 30_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+    // The client's address, not the proxy's, for the rate limits: only from the proxies listed.
+    trustProxy: options.file.trustProxy,
   });
+  // Past the cap node closes new connections at once: slow or idle clients cannot exhaust sockets and memory.
+  app.server.maxConnections = options.file.maxConnections;
   app.decorateRequest('clientId', null);
+  app.decorateRequest('failedAuthentication', null);
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     done(null, new FormParams(body as string));
@@ -109,18 +125,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     reply.header('connection', 'close');
     done(temporarilyUnavailable('the broker is shutting down'));
   });
-  app.addHook('preHandler', (request, _reply, done) => {
-    try {
-      if (isRateLimited(request)) limiter.check(limitKey(request));
-    } catch (err) {
-      return done(err as Error);
-    }
-    done();
-  });
   app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode >= 400 && reply.statusCode < 500 && reply.statusCode !== 429 && isRateLimited(request)) {
-      limiter.fail(limitKey(request));
-    }
+    countRefusal(request, reply.statusCode, limiter);
     const q = request.url.indexOf('?');
     log(
       JSON.stringify({
@@ -154,7 +160,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
   crypto = new CryptoThread(signingKeys[0]!);
-  broker = new Broker(config, { store, signingKeys, crypto, deps });
+  // Ended sessions are deleted once past their retention, so the database does not grow for ever.
+  const { retentionSeconds, purgeIntervalSeconds } = config.sessions;
+  const purge = setInterval(() => {
+    store.purgeSessions(deps.now() - retentionSeconds * 1000).catch((err: unknown) => {
+      log(JSON.stringify({ level: 'error', msg: 'could not purge ended sessions', error: describeError(err) }));
+    });
+  }, purgeIntervalSeconds * 1000);
+  purge.unref();
+  broker = new Broker(config, { store, signingKeys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
 
   let closed: Promise<void> | undefined;
   return {
@@ -164,6 +178,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     close: () =>
       (closed ??= (async () => {
         closing = true;
+        clearInterval(purge);
         // Requests already on the wire but not yet read would be cut with the idle keep-alive
         // connections: read and answer them first (503 + Connection: close), until quiet.
         for (let waited = 0, quiet = 0; waited < CLOSE_GRACE_MS && quiet < 100; waited += 20) {

@@ -98,7 +98,6 @@ export function keepCommands(brokerUrl: string): string[] {
     'authbridge token | authbridge decode',
     'authbridge token --type broker | authbridge decode',
     `curl -s -H "Authorization: Bearer $(authbridge token --type broker)" ${brokerUrl}/userinfo`,
-    'authbridge introspect --broker',
     'authbridge refresh',
     'authbridge exchange',
     'authbridge doctor',
@@ -161,7 +160,7 @@ export async function runDemo(input: DemoInput): Promise<{ summary: DemoSummary;
       {
         audience: DEMO_BROKER_AUDIENCE,
         tokenTtl: 3600,
-        clients: [{ clientId: DEMO_BROKER_CLIENT_ID }],
+        clients: [{ clientId: DEMO_BROKER_CLIENT_ID, tokenEndpointAuthMethod: 'none' }],
         providers: [
           {
             id: 'demo-idp',

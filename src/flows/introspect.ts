@@ -49,7 +49,11 @@ export async function introspectFlow(input: IntrospectInput): Promise<Introspect
   return idp.introspect(token, hint);
 }
 
-/** `introspect --broker`: RFC 7662 at the broker, as the profile's broker client. */
+/**
+ * `introspect --broker`: RFC 7662 at the broker, as the profile's broker client, which must be
+ * confidential.
+ * @throws UsageError (2) for a public broker client.
+ */
 async function introspectAtBroker(input: IntrospectInput): Promise<IntrospectionResult> {
   const { profile, cache } = input;
   const session = await cache.get(profile.name);
@@ -61,5 +65,13 @@ async function introspectAtBroker(input: IntrospectInput): Promise<Introspection
   }
   const url = profile.broker?.url ?? session?.broker?.url;
   if (!url) throw new UsageError(`no broker configured for profile "${profile.name}"`, { hint: 'Give --broker-url or set AUTHBRIDGE_BROKER_URL.' });
+  // The broker introspects only for confidential clients (its answer to a public one is always
+  // `active: false`): saying so beats printing "inactive" for a live session.
+  const settings = profile.broker?.url === url ? profile.broker : undefined;
+  if (settings?.clientId && !settings.clientSecret) {
+    throw new UsageError('could not introspect at the broker: it answers introspection only to confidential clients, and this profile\'s broker client has no secret', {
+      hint: 'Give --broker-client-secret for a confidential broker client, or run `authbridge status --check`, which asks the broker\'s /userinfo.',
+    });
+  }
   return (await openBroker(input, url, profile)).introspect(token);
 }

@@ -16,7 +16,11 @@ export interface IdpCheck {
   detail: string;
 }
 
-/** The result of asking the broker (`--check`): RFC 7662 introspection of the broker token. */
+/**
+ * The result of asking the broker (`--check`): RFC 7662 introspection of the broker token for a
+ * confidential broker client, its `/userinfo` for a public one (the broker introspects only for
+ * confidential clients).
+ */
 export interface BrokerCheck {
   live: boolean;
   detail: string;
@@ -105,10 +109,25 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
   return { live: null, method: null, detail: 'no unexpired access token for userinfo and no refresh token to introspect' };
 }
 
+/** Whether `openBroker` will connect to the broker at `url` with a client secret (as for introspection). */
+function brokerClientIsConfidential(profile: Profile | undefined, url: string): boolean {
+  return profile?.broker?.url === url && Boolean(profile.broker.clientSecret);
+}
+
 async function checkAtBroker(input: StatusInput, session: CachedSession): Promise<BrokerCheck> {
   const broker = session.broker!;
   const profile = await input.loadProfile(session.profile).catch(() => undefined);
   const client = await openBroker(input, broker.url, profile);
+  if (!brokerClientIsConfidential(profile, broker.url)) {
+    try {
+      await client.userinfo(broker.access_token, broker.subject);
+      return { live: true, detail: "the broker's userinfo accepted the broker token" };
+    } catch (err) {
+      // 401: the session was ended or the token expired.
+      if (!(err instanceof AuthorizationRefusedError)) throw err;
+      return { live: false, detail: "the broker's userinfo refused the broker token: the session has ended" };
+    }
+  }
   const result = await client.introspect(broker.access_token);
   return {
     live: result.active,

@@ -7,6 +7,7 @@
  * issuers are verified with `verifyJwt`, never here.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { isLowS, toLowS } from './ecdsa.js';
 
 /** A public key as published in a JWKS. */
 export interface PublicJwk {
@@ -81,9 +82,9 @@ export function signingInput(key: SigningKey, payload: Record<string, unknown>, 
   return `${b64json({ alg: key.alg, kid: key.kid, ...header })}.${b64json(payload)}`;
 }
 
-/** The compact JWS of a signing input: the input, a dot and its ES256 signature. */
+/** The compact JWS of a signing input: the input, a dot and its ES256 signature, low-S (ecdsa.ts). */
 export function signInput(privateKey: KeyObject, input: string): string {
-  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  return `${input}.${toLowS(sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })).toString('base64url')}`;
 }
 
 export type OwnTokenProblem = 'malformed' | 'unknown_key' | 'bad_signature' | 'wrong_type';
@@ -103,9 +104,9 @@ function decodePart(part: string): Record<string, unknown> | undefined {
 }
 
 /**
- * Checks the signature of a token this program signed: ES256 only, `kid` must name one of
- * `keys`, and (when `typ` is given) the header's `typ` must equal it. Claims (`iss`, `exp`…)
- * are the caller's to judge. Synchronous.
+ * Checks the signature of a token this program signed: ES256 only, low-S only (the one spelling
+ * `signInput` issues), `kid` must name one of `keys`, and (when `typ` is given) the header's
+ * `typ` must equal it. Claims (`iss`, `exp`…) are the caller's to judge. Synchronous.
  */
 export function verifyOwnJwt(token: string, keys: ReadonlyMap<string, SigningKey>, typ?: string): OwnTokenResult {
   const parts = token.split('.');
@@ -117,7 +118,7 @@ export function verifyOwnJwt(token: string, keys: ReadonlyMap<string, SigningKey
   const key = typeof header.kid === 'string' ? keys.get(header.kid) : undefined;
   if (!key) return { ok: false, problem: 'unknown_key' };
   const signature = Buffer.from(parts[2], 'base64url');
-  if (signature.length !== 64) return { ok: false, problem: 'bad_signature' };
+  if (signature.length !== 64 || !isLowS(signature)) return { ok: false, problem: 'bad_signature' };
   const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key: key.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   return ok ? { ok: true, header, payload } : { ok: false, problem: 'bad_signature' };
 }

@@ -30,6 +30,7 @@ export interface BrokerMetadata {
   jwks_uri: string;
   introspection_endpoint?: string;
   revocation_endpoint?: string;
+  userinfo_endpoint?: string;
 }
 
 export interface ExchangeInput {
@@ -96,7 +97,23 @@ export class BrokerClient {
     );
   }
 
-  /** RFC 7662 at the broker: is the broker session still live? */
+  /**
+   * The broker's `/userinfo` with a broker token: the customer as stored, while the session is
+   * live. What a public client can ask, as the broker introspects only for confidential ones.
+   * @param expectedSubject The token's `sub`; the answer must name it (OpenID Connect Core §5.3.2).
+   * @throws UsageError when the broker has no userinfo_endpoint; AuthorizationRefusedError (an
+   *   OAuthRefusedError `invalid_token`) when the token is refused (401: revoked or expired);
+   *   RemoteError otherwise.
+   */
+  async userinfo(token: string, expectedSubject?: string): Promise<Record<string, unknown>> {
+    if (!this.metadata.userinfo_endpoint) throw new UsageError(`could not ask the broker: ${this.issuer} has no userinfo_endpoint`);
+    const info = await this.connection.run('fetch the broker userinfo', (config) =>
+      oidc.fetchUserInfo(config, token, expectedSubject ?? oidc.skipSubjectCheck),
+    );
+    return info as Record<string, unknown>;
+  }
+
+  /** RFC 7662 at the broker: is the broker session still live? (The broker answers confidential clients only.) */
   async introspect(token: string): Promise<Record<string, unknown> & { active: boolean }> {
     if (!this.metadata.introspection_endpoint) {
       throw new UsageError(`could not introspect at the broker: ${this.issuer} has no introspection_endpoint`);

@@ -7,7 +7,7 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from './helpers.js';
 
 const minimal = {
-  clients: [{ clientId: 'cli', clientSecret: 's3cret' }],
+  clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
   providers: [{ id: 'idp', type: 'jwt', issuer: 'https://idp.example.com', audience: 'cli' }],
 };
 
@@ -47,7 +47,11 @@ describe('parseBrokerConfig', () => {
         issuer: 'http://127.0.0.1:8787',
         audience: 'my-app',
         tokenTtl: 3600,
-        clients: [{ clientId: 'cli', clientSecret: 's3cret' }, { clientId: 'mobile-app' }, { clientId: 'sdk', apiKey: 'key' }],
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+          { clientId: 'sdk', apiKey: 'key' },
+        ],
         providers: [
           {
             id: 'idp',
@@ -90,7 +94,7 @@ describe('parseBrokerConfig', () => {
     ['a bad update policy', provider({ updatePolicy: 'always' }), 'providers[0].updatePolicy: expected "each-login" or "first-login"'],
     ['a bad registration', provider({ registration: 'open' }), 'providers[0].registration: expected "auto" or "existing-only"'],
     ['no clients', { ...minimal, clients: [] }, 'clients: expected at least one client'],
-    ['a duplicate client id', { ...minimal, clients: [{ clientId: 'a' }, { clientId: 'a' }] }, 'clients[1].clientId: client id "a" is already used'],
+    ['a duplicate client id', { ...minimal, clients: [{ clientId: 'a', tokenEndpointAuthMethod: 'none' }, { clientId: 'a', tokenEndpointAuthMethod: 'none' }] }, 'clients[1].clientId: client id "a" is already used'],
     ['a client without id', { ...minimal, clients: [{ clientSecret: 'x' }] }, 'clients[0].clientId: required'],
     ['a short token TTL', { ...minimal, tokenTtl: 5 }, 'tokenTtl: at least 60 seconds'],
     ['two providers trusting one issuer', { ...minimal, providers: [minimal.providers[0], { ...minimal.providers[0], id: 'again' }] }, 'providers[1].issuer: issuer is already trusted'],

@@ -44,8 +44,9 @@ beforeAll(async () => {
     {
       tokenTtl: 3600,
       clients: [
-        { clientId: 'cli', clientSecret: 's3cret' },
-        { clientId: 'mobile-app' },
+        { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+        { clientId: 'cli-post', tokenEndpointAuthMethod: 'client_secret_post', clientSecret: 's3cret' },
+        { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
         { clientId: 'sdk', apiKey: 'sdk-api-key' },
       ],
       providers: [

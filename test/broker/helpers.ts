@@ -201,7 +201,7 @@ export async function startBroker(config: unknown, db: string, dir = tempDir()):
 export interface ExchangeOptions {
   token: string;
   type?: string;
-  /** `basic` (default, cli:s3cret), `post`, `public` (mobile-app), or a raw Authorization header. */
+  /** `basic` (default, cli:s3cret), `post` (cli-post:s3cret in the body), `public` (mobile-app), or a raw Authorization header. */
   auth?: 'basic' | 'post' | 'public' | { authorization: string };
   extra?: Record<string, string>;
 }
@@ -220,7 +220,7 @@ export async function postForm(
   const form = new URLSearchParams(params);
   if (auth === 'basic') headers.authorization = basic('cli', 's3cret');
   else if (auth === 'post') {
-    form.set('client_id', 'cli');
+    form.set('client_id', 'cli-post');
     form.set('client_secret', 's3cret');
   } else if (auth === 'public') form.set('client_id', 'mobile-app');
   else headers.authorization = auth.authorization;

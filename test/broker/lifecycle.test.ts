@@ -38,7 +38,7 @@ afterAll(async () => {
 function config(registration: 'auto' | 'existing-only' = 'auto') {
   return {
     clients: [
-      { clientId: 'cli', clientSecret: 's3cret' },
+      { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
       { clientId: 'sdk', apiKey: 'sdk-api-key' },
     ],
     providers: [

@@ -150,6 +150,41 @@ describe('revokeSession and revokeAllSessions', () => {
   });
 });
 
+describe('the per-client session cap and purgeSessions', () => {
+  it('maxSessionsPerClient ends the oldest open sessions of the customer at that client, in the same login', async () => {
+    const capped = (now: number, clientId = 'app') => signIn(login('kate', { now, clientId, maxSessionsPerClient: 2 }));
+    const [a, b] = [await capped(NOW), await capped(NOW + 1)];
+    const elsewhere = await capped(NOW + 2, 'other-app');
+    const c = await capped(NOW + 3);
+    expect((await store.session(a.customer.id, a.session.sid))?.revokedAt).toBe(NOW + 3);
+    for (const s of [b, c, elsewhere]) expect((await store.session(s.customer.id, s.session.sid))?.revokedAt).toBeNull();
+    // Without a cap, nothing is ended.
+    await signIn(login('kate', { now: NOW + 4 }));
+    expect((await store.session(b.customer.id, b.session.sid))?.revokedAt).toBeNull();
+  });
+
+  it('purgeSessions deletes the sessions that ended before `before`, and only those', async () => {
+    const expired = await signIn(login('liam', { now: NOW - 3 * HOUR }));
+    const revoked = await signIn(login('liam'));
+    const revokedLater = await signIn(login('liam'));
+    const live = await signIn(login('liam'));
+    await store.revokeSession(revoked.customer.id, revoked.session.sid, NOW);
+    await store.revokeSession(revokedLater.customer.id, revokedLater.session.sid, NOW + 2 * HOUR);
+    expect(await store.purgeSessions(NOW + HOUR)).toBe(2);
+    expect(await store.session(expired.customer.id, expired.session.sid)).toBeUndefined();
+    expect(await store.session(revoked.customer.id, revoked.session.sid)).toBeUndefined();
+    expect(await store.session(revokedLater.customer.id, revokedLater.session.sid)).toBeDefined();
+    expect(await store.session(live.customer.id, live.session.sid)).toBeDefined();
+    expect(await store.customer(live.customer.id)).toBeDefined();
+    expect(await store.purgeSessions(NOW + HOUR)).toBe(0);
+  });
+
+  it('purgeSessions deletes any number of sessions, in batches', async () => {
+    for (let i = 0; i < 2500; i++) await store.upsertCustomerAndOpenSession(login(`m-${i % 7}`, { now: NOW - 2 * HOUR }));
+    expect(await store.purgeSessions(NOW)).toBe(2500);
+  });
+});
+
 describe('signingKeys, ping and close', () => {
   it('the signing key is made once and is the same after a restart', async () => {
     const keys = await store.signingKeys();
@@ -187,6 +222,7 @@ describe('an outage', () => {
       await expect(store.upsertCustomerAndOpenSession(login('mallory'))).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.revokeSession(known.customer.id, known.session.sid, NOW)).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.revokeAllSessions(known.customer.id, NOW)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.purgeSessions(NOW + 2 * HOUR)).rejects.toBeInstanceOf(StoreUnavailableError);
       // Reads go on under WAL while another connection writes.
       expect(await store.customer(known.customer.id)).toEqual(known.customer);
     } finally {

@@ -30,7 +30,7 @@ beforeAll(async () => {
     {
       audience: 'my-app',
       clients: [
-        { clientId: 'cli', clientSecret: 's3cret' },
+        { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
         { clientId: 'sdk', apiKey: 'sdk-key' },
       ],
       providers: [

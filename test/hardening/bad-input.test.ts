@@ -65,16 +65,16 @@ beforeAll(() => {
   writeFileSync(file('broker-clients-string.json'), JSON.stringify({ clients: 'cli', providers: [] }));
   writeFileSync(
     file('broker-ttl-text.json'),
-    JSON.stringify({ tokenTtl: '1h', clients: [{ clientId: 'cli' }], providers: [{ id: 'i', type: 'jwt', issuer: 'https://i.test', audience: 'a' }] }),
+    JSON.stringify({ tokenTtl: '1h', clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'none' }], providers: [{ id: 'i', type: 'jwt', issuer: 'https://i.test', audience: 'a' }] }),
   );
   writeFileSync(
     file('broker-unknown-key.json'),
-    JSON.stringify({ clients: [{ clientId: 'cli' }], providers: [{ id: 'i', type: 'jwt', issuer: 'https://i.test', audience: 'a' }], debug: true }),
+    JSON.stringify({ clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'none' }], providers: [{ id: 'i', type: 'jwt', issuer: 'https://i.test', audience: 'a' }], debug: true }),
   );
   writeFileSync(
     file('broker-rate-limit.json'),
     JSON.stringify({
-      clients: [{ clientId: 'cli' }],
+      clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'none' }],
       providers: [{ id: 'i', type: 'jwt', issuer: 'https://i.test', audience: 'a' }],
       rateLimit: { maxFailures: -1 },
     }),

@@ -55,10 +55,13 @@ function config(rateLimit?: { maxFailures: number; windowSeconds?: number }, iss
     ...(issuer ? { issuer } : {}),
     audience: 'my-app',
     ...(rateLimit ? { rateLimit } : {}),
+    // The 20 known people log in hundreds of times each: every token they got must stay live
+    // (the durability checks below), so the per-client session cap is out of the way here.
+    sessions: { maxPerClient: 1_000_000 },
     clients: [
-      { clientId: 'cli', clientSecret: 's3cret' },
-      { clientId: 'noisy', clientSecret: NOISY_SECRET },
-      { clientId: 'mobile-app' },
+      { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+      { clientId: 'noisy', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: NOISY_SECRET },
+      { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
     ],
     providers: [{ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: 'cli', algorithms: ['ES256'], mapping: { email: '/email' } }],
   };
@@ -292,7 +295,7 @@ describe('failed-exchange rate limiting', () => {
 
 describe('client secrets', () => {
   it('are compared by digest: any length, empty or huge, is refused the same way and never throws', () => {
-    const registry = new ClientRegistry([{ clientId: 'cli', clientSecret: 's3cret' }]);
+    const registry = new ClientRegistry([{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_post', clientSecret: 's3cret' }]);
     for (const secret of ['', 's', 's3cre', 's3cret ', 's3cret\u0000', 'x'.repeat(1_000_000), '\u{1F511}']) {
       let err: unknown;
       try {

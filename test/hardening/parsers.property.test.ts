@@ -87,7 +87,7 @@ describe('parseBrokerConfig (property)', () => {
     {
       id: fc.oneof(fc.constantFrom('idp', 'a.b', 'bad id'), fc.jsonValue()),
       type: fc.oneof(fc.constantFrom('jwt', 'callback'), fc.jsonValue()),
-      issuer: fc.oneof(fc.constantFrom('https://idp.test', 'http://127.0.0.1:1', 'ftp://x', 'not a url'), fc.jsonValue()),
+      issuer: fc.oneof(fc.constantFrom('https://idp.test', 'http://127.0.0.1:1', 'http://idp.test', 'ftp://x', 'not a url'), fc.jsonValue()),
       audience: fc.oneof(fc.constantFrom('cli', ''), fc.array(fc.string(), { maxLength: 2 }), fc.jsonValue()),
       url: fc.oneof(fc.constant('https://backend.test/me'), fc.jsonValue()),
       algorithms: fc.oneof(fc.constant(['RS256']), fc.constant(['HS256']), fc.constant(['none']), fc.jsonValue()),
@@ -95,6 +95,10 @@ describe('parseBrokerConfig (property)', () => {
       leeway: fc.oneof(fc.integer({ min: -5, max: 100 }), fc.jsonValue()),
       timeoutMs: fc.oneof(fc.integer({ min: -1, max: 100_000 }), fc.jsonValue()),
       headers: fc.oneof(fc.constant({ 'x-api-key': 'k' }), fc.jsonValue()),
+      acceptedTypes: fc.oneof(
+        fc.record({ accessToken: fc.oneof(fc.constant(['at+jwt', 'JWT']), fc.constant(['logout+jwt']), fc.jsonValue()), idToken: fc.oneof(fc.constant(['JWT', null]), fc.jsonValue()) }, { requiredKeys: [] }),
+        fc.jsonValue(),
+      ),
     },
     { requiredKeys: [] },
   );
@@ -105,9 +109,28 @@ describe('parseBrokerConfig (property)', () => {
         issuer: fc.oneof(fc.constant('https://broker.test'), fc.jsonValue()),
         audience: fc.oneof(fc.constant('app'), fc.jsonValue()),
         tokenTtl: fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.jsonValue()),
-        rateLimit: fc.oneof(fc.record({ maxFailures: fc.jsonValue(), windowSeconds: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue()),
+        rateLimit: fc.oneof(fc.record({ maxFailures: fc.jsonValue(), windowSeconds: fc.jsonValue(), maxRequestsPerClient: fc.jsonValue() }, { requiredKeys: [] }), fc.jsonValue()),
+        allowInsecureHttp: fc.oneof(fc.boolean(), fc.jsonValue()),
+        trustProxy: fc.oneof(fc.constant(false), fc.constant(['10.0.0.0/8', '::1']), fc.array(fc.string({ maxLength: 20 }), { maxLength: 2 }), fc.jsonValue()),
+        maxConnections: fc.oneof(fc.integer({ min: -1, max: 2_000_000 }), fc.jsonValue()),
+        sessions: fc.oneof(
+          fc.record({ maxPerClient: fc.jsonValue(), retentionSeconds: fc.jsonValue(), purgeIntervalSeconds: fc.jsonValue() }, { requiredKeys: [] }),
+          fc.jsonValue(),
+        ),
         clients: fc.oneof(
-          fc.array(fc.record({ clientId: fc.oneof(fc.constantFrom('cli', ''), fc.jsonValue()), clientSecret: fc.jsonValue(), apiKey: fc.jsonValue() }, { requiredKeys: [] }), { maxLength: 3 }),
+          fc.array(
+            fc.record(
+              {
+                clientId: fc.oneof(fc.constantFrom('cli', ''), fc.jsonValue()),
+                tokenEndpointAuthMethod: fc.oneof(fc.constantFrom('client_secret_basic', 'client_secret_post', 'none'), fc.jsonValue()),
+                clientSecret: fc.jsonValue(),
+                apiKey: fc.jsonValue(),
+                introspects: fc.oneof(fc.constant(['cli']), fc.jsonValue()),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
           fc.jsonValue(),
         ),
         providers: fc.oneof(fc.array(provider, { maxLength: 3 }), fc.jsonValue()),
@@ -194,7 +217,11 @@ describe('the broker with arbitrary bodies (property)', () => {
       {
         // Every refusal would count towards the limit: switched off to test the parsers alone.
         rateLimit: { maxFailures: 0 },
-        clients: [{ clientId: 'cli', clientSecret: 's3cret' }, { clientId: 'mobile-app' }, { clientId: 'sdk', apiKey: 'sdk-key' }],
+        clients: [
+          { clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' },
+          { clientId: 'mobile-app', tokenEndpointAuthMethod: 'none' },
+          { clientId: 'sdk', apiKey: 'sdk-key' },
+        ],
         providers: [{ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: 'cli', algorithms: ['RS256'] }],
       },
       join(tempDir(), 'broker.db'),

@@ -30,7 +30,7 @@ beforeAll(async () => {
   broker = await startBroker(
     {
       audience: 'my-app',
-      clients: [{ clientId: 'cli', clientSecret: BROKER_SECRET }],
+      clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: BROKER_SECRET }],
       providers: [{ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: [API_RESOURCE], algorithms: ['RS256'], mapping: { email: '/email' } }],
     },
     join(tempDir(), 'broker.db'),

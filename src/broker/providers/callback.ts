@@ -13,6 +13,10 @@ import { compileMapping, readFields, readSubject, type CompiledMapping } from '.
 import type { Provider, ValidatedSubject } from './types.js';
 
 const MAX_ANSWER_BYTES = 256 * 1024;
+/** Longest opaque token sent to a backend: well within any server's header limit (Node's: 16 KiB). */
+export const MAX_OPAQUE_TOKEN_LENGTH = 8 * 1024;
+/** Visible ASCII only (RFC 6750 §2.1's b64token and more): no CR/LF, NUL, space or anything a header cannot carry. */
+const OPAQUE_TOKEN = /^[\x21-\x7e]+$/;
 const OUTAGE_STATUSES = new Set([502, 503, 504]);
 
 export class CallbackProvider implements Provider {
@@ -29,6 +33,11 @@ export class CallbackProvider implements Provider {
 
   async validate(token: string): Promise<ValidatedSubject> {
     const { config } = this;
+    // A token that cannot be a header value is the caller's mistake (or a header injection), not
+    // the backend's outage: refused here, never sent.
+    if (token.length > MAX_OPAQUE_TOKEN_LENGTH || !OPAQUE_TOKEN.test(token)) {
+      throw invalidRequest(`subject_token is not a well-formed opaque token (visible ASCII, at most ${MAX_OPAQUE_TOKEN_LENGTH} characters)`);
+    }
     const signal = AbortSignal.timeout(config.timeoutMs);
     const unavailable = () => temporarilyUnavailable('the backend that validates this token did not answer');
     const init: RequestInit =

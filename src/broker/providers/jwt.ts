@@ -5,12 +5,14 @@
  */
 import { RemoteError } from '../../errors.js';
 import { fetchJson } from '../../http/fetch-json.js';
+import { isSecureOrLoopback } from '../../http/loopback.js';
 import { fetchMetadata } from '../../oidc/metadata.js';
 import { discoveryUrl } from '../../oidc/urls.js';
 import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
 import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
 import { verifySignatureSync } from '../../jwt/jws.js';
-import type { JwtProviderConfig } from '../config.js';
+import { parseToken } from '../../jwt/parse.js';
+import { NEVER_ACCEPTED_TYPES, normalizeType, type JwtProviderConfig } from '../config.js';
 import { invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
 import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
 import type { Provider, TokenExpectation, ValidatedSubject } from './types.js';
@@ -42,6 +44,21 @@ export interface ProviderDeps {
   now: () => number;
   /** Where subject tokens' signatures are checked (the broker's crypto thread); default: this thread. */
   checkSignature?: SignatureChecker;
+  /** The config's development switch: plain HTTP to hosts off loopback. Default false. */
+  allowInsecureHttp?: boolean;
+  /** The broker's log (one JSON line), for why a provider cannot be used. */
+  log?: (line: string) => void;
+}
+
+/**
+ * A discovery document named an endpoint on plain HTTP off loopback (without the config's
+ * `allowInsecureHttp`): the provider is unusable, the broker answers 503 and logs why.
+ */
+export class InsecureEndpointError extends RemoteError {
+  constructor(readonly reason: string) {
+    super(`could not use the discovery document: ${reason}`);
+    this.name = 'InsecureEndpointError';
+  }
 }
 
 /** How long a failed discovery (for userinfo only) is remembered before it is tried again. */
@@ -60,12 +77,19 @@ interface CachedSubject {
   subject: ValidatedSubject;
 }
 
+/** A header `typ` as compared (normalizeType), null when absent. */
+type TypeKey = string | null;
+
 export class JwtProvider implements Provider {
   readonly id: string;
   private readonly keys: KeySet;
+  /** The `typ` values accepted for each expectation (`any`: access or ID token). */
+  private readonly types: Record<TokenExpectation, ReadonlySet<TypeKey>>;
   private readonly mapping: CompiledMapping;
   private discovery: Promise<Discovery> | undefined;
   private discoveryFailedAt = -Infinity;
+  /** A discovery document refused for an insecure endpoint, and when. */
+  private refusedDiscovery: { error: InsecureEndpointError; at: number } | undefined;
   private readonly verified = new Map<string, CachedSubject>();
 
   constructor(
@@ -74,6 +98,10 @@ export class JwtProvider implements Provider {
   ) {
     this.id = config.id;
     this.mapping = compileMapping(config.subjectPointer, config.mapping);
+    const normalized = (list: readonly (string | null)[]) => new Set(list.map((t) => (t === null ? null : normalizeType(t))));
+    const access = normalized(config.acceptedTypes.accessToken);
+    const id = normalized(config.acceptedTypes.idToken);
+    this.types = { access, id, any: new Set([...access, ...id]) };
     const options = { fetch: deps.fetch, now: deps.now, timeoutMs: config.timeoutMs };
     if (config.jwksUri) {
       this.keys = remoteKeySet(config.jwksUri, options);
@@ -94,8 +122,14 @@ export class JwtProvider implements Provider {
     }
   }
 
-  /** OIDC discovery at the issuer, shared by all requests; a failure is retried by the next one. */
+  /**
+   * OIDC discovery at the issuer, shared by all requests; a failure is retried by the next one.
+   * A document naming an endpoint on plain HTTP off loopback is refused (InsecureEndpointError,
+   * logged), and that refusal stands for DISCOVERY_RETRY_MS before the document is read again.
+   */
   private discover(): Promise<Discovery> {
+    const refused = this.refusedDiscovery;
+    if (refused && this.deps.now() - refused.at < DISCOVERY_RETRY_MS) return Promise.reject(refused.error);
     this.discovery ??= (async () => {
       const issuer = this.config.issuer;
       // OpenID Connect Discovery §4.3: the document must name exactly this issuer.
@@ -105,16 +139,31 @@ export class JwtProvider implements Provider {
         optional: ['jwks_uri', 'userinfo_endpoint'],
         timeoutMs: this.config.timeoutMs,
       });
-      return {
+      const discovery = {
         jwksUri: typeof doc.jwks_uri === 'string' ? doc.jwks_uri : undefined,
         userinfoEndpoint: typeof doc.userinfo_endpoint === 'string' ? doc.userinfo_endpoint : undefined,
       };
+      for (const [field, value] of [['jwks_uri', discovery.jwksUri], ['userinfo_endpoint', discovery.userinfoEndpoint]] as const) {
+        if (value === undefined || this.acceptable(value)) continue;
+        const error = new InsecureEndpointError(`${field} ${value} is not https (plain HTTP only on loopback, or "allowInsecureHttp": true)`);
+        this.refusedDiscovery = { error, at: this.deps.now() };
+        this.deps.log?.(JSON.stringify({ level: 'error', msg: 'provider unavailable: its discovery names an insecure endpoint', provider: this.id, reason: error.reason }));
+        throw error;
+      }
+      return discovery;
     })().catch((err: unknown) => {
       this.discovery = undefined;
-      this.discoveryFailedAt = this.deps.now();
+      if (!(err instanceof InsecureEndpointError)) this.discoveryFailedAt = this.deps.now();
       throw err;
     });
     return this.discovery;
+  }
+
+  /** The project's transport rule (https, or http on loopback), unless the config's development switch is on. */
+  private acceptable(value: string): boolean {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return isSecureOrLoopback(url) || (this.deps.allowInsecureHttp === true && url.protocol === 'http:');
   }
 
   /** True when this token was verified recently (for this expectation) and is still remembered. */
@@ -138,9 +187,38 @@ export class JwtProvider implements Provider {
     return validated;
   }
 
+  /**
+   * RFC 8725 §3.11: the header `typ` must be one this provider accepts for the expected kind of
+   * token (`any` — a `jwt` subject_token_type, the Synerise call, the provider's own type —
+   * takes an access or an ID token, nothing else): a logout token, a security event token or a
+   * DPoP proof of the same issuer is not a login. Why not, or undefined when it is acceptable
+   * (or not a JWS at all: the verification reports that).
+   */
+  private typeProblem(token: string, expectation: TokenExpectation): string | undefined {
+    let typ: unknown;
+    try {
+      const parsed = parseToken(token);
+      if (parsed.format !== 'jws') return undefined;
+      typ = parsed.header.typ;
+    } catch {
+      return undefined;
+    }
+    if (typ !== undefined && typeof typ !== 'string') return REASONS.malformed;
+    const key = typ === undefined ? null : normalizeType(typ);
+    if (key !== null && NEVER_ACCEPTED_TYPES.includes(key)) return 'it is not a token to sign in with';
+    if (this.types[expectation].has(key)) return undefined;
+    if (expectation === 'access') {
+      const listed = [...this.types.access].map((t) => (t === null ? 'absent' : `"${t}"`)).join(' or ');
+      return listed === '"at+jwt"' ? 'it is not an access token (RFC 9068 typ "at+jwt")' : `it is not an access token (typ ${listed})`;
+    }
+    return expectation === 'id' ? 'it is not an ID token' : 'its typ is not that of an access or ID token';
+  }
+
   /** The full verification; `exp` is the token's (verified, so a number). */
   private async verify(token: string, expectation: TokenExpectation): Promise<{ validated: ValidatedSubject; exp: number }> {
     const config = this.config;
+    const typeProblem = this.typeProblem(token, expectation);
+    if (typeProblem) throw invalidRequest(`subject_token rejected: ${typeProblem}`);
     let result;
     try {
       result = await verifyJwt(token, {
@@ -150,7 +228,8 @@ export class JwtProvider implements Provider {
         algorithms: config.algorithms,
         clockTolerance: config.leeway,
         now: this.deps.now(),
-        type: expectation === 'any' ? undefined : expectation,
+        // The typ was judged above, against this provider's acceptedTypes.
+        type: undefined,
         // Not on libuv's pool: a hop there and back for each token cost a busy server more than
         // the check itself (bench/broker.mjs). The broker batches them to its crypto thread.
         checkSignature: this.deps.checkSignature ?? verifySignatureSync,
@@ -162,16 +241,12 @@ export class JwtProvider implements Provider {
       throw err;
     }
     if (!result.valid) {
-      const reason = result.reason ?? 'malformed';
-      const why =
-        reason === 'wrong_type' && expectation === 'access'
-          ? 'it is not an access token (RFC 9068 typ "at+jwt")'
-          : reason === 'wrong_type' && expectation === 'id'
-            ? 'it is not an ID token'
-            : REASONS[reason];
-      throw invalidRequest(`subject_token rejected: ${why}`);
+      throw invalidRequest(`subject_token rejected: ${REASONS[result.reason ?? 'malformed']}`);
     }
     const claims = result.payload!;
+    // RFC 8417 §2.2 / OpenID Back-Channel Logout §2.4: a SET or logout token carries `events`,
+    // typed or not; it is never a login.
+    if (claims.events !== undefined) throw invalidRequest('subject_token rejected: it is a security event or logout token, not a token to sign in with');
     const subject = readSubject(this.mapping, claims, 'the token');
     const missing: string[] = [];
     const fields = readFields(this.mapping, claims, missing);
@@ -196,7 +271,9 @@ export class JwtProvider implements Provider {
       const wanted = compileMapping(this.mapping.subject.pointer, {});
       wanted.fields = this.mapping.fields.filter((f) => names.includes(f.name));
       return readFields(wanted, doc);
-    } catch {
+    } catch (err) {
+      // An insecure endpoint is the provider's misconfiguration: no login without the claims it should give.
+      if (err instanceof InsecureEndpointError) throw temporarilyUnavailable(`could not use the discovery document of the issuer ${this.config.issuer}`);
       return {};
     }
   }

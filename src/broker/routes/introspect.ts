@@ -1,6 +1,13 @@
-/** `POST /oauth/introspect`: RFC 7662 for the broker's own tokens, the server side of "is signed in". */
+/**
+ * `POST /oauth/introspect`: RFC 7662 for the broker's own tokens, the server side of "is signed
+ * in". Only confidential clients may ask (RFC 7662 §4: the endpoint must not be a token-scanning
+ * oracle), and only about tokens issued to themselves or to a client they list in `introspects`
+ * (a resource server's); every other answer is `{"active":false}`.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { LiveToken } from '../broker.js';
+import { isConfidential } from '../clients.js';
+import type { ClientConfig } from '../config.js';
 import { authenticateClient } from '../shared/client-auth.js';
 import { parseForm, readTokenParam } from '../shared/form.js';
 import { NO_STORE } from '../shared/http.js';
@@ -26,13 +33,22 @@ function introspectionResponse(live: LiveToken | undefined) {
   };
 }
 
-export function introspectRoute(app: FastifyInstance, { broker, clients }: Pick<RouteDeps, 'broker' | 'clients'>): void {
+/** Whether `caller` may see a token issued to `issuedTo`. */
+export function mayIntrospect(caller: ClientConfig, issuedTo: unknown): boolean {
+  if (!isConfidential(caller)) return false;
+  return issuedTo === caller.clientId || (typeof issuedTo === 'string' && caller.introspects?.includes(issuedTo) === true);
+}
+
+export function introspectRoute(app: FastifyInstance, { broker, clients, limiter }: Pick<RouteDeps, 'broker' | 'clients' | 'limiter'>): void {
   app.post('/oauth/introspect', { config: RATE_LIMITED }, async (request, reply) => {
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    authenticateClient(request, params, clients);
+    const client = authenticateClient(request, params, clients, limiter);
     const token = readTokenParam(params);
-    return introspectionResponse(await b.liveToken(token));
+    // A public caller learns nothing, not even whether the token is ours: no lookup at all.
+    if (!isConfidential(client)) return { active: false };
+    const live = await b.liveToken(token);
+    return introspectionResponse(live && mayIntrospect(client, live.claims.client_id) ? live : undefined);
   });
 }

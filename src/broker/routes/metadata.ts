@@ -2,13 +2,17 @@
 import type { FastifyInstance } from 'fastify';
 import { TOKEN_EXCHANGE_GRANT } from '../../oidc/urls.js';
 import type { Broker } from '../broker.js';
+import type { ClientAuthMethod } from '../config.js';
 import type { RouteDeps } from '../shared/route-deps.js';
 
-/** RFC 8414 §2, with the subject token types this broker accepts (an authbridge extension). */
-export function metadataDocument(broker: Broker): Record<string, unknown> {
+/**
+ * RFC 8414 §2, with the subject token types this broker accepts (an authbridge extension). The
+ * client authentication methods are those the configured clients use; introspection lists only
+ * the confidential ones, as only confidential clients may introspect.
+ */
+export function metadataDocument(broker: Broker, methods: readonly ClientAuthMethod[]): Record<string, unknown> {
   const { issuer } = broker.config;
   const base = issuer.replace(/\/$/, '');
-  const auth = ['client_secret_basic', 'client_secret_post', 'none'];
   return {
     issuer,
     token_endpoint: `${base}/oauth/token`,
@@ -18,13 +22,14 @@ export function metadataDocument(broker: Broker): Record<string, unknown> {
     userinfo_endpoint: `${base}/userinfo`,
     grant_types_supported: [TOKEN_EXCHANGE_GRANT],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: auth,
-    introspection_endpoint_auth_methods_supported: auth,
-    revocation_endpoint_auth_methods_supported: auth,
+    token_endpoint_auth_methods_supported: [...methods],
+    introspection_endpoint_auth_methods_supported: methods.filter((m) => m !== 'none'),
+    revocation_endpoint_auth_methods_supported: [...methods],
     authbridge_subject_token_types_supported: broker.subjectTokenTypes(),
   };
 }
 
-export function metadataRoute(app: FastifyInstance, { broker }: Pick<RouteDeps, 'broker'>): void {
-  app.get('/.well-known/oauth-authorization-server', async () => metadataDocument(broker()));
+export function metadataRoute(app: FastifyInstance, { broker, clients }: Pick<RouteDeps, 'broker' | 'clients'>): void {
+  const methods = clients.authMethods();
+  app.get('/.well-known/oauth-authorization-server', async () => metadataDocument(broker(), methods));
 }

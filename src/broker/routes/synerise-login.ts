@@ -6,10 +6,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExchangeResult } from '../broker.js';
 import type { ClientRegistry } from '../clients.js';
+import type { RateLimits } from '../rate-limit.js';
 import type { ClientConfig } from '../config.js';
 import { OAuthError, invalidRequest } from '../oauth-error.js';
 import { NO_STORE } from '../shared/http.js';
-import { RATE_LIMITED, checkRateLimit } from '../shared/rate-limited.js';
+import { RATE_LIMITED, authenticationFailed, checkRateLimit } from '../shared/rate-limited.js';
 import type { RouteDeps } from '../shared/route-deps.js';
 import { toOAuthError } from '../shared/to-oauth-error.js';
 
@@ -24,15 +25,19 @@ function parseJsonObject(request: FastifyRequest): Record<string, unknown> {
 }
 
 /**
- * The client holding `apiKey`; sets `request.clientId`.
- * @throws OAuthError invalid_client (401) for a missing or unknown key.
+ * The client holding `apiKey`, within the rate limits (shared/rate-limited.ts); sets
+ * `request.clientId`.
+ * @throws OAuthError invalid_client (401) for a missing or unknown key; 429 when a limit is reached.
  */
-function authenticateApiKey(request: FastifyRequest, body: Record<string, unknown>, clients: ClientRegistry): ClientConfig {
+function authenticateApiKey(request: FastifyRequest, body: Record<string, unknown>, clients: ClientRegistry, limits: RateLimits): ClientConfig {
   const { apiKey } = body;
-  if (typeof apiKey !== 'string' || apiKey === '') throw new OAuthError('invalid_client', 'apiKey is required', 401);
-  const client = clients.byApiKey(apiKey);
-  if (!client) throw new OAuthError('invalid_client', 'unknown apiKey', 401);
+  const client = typeof apiKey === 'string' && apiKey !== '' ? clients.byApiKey(apiKey) : undefined;
+  if (!client) {
+    const err = new OAuthError('invalid_client', typeof apiKey === 'string' && apiKey !== '' ? 'unknown apiKey' : 'apiKey is required', 401);
+    authenticationFailed(request, undefined, limits, err);
+  }
   request.clientId = client.clientId;
+  checkRateLimit(request, limits);
   return client;
 }
 
@@ -66,8 +71,7 @@ export function syneriseLoginRoute(
     try {
       const b = broker();
       const body = parseJsonObject(request);
-      const client = authenticateApiKey(request, body, clients);
-      checkRateLimit(request, limiter);
+      const client = authenticateApiKey(request, body, clients, limiter);
       const subjectToken = readIdentityProviderToken(body);
       return loginResponse(await b.exchange({ subjectToken, kind: { synerise: true }, clientId: client.clientId }));
     } catch (err) {

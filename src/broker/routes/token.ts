@@ -6,7 +6,7 @@ import { readTokenExchangeRequest } from '../protocol/token-exchange.js';
 import { authenticateClient } from '../shared/client-auth.js';
 import { parseForm } from '../shared/form.js';
 import { NO_STORE } from '../shared/http.js';
-import { RATE_LIMITED, checkRateLimit } from '../shared/rate-limited.js';
+import { RATE_LIMITED } from '../shared/rate-limited.js';
 import type { RouteDeps } from '../shared/route-deps.js';
 
 /** RFC 8693 §2.2.1, with `account_status` (whether this login registered the customer). */
@@ -25,8 +25,7 @@ export function tokenRoute(app: FastifyInstance, { broker, clients, limiter }: P
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    const client = authenticateClient(request, params, clients);
-    checkRateLimit(request, limiter);
+    const client = authenticateClient(request, params, clients, limiter);
     const { subjectToken, subjectTokenType } = readTokenExchangeRequest(params, b.config.audience);
     const result = await b.exchange({ subjectToken, kind: subjectTokenType, clientId: client.clientId });
     return tokenResponse(result);

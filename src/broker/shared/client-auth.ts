@@ -2,7 +2,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { ClientRegistry } from '../clients.js';
 import type { ClientConfig } from '../config.js';
+import type { RateLimits } from '../rate-limit.js';
 import type { FormParams } from './form.js';
+import { authenticationFailed, checkClaimedClient, checkRateLimit } from './rate-limited.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,16 +14,27 @@ declare module 'fastify' {
 }
 
 /**
- * RFC 6749 §2.3: client_secret_basic, client_secret_post, or a public client by client_id.
- * Sets `request.clientId` to the client found.
- * @throws OAuthError invalid_client (401) or invalid_request (ClientRegistry.authenticate).
+ * RFC 6749 §2.3: the client by its configured method (client_secret_basic, client_secret_post,
+ * or none: public by client_id), within the rate limits (shared/rate-limited.ts). Sets
+ * `request.clientId` to the client found.
+ * @throws OAuthError invalid_client (401) or invalid_request (ClientRegistry.authenticate);
+ *   429 temporarily_unavailable when a limit is reached.
  */
-export function authenticateClient(request: FastifyRequest, params: FormParams, clients: ClientRegistry): ClientConfig {
-  const client = clients.authenticate({
+export function authenticateClient(request: FastifyRequest, params: FormParams, clients: ClientRegistry, limits: RateLimits): ClientConfig {
+  const credentials = {
     authorization: request.headers.authorization,
     clientId: params.one('client_id'),
     clientSecret: params.one('client_secret'),
-  });
+  };
+  const claimed = clients.claimedId(credentials);
+  checkClaimedClient(request, claimed, limits);
+  let client: ClientConfig;
+  try {
+    client = clients.authenticate(credentials);
+  } catch (err) {
+    authenticationFailed(request, claimed, limits, err);
+  }
   request.clientId = client.clientId;
+  checkRateLimit(request, limits);
   return client;
 }

@@ -1,7 +1,7 @@
 /** What the routes are given by the server (each route takes the part it needs). */
 import type { Broker } from '../broker.js';
 import type { ClientRegistry } from '../clients.js';
-import type { FailureRateLimiter } from '../rate-limit.js';
+import type { RateLimits } from '../rate-limit.js';
 import type { BrokerStore } from '../store/types.js';
 
 export interface RouteDeps {
@@ -11,7 +11,7 @@ export interface RouteDeps {
    */
   broker: () => Broker;
   clients: ClientRegistry;
-  limiter: FailureRateLimiter;
+  limiter: RateLimits;
   store: BrokerStore;
   /** The request log: one JSON line (lines are batched by the server). */
   log: (line: string) => void;

@@ -39,6 +39,11 @@ export interface LoginInput {
   clientId: string;
   /** Session lifetime in seconds. */
   ttl: number;
+  /**
+   * Open sessions the customer may hold at `clientId`, the new one included: the oldest beyond
+   * it are ended (revoked at `now`) in the same transaction. Absent: no cap.
+   */
+  maxSessionsPerClient?: number;
   /** Milliseconds since the epoch. */
   now: number;
 }
@@ -84,6 +89,12 @@ export interface BrokerStore {
   revokeSession(customerId: string, sid: string, now: number): Promise<boolean>;
   /** Ends every live (not revoked, not expired) session of a customer at `now` (ms); resolves how many. */
   revokeAllSessions(customerId: string, now: number): Promise<number>;
+  /**
+   * Deletes the sessions that ended (expired or revoked) before `before` (ms); customers stay.
+   * Their tokens then find no session, as revoked ones do. An adapter may delete in several
+   * short transactions, so logins are not held up. Resolves how many were deleted.
+   */
+  purgeSessions(before: number): Promise<number>;
   /** The signing keys, the one to sign with first. They persist across restarts. */
   signingKeys(): Promise<readonly SigningKey[]>;
   /** A cheap read, for /healthz. */

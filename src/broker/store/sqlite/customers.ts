@@ -55,6 +55,7 @@ export interface Statements {
   session: Database.Statement<[string, string], SessionRow>;
   revokeSession: Database.Statement<[number, string, string]>;
   revokeAll: Database.Statement<[number, string, number]>;
+  endOldestSessions: Database.Statement<[number, string, string, string, string, number]>;
 }
 
 export function prepareStatements(db: Database.Database): Statements {
@@ -75,6 +76,13 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     revokeAll: db.prepare<[number, string, number]>(
       'UPDATE sessions SET revoked_at = ? WHERE customer_id = ? AND revoked_at IS NULL AND expires_at > ?',
+    ),
+    // Every open session of the customer at the client but the newest `keep` (the new one aside).
+    endOldestSessions: db.prepare<[number, string, string, string, string, number]>(
+      `UPDATE sessions SET revoked_at = ? WHERE customer_id = ? AND sid IN (
+         SELECT sid FROM sessions INDEXED BY sessions_open
+         WHERE customer_id = ? AND client_id = ? AND revoked_at IS NULL AND sid != ?
+         ORDER BY created_at DESC LIMIT -1 OFFSET ?)`,
     ),
   };
 }
@@ -124,5 +132,8 @@ export function upsertCustomerAndOpenSession(s: Statements, input: LoginInput): 
     revokedAt: null,
   };
   s.insertSession.run(session.customerId, session.sid, session.clientId, session.createdAt, session.expiresAt);
+  if (input.maxSessionsPerClient !== undefined) {
+    s.endOldestSessions.run(input.now, customer.id, customer.id, input.clientId, session.sid, Math.max(0, input.maxSessionsPerClient - 1));
+  }
   return { status, customer, session };
 }

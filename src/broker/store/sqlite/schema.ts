@@ -34,6 +34,9 @@ const MIGRATIONS: readonly string[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL
    ) STRICT;`,
+  // The open sessions of a customer at a client, newest last: the per-client cap reads only
+  // these (at most the cap and one), however many ended sessions the customer has.
+  `CREATE INDEX sessions_open ON sessions (customer_id, client_id, created_at) WHERE revoked_at IS NULL;`,
 ];
 
 /**

@@ -17,6 +17,9 @@ import { GroupCommit } from './group-commit.js';
 import { loadSigningKeys } from './keys.js';
 import { migrate, recordStart } from './schema.js';
 
+/** Sessions deleted per transaction by purgeSessions: each holds the write lock only briefly. */
+const PURGE_BATCH = 1000;
+
 export interface OpenStoreOptions {
   /** Milliseconds since the epoch; used for the signing key's creation time. */
   now: number;
@@ -29,6 +32,7 @@ export class SqliteBrokerStore implements BrokerStore {
   /** Logins of one event-loop turn, committed together. */
   private readonly logins: GroupCommit<LoginInput, LoginOutcome>;
   private readonly revokeAllTx: (customerId: string, now: number) => number;
+  private readonly purgeBatchTx: (before: number) => number;
   private readonly checkpoints: Checkpoints;
 
   private constructor(
@@ -46,6 +50,11 @@ export class SqliteBrokerStore implements BrokerStore {
       isOutage: (err) => err instanceof StoreUnavailableError,
     });
     this.revokeAllTx = db.transaction((customerId: string, now: number) => s.revokeAll.run(now, customerId, now).changes).immediate;
+    const purgeBatch = db.prepare<[number, number, number]>(
+      `DELETE FROM sessions WHERE (customer_id, sid) IN (
+         SELECT customer_id, sid FROM sessions WHERE expires_at < ? OR revoked_at < ? LIMIT ?)`,
+    );
+    this.purgeBatchTx = db.transaction((before: number) => purgeBatch.run(before, before, PURGE_BATCH).changes).immediate;
     this.checkpoints = new Checkpoints(db);
   }
 
@@ -136,6 +145,22 @@ export class SqliteBrokerStore implements BrokerStore {
 
   async revokeAllSessions(customerId: string, now: number): Promise<number> {
     return guarded(() => this.revokeAllTx(customerId, now));
+  }
+
+  /**
+   * Deletes ended sessions in batches of PURGE_BATCH, one short transaction each, yielding to
+   * the event loop in between so logins go on.
+   * @throws StoreUnavailableError (rejects) when the database cannot be written.
+   */
+  async purgeSessions(before: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      if (!this.db.open) return total;
+      const deleted = guarded(() => this.purgeBatchTx(before));
+      total += deleted;
+      if (deleted < PURGE_BATCH) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async ping(): Promise<void> {
