@@ -60,13 +60,21 @@ export interface VerifyTokenOptions {
   fetch?: typeof fetch;
   /** Milliseconds for each HTTP request. Default 10 000. */
   timeoutMs?: number;
+  /**
+   * Accept keys over plain http from a host other than this machine (`jwksUri`, the issuer's
+   * discovery, the `jwks_uri` it names). For development only; default false: https, or http on
+   * loopback.
+   */
+  allowInsecureHttp?: boolean;
 }
 
 /**
  * A key set to share across many `verifyToken` calls (remote keys fetched once, refetched on an
  * unknown `kid`).
  */
-export async function createKeySet(options: Pick<VerifyTokenOptions, 'jwks' | 'jwksUri' | 'secret' | 'issuer' | 'fetch' | 'timeoutMs'>): Promise<KeySet> {
+export async function createKeySet(
+  options: Pick<VerifyTokenOptions, 'jwks' | 'jwksUri' | 'secret' | 'issuer' | 'fetch' | 'timeoutMs' | 'allowInsecureHttp'>,
+): Promise<KeySet> {
   if (options.jwks) return localKeySet(options.jwks);
   return resolveKeySet({
     jwksUri: options.jwksUri,
@@ -75,6 +83,7 @@ export async function createKeySet(options: Pick<VerifyTokenOptions, 'jwks' | 'j
     fetch: options.fetch ?? globalThis.fetch,
     now: () => Date.now(),
     timeoutMs: options.timeoutMs,
+    allowInsecureHttp: options.allowInsecureHttp,
   });
 }
 
