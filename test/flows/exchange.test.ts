@@ -225,7 +225,8 @@ describe('exchange (Synerise-compatible)', () => {
       expires_at: isoTime(b.expires_at),
       account_status: null,
     });
-    expect(spy.calls).toEqual(['synerise', 'broker.connect']);
+    // The broker's metadata (its keys) first: without them the IdP token is never sent (fails closed).
+    expect(spy.calls).toEqual(['broker.connect', 'synerise']);
     expect(b).toMatchObject({ url: broker.url, issuer: broker.issuer, subject: claimsOf(b.access_token).sub });
     expect(claimsOf(b.access_token)).toMatchObject({ iss: broker.issuer, client_id: 'sdk', idp: 'idp' });
     expect(await activeAtBroker(broker, b.access_token)).toBe(true);

@@ -283,7 +283,8 @@ export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<Running
     {
       audience: BROKER_AUDIENCE,
       clients: [
-        { clientId: BROKER_CLIENT.clientId, clientSecret: BROKER_CLIENT.clientSecret },
+        // `cli` may introspect the Synerise client's tokens too (finding 2: only its own otherwise).
+        { clientId: BROKER_CLIENT.clientId, clientSecret: BROKER_CLIENT.clientSecret, tokenEndpointAuthMethod: 'client_secret_basic', introspects: ['sdk'] },
         { clientId: 'sdk', apiKey: BROKER_API_KEY },
       ],
       providers: [
