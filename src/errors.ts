@@ -57,8 +57,33 @@ export interface AuthbridgeErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The static property naming each class's kind, for `instanceof` across copies of this module.
+ * dist/ holds several (dist/cli.cjs, dist/lazy/*.cjs, the command modules' and the library's
+ * chunks), each with classes of its own: an error thrown by a command module must still be an
+ * `instanceof` the CLI entry's classes.
+ */
+const KIND = Symbol.for('authbridge.errorKind');
+
 /** Base class: `message` is `<what failed>: <why>`, printed after `authbridge: `. */
 export abstract class AuthbridgeError extends Error {
+  static readonly [KIND]: string = 'AuthbridgeError';
+
+  /**
+   * `err instanceof C` for C any class here: true when `err` was made by C or a subclass, in this
+   * copy of the module or another (a class of C's kind on its prototype chain).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const kind: unknown = Object.hasOwn(this, KIND) ? (this as unknown as Record<symbol, unknown>)[KIND] : undefined;
+    if (typeof kind !== 'string' || !(value instanceof Error)) return false;
+    for (let proto: unknown = Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
+      const ctor = (proto as { constructor?: unknown }).constructor;
+      if (typeof ctor === 'function' && Object.hasOwn(ctor, KIND) && (ctor as unknown as Record<symbol, unknown>)[KIND] === kind) return true;
+    }
+    return false;
+  }
+
   abstract readonly code: ErrorCode;
   abstract readonly exitClass: ExitClass;
   readonly hint: string | undefined;
@@ -77,36 +102,42 @@ export abstract class AuthbridgeError extends Error {
 
 /** Exit 1: the token failed verification, is not a JWT, or introspection says inactive. */
 export class TokenRejectedError extends AuthbridgeError {
+  static override readonly [KIND]: string = 'TokenRejectedError';
   readonly code = 'ERR_TOKEN_REJECTED' as const;
   readonly exitClass = 'token_rejected' as const;
 }
 
 /** Exit 2: bad flags, missing issuer/audience, unreadable file, bad config. */
 export class UsageError extends AuthbridgeError {
+  static override readonly [KIND]: string = 'UsageError';
   readonly code = 'ERR_USAGE' as const;
   readonly exitClass = 'usage' as const;
 }
 
 /** Exit 3: IdP, broker, JWKS or backend unreachable, timed out, or answered 5xx/garbage. */
 export class RemoteError extends AuthbridgeError {
+  static override readonly [KIND]: string = 'RemoteError';
   readonly code = 'ERR_REMOTE' as const;
   readonly exitClass = 'remote' as const;
 }
 
 /** Exit 4: no usable cached token for the profile. */
 export class NotSignedInError extends AuthbridgeError {
+  static override readonly [KIND]: string = 'NotSignedInError';
   readonly code = 'ERR_NOT_SIGNED_IN' as const;
   readonly exitClass = 'not_signed_in' as const;
 }
 
 /** Exit 5: access_denied, state mismatch, login timeout, invalid_grant, broker refused. */
 export class AuthorizationRefusedError extends AuthbridgeError {
+  static override readonly [KIND]: string = 'AuthorizationRefusedError';
   readonly code: 'ERR_AUTHORIZATION_REFUSED' | 'ERR_OAUTH_REFUSED' = 'ERR_AUTHORIZATION_REFUSED';
   readonly exitClass = 'refused' as const;
 }
 
 /** Exit 5: a refusal that carries the server's OAuth `error` code (`invalid_grant`, `access_denied` …). */
 export class OAuthRefusedError extends AuthorizationRefusedError {
+  static override readonly [KIND]: string = 'OAuthRefusedError';
   override readonly code = 'ERR_OAUTH_REFUSED' as const;
 
   constructor(
@@ -121,11 +152,12 @@ export class OAuthRefusedError extends AuthorizationRefusedError {
 
 /** Exit 130: SIGINT. */
 export class InterruptedError extends AuthbridgeError {
+  static override readonly [KIND]: string = 'InterruptedError';
   readonly code = 'ERR_INTERRUPTED' as const;
   readonly exitClass = 'interrupted' as const;
 }
 
-/** Whether `err` is one of ours. The build emits this module once, so `instanceof` holds across bundles. */
+/** Whether `err` is one of ours, from any copy of this module (see {@link AuthbridgeError}'s `instanceof`). */
 export function isAuthbridgeError(err: unknown): err is AuthbridgeError {
   return err instanceof AuthbridgeError;
 }
