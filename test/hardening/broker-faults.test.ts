@@ -80,8 +80,7 @@ interface Outcome {
  * `workers` loops of exchanges until `stop()` says so: 6 in 10 by known people, 2 first-time
  * people (a fresh `sub` each), 2 invalid tokens sent by the `noisy` client.
  */
-async function load(url: string, workers: number, stop: () => boolean, tag: string): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
+async function load(url: string, workers: number, stop: () => boolean, tag: string, outcomes: Outcome[] = []): Promise<Outcome[]> {
   let counter = 0;
   const worker = async (w: number) => {
     for (let i = 0; !stop(); i++) {
@@ -136,6 +135,15 @@ function summary(outcomes: Outcome[]): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * "Mid-load": at least 1.5 s of load and more than `issued` tokens issued (or 20 s gone). On a busy
+ * machine the broker's first answers (its threads starting, the IdP's keys fetched) can take longer
+ * than 1.5 s, and a signal sent before any token was issued would test nothing.
+ */
+async function midLoad(outcomes: Outcome[], issued = 150): Promise<void> {
+  await sleep(1500);
+  for (const end = Date.now() + 20_000; Date.now() < end && outcomes.filter((o) => o.status === 200).length <= issued; ) await sleep(100);
+}
 /** The issue's 30 s of load; AUTHBRIDGE_LOAD_SECONDS shortens it for a quick local run. */
 const LOAD_SECONDS = Number(process.env.AUTHBRIDGE_LOAD_SECONDS ?? 30);
 
@@ -187,8 +195,9 @@ describe('the broker under load', () => {
     const db = join(tempDir(), 'sigterm.db');
     const broker = await startBroker(config({ maxFailures: 0 }), db);
     let done = false;
-    const running = load(broker.url, 100, () => done, 'term');
-    await sleep(1500);
+    const progress: Outcome[] = [];
+    const running = load(broker.url, 100, () => done, 'term', progress);
+    await midLoad(progress);
     const killedAt = Date.now();
     const exit = broker.stop('SIGTERM');
     const code = await exit;
@@ -223,8 +232,9 @@ describe('the broker under load', () => {
     const db = join(tempDir(), 'sigkill.db');
     const broker = await startBroker(config({ maxFailures: 0 }), db);
     let done = false;
-    const running = load(broker.url, 100, () => done, 'kill');
-    await sleep(1500);
+    const progress: Outcome[] = [];
+    const running = load(broker.url, 100, () => done, 'kill', progress);
+    await midLoad(progress);
     await broker.stop('SIGKILL');
     done = true;
     const outcomes = await running;
