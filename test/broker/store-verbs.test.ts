@@ -151,16 +151,18 @@ describe('revokeSession and revokeAllSessions', () => {
 });
 
 describe('the per-client session cap and purgeSessions', () => {
-  it('maxSessionsPerClient ends the oldest open sessions of the customer at that client, in the same login', async () => {
-    const capped = (now: number, clientId = 'app') => signIn(login('kate', { now, clientId, maxSessionsPerClient: 2 }));
-    const [a, b] = [await capped(NOW), await capped(NOW + 1)];
-    const elsewhere = await capped(NOW + 2, 'other-app');
-    const c = await capped(NOW + 3);
-    expect((await store.session(a.customer.id, a.session.sid))?.revokedAt).toBe(NOW + 3);
-    for (const s of [b, c, elsewhere]) expect((await store.session(s.customer.id, s.session.sid))?.revokedAt).toBeNull();
+  it('maxSessionsPerClient: the login past the cap ends the oldest open sessions of the customer at that client, down to three quarters of it', async () => {
+    const capped = (now: number, clientId = 'app', max = 4) => signIn(login('kate', { now, clientId, maxSessionsPerClient: max }));
+    const [a, b, c, d] = [await capped(NOW), await capped(NOW + 1), await capped(NOW + 2), await capped(NOW + 3)];
+    const elsewhere = await capped(NOW + 4, 'other-app');
+    for (const s of [a, b, c, d, elsewhere]) expect((await store.session(s.customer.id, s.session.sid))?.revokedAt).toBeNull();
+    // The fifth at `app`: 5 > 4, so the oldest two end and three (4 × 3/4) stay, the new one among them.
+    const e = await capped(NOW + 5);
+    for (const s of [a, b]) expect((await store.session(s.customer.id, s.session.sid))?.revokedAt).toBe(NOW + 5);
+    for (const s of [c, d, e, elsewhere]) expect((await store.session(s.customer.id, s.session.sid))?.revokedAt).toBeNull();
     // Without a cap, nothing is ended.
-    await signIn(login('kate', { now: NOW + 4 }));
-    expect((await store.session(b.customer.id, b.session.sid))?.revokedAt).toBeNull();
+    await signIn(login('kate', { now: NOW + 6 }));
+    expect((await store.session(c.customer.id, c.session.sid))?.revokedAt).toBeNull();
   });
 
   it('purgeSessions deletes the sessions that ended before `before`, and only those', async () => {

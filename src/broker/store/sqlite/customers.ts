@@ -56,6 +56,7 @@ export interface Statements {
   revokeSession: Database.Statement<[number, string, string]>;
   revokeAll: Database.Statement<[number, string, number]>;
   endOldestSessions: Database.Statement<[number, string, string, string, string, number]>;
+  countOpenSessions: Database.Statement<[string, string], { n: number }>;
 }
 
 export function prepareStatements(db: Database.Database): Statements {
@@ -84,7 +85,54 @@ export function prepareStatements(db: Database.Database): Statements {
          WHERE customer_id = ? AND client_id = ? AND revoked_at IS NULL AND sid != ?
          ORDER BY created_at DESC LIMIT -1 OFFSET ?)`,
     ),
+    countOpenSessions: db.prepare<[string, string], { n: number }>(
+      'SELECT count(*) AS n FROM sessions INDEXED BY sessions_open WHERE customer_id = ? AND client_id = ? AND revoked_at IS NULL',
+    ),
   };
+}
+
+/**
+ * How many sessions each (customer, client) has open, as this process last counted them, so that
+ * a login under the per-client cap costs no query for it. A count only ever overestimates (a
+ * revocation, or a rolled-back login, is not subtracted): a login that takes it past the cap
+ * counts again exactly before ending anything. Another process's logins are not seen here, so
+ * with several processes on one database the cap can be passed by what the others opened since
+ * this one last counted. The least recently used counts are forgotten past `limit` keys.
+ */
+export class OpenSessionCounts {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly limit = 100_000) {}
+
+  /** The count of `key` after the login just made, `count()` giving the exact one when unknown. */
+  afterLogin(key: string, count: () => number): number {
+    const known = this.counts.get(key);
+    const open = known === undefined ? count() : known + 1;
+    this.set(key, open);
+    return open;
+  }
+
+  set(key: string, open: number): void {
+    this.counts.delete(key);
+    this.counts.set(key, open);
+    if (this.counts.size > this.limit) this.counts.delete(this.counts.keys().next().value!);
+  }
+}
+
+/**
+ * The per-client cap: a login that takes the customer past `max` open sessions at the client ends
+ * the oldest of them, down to three quarters of `max` (the new session always kept). Ending a
+ * batch once rather than the one oldest at every later login costs the database a few pages every
+ * quarter of `max` logins instead of a page at each.
+ */
+function capSessions(s: Statements, counts: OpenSessionCounts, customerId: string, clientId: string, sid: string, max: number, now: number): void {
+  const key = `${customerId}\u0000${clientId}`;
+  const count = () => s.countOpenSessions.get(customerId, clientId)?.n ?? 0;
+  if (counts.afterLogin(key, count) <= max) return;
+  const open = count();
+  const keep = Math.max(1, Math.floor((max * 3) / 4));
+  if (open > max) s.endOldestSessions.run(now, customerId, customerId, clientId, sid, keep - 1);
+  counts.set(key, open > max ? keep : open);
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -95,7 +143,7 @@ function sameJson(a: unknown, b: unknown): boolean {
  * Registers or updates the customer and opens a session (BrokerStore.upsertCustomerAndOpenSession).
  * To be run inside a transaction; throws whatever SQLite throws.
  */
-export function upsertCustomerAndOpenSession(s: Statements, input: LoginInput): LoginOutcome {
+export function upsertCustomerAndOpenSession(s: Statements, counts: OpenSessionCounts, input: LoginInput): LoginOutcome {
   const row = s.customerBySubject.get(input.provider, input.subject);
   let customer: Customer;
   let status: 'created' | 'existing';
@@ -133,7 +181,7 @@ export function upsertCustomerAndOpenSession(s: Statements, input: LoginInput): 
   };
   s.insertSession.run(session.customerId, session.sid, session.clientId, session.createdAt, session.expiresAt);
   if (input.maxSessionsPerClient !== undefined) {
-    s.endOldestSessions.run(input.now, customer.id, customer.id, input.clientId, session.sid, Math.max(0, input.maxSessionsPerClient - 1));
+    capSessions(s, counts, customer.id, input.clientId, session.sid, input.maxSessionsPerClient, input.now);
   }
   return { status, customer, session };
 }

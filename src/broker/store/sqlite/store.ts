@@ -11,7 +11,7 @@ import { UsageError, describeError } from '../../../errors.js';
 import type { SigningKey } from '../../../jwt/sign.js';
 import { StoreUnavailableError, type BrokerStore, type Customer, type LoginInput, type LoginOutcome, type Session } from '../types.js';
 import { Checkpoints } from './checkpoints.js';
-import { prepareStatements, toCustomer, toSession, upsertCustomerAndOpenSession, type Statements } from './customers.js';
+import { OpenSessionCounts, prepareStatements, toCustomer, toSession, upsertCustomerAndOpenSession, type Statements } from './customers.js';
 import { guarded, sqliteCode } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { loadSigningKeys } from './keys.js';
@@ -40,10 +40,11 @@ export class SqliteBrokerStore implements BrokerStore {
     private readonly keys: readonly SigningKey[],
   ) {
     const s = (this.statements = prepareStatements(db));
-    const loginTx = db.transaction((input: LoginInput) => upsertCustomerAndOpenSession(s, input)).immediate;
+    const counts = new OpenSessionCounts();
+    const loginTx = db.transaction((input: LoginInput) => upsertCustomerAndOpenSession(s, counts, input)).immediate;
     // Logins of one event-loop turn, in input order: a later one sees what an earlier one wrote
     // (two first logins of one person in a batch make one customer).
-    const loginBatchTx = db.transaction((inputs: LoginInput[]) => inputs.map((input) => upsertCustomerAndOpenSession(s, input))).immediate;
+    const loginBatchTx = db.transaction((inputs: LoginInput[]) => inputs.map((input) => upsertCustomerAndOpenSession(s, counts, input))).immediate;
     this.logins = new GroupCommit({
       commitBatch: (inputs) => guarded(() => loginBatchTx(inputs)),
       commitOne: (input) => guarded(() => loginTx(input)),
