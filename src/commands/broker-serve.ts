@@ -1,4 +1,8 @@
-/** `broker serve`: the reference token broker (src/broker/), until SIGTERM or Ctrl-C. */
+/**
+ * `broker serve`: the reference token broker, until SIGTERM or Ctrl-C. The wiring is
+ * broker/server.ts; an exchange goes broker/routes/token.ts → broker/broker.ts → the store's
+ * `upsertCustomerAndOpenSession` (broker/store/sqlite/customers.ts).
+ */
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolvePaths } from '../context.js';

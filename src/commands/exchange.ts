@@ -16,7 +16,7 @@ export interface ExchangeOptions {
   subjectToken?: string;
   scope?: string;
   resource?: string;
-  /** Seconds for each request to the broker (`--timeout`). */
+  /** Seconds for each request to the broker (`--timeout`; else AUTHBRIDGE_HTTP_TIMEOUT, flows/session.ts `httpTimeoutSeconds`). */
   timeoutSeconds?: number;
 }
 

@@ -42,7 +42,10 @@ export interface CommandModule<O = unknown> {
    * @throws UsageError naming the flag whose value is wrong.
    */
   parse(input: ParseInput): O;
-  /** Runs the command; returns its outcome (`ok`, or a negative answer such as `not_signed_in`). */
+  /**
+   * Runs the command; returns its outcome (`ok`, or a negative answer such as `not_signed_in`).
+   * Errors are thrown; `main.ts` alone turns either into the exit code (errors.ts `EXIT_CODES`).
+   */
   run(inv: Invocation, options: O): Promise<Outcome>;
 }
 

@@ -71,6 +71,7 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
     cache: tokenCache(inv),
     timeoutSeconds: options.timeoutSeconds,
     noBrowser: options.noBrowser,
+    // `--verbose` lines arrive masked (tokens, codes, secrets): oidc/trace.ts `tracingFetch`.
     trace: out.verbose ? out.trace : undefined,
     talk: {
       // Progress lines name the issuer: escaped like every string from outside.

@@ -1,4 +1,8 @@
-/** `token`: one raw token on stdout for scripts, refreshed (or re-exchanged) first when expired. */
+/**
+ * `token`: one raw token on stdout for scripts, refreshed (or re-exchanged) first when expired.
+ * The refresh runs under the cache's lock (flows/refresh.ts, util/atomic-file.ts `withFileLock`),
+ * so parallel calls spend a rotating refresh token once.
+ */
 import { Option, type Command } from 'commander';
 import type { ProfileOverrides } from '../config/profile.js';
 import type { Outcome } from '../errors.js';
