@@ -27,6 +27,15 @@ const httpUrl = (what = 'an https or http URL') =>
 /** What an http URL to a host off loopback is told, without the development switch. */
 const INSECURE_URL = 'expected an https URL (http only on 127.0.0.1/localhost, or "allowInsecureHttp": true for development)';
 
+/** Whole seconds from `min` to `max` (each with its message), `fallback` when absent. */
+const wholeSeconds = (min: [number, string], max: [number, string], fallback: number) =>
+  z
+    .number({ error: 'expected seconds' })
+    .int({ message: 'expected whole seconds' })
+    .min(min[0], { message: min[1] })
+    .max(max[0], { message: max[1] })
+    .default(fallback);
+
 const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { message: `expected ${what}, got an empty string` });
 
 /** An IP address or CIDR block, or proxy-addr's names `loopback`, `linklocal`, `uniquelocal`. */
@@ -193,12 +202,7 @@ const schema = z
     allowInsecureHttp: z.boolean({ error: 'expected true or false' }).default(false),
     issuer: httpUrl().optional(),
     audience: nonEmpty('an audience').optional(),
-    tokenTtl: z
-      .number({ error: 'expected seconds' })
-      .int({ message: 'expected whole seconds' })
-      .min(60, { message: 'at least 60 seconds' })
-      .max(86_400 * 30, { message: 'at most 30 days' })
-      .default(3600),
+    tokenTtl: wholeSeconds([60, 'at least 60 seconds'], [86_400 * 30, 'at most 30 days'], 3600),
     /** Rate limits of the requests that authenticate a client (rate-limit.ts). */
     rateLimit: z
       .strictObject({
@@ -207,12 +211,7 @@ const schema = z
           .int({ message: 'expected a whole number' })
           .min(0, { message: 'expected a number of failures (0 switches the limit off)' })
           .default(DEFAULT_RATE_LIMIT.maxFailures),
-        windowSeconds: z
-          .number({ error: 'expected seconds' })
-          .int({ message: 'expected whole seconds' })
-          .min(1, { message: 'at least 1 second' })
-          .max(86_400, { message: 'at most 1 day' })
-          .default(DEFAULT_RATE_LIMIT.windowSeconds),
+        windowSeconds: wholeSeconds([1, 'at least 1 second'], [86_400, 'at most 1 day'], DEFAULT_RATE_LIMIT.windowSeconds),
         maxRequestsPerClient: z
           .number({ error: 'expected a number of requests (0 switches the limit off)' })
           .int({ message: 'expected a whole number' })
@@ -232,22 +231,12 @@ const schema = z
     /** Bounds on stored sessions: how many a customer keeps open at one client, and how long ended ones are kept. */
     sessions: z
       .strictObject({
-        /** Open sessions of one customer at one client; a new login ends the oldest beyond it. */
+        /** Open sessions of one customer at one client; the login that would pass it ends the oldest, down to three quarters. */
         maxPerClient: z.number({ error: 'expected a number of sessions' }).int({ message: 'expected a whole number' }).min(1, { message: 'at least 1' }).default(100),
         /** Seconds an expired or revoked session is kept before it is purged. */
-        retentionSeconds: z
-          .number({ error: 'expected seconds' })
-          .int({ message: 'expected whole seconds' })
-          .min(0, { message: 'expected seconds (0 or more)' })
-          .max(86_400 * 365, { message: 'at most a year' })
-          .default(86_400),
+        retentionSeconds: wholeSeconds([0, 'expected seconds (0 or more)'], [86_400 * 365, 'at most a year'], 86_400),
         /** Seconds between purges. */
-        purgeIntervalSeconds: z
-          .number({ error: 'expected seconds' })
-          .int({ message: 'expected whole seconds' })
-          .min(1, { message: 'at least 1 second' })
-          .max(86_400, { message: 'at most 1 day' })
-          .default(3600),
+        purgeIntervalSeconds: wholeSeconds([1, 'at least 1 second'], [86_400, 'at most 1 day'], 3600),
       })
       .default({ maxPerClient: 100, retentionSeconds: 86_400, purgeIntervalSeconds: 3600 }),
     /** Open connections at most (node's server.maxConnections): past it new ones are closed at once. */
