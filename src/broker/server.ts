@@ -32,6 +32,8 @@ export { BODY_LIMIT } from './shared/http.js';
 
 /** Milliseconds requests in flight get to finish when the broker stops. */
 const DRAIN_MS = 10_000;
+/** The largest declared body read (and dropped) before a 413, so the client sees the answer. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
 /** Milliseconds at most that a stopping broker keeps answering 503 to requests still arriving. */
 const CLOSE_GRACE_MS = 1000;
 /**
@@ -124,6 +126,21 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     if (!closing) return done();
     reply.header('connection', 'close');
     done(temporarilyUnavailable('the broker is shutting down'));
+  });
+  // A body declared over the limit is refused, but read to its end first (up to DRAIN_LIMIT):
+  // answering at once and closing, as fastify does, meets a client still sending with a broken
+  // pipe instead of the 413. Slow senders are cut by the request timeout as any other.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const declared = Number(request.headers['content-length']);
+    if (!(declared > BODY_LIMIT)) return done();
+    let refused = false;
+    const refuse = () => {
+      if (refused) return;
+      refused = true;
+      done(new OAuthError('invalid_request', `the request body is larger than ${BODY_LIMIT} bytes`, 413));
+    };
+    if (declared > DRAIN_LIMIT) return refuse();
+    request.raw.once('end', refuse).once('error', refuse).resume();
   });
   app.addHook('onResponse', (request, reply, done) => {
     countRefusal(request, reply.statusCode, limiter);
