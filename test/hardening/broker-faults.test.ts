@@ -247,7 +247,11 @@ describe('the broker under load', () => {
       const { integrity, customers } = inspect(db);
       expect(integrity).toBe('ok');
       for (const o of issued.filter((x) => x.kind === 'first')) expect(customers.get(o.subject!)).toBe(claimsOf(o.body!.access_token as string).sub);
-      const results = await Promise.all(issued.map(async (o) => (await introspect(again.url, o.body!.access_token as string)).active));
+      // 50 at a time: thousands of connections at once would meet the broker's maxConnections.
+      const results: boolean[] = [];
+      for (let i = 0; i < issued.length; i += 50) {
+        results.push(...(await Promise.all(issued.slice(i, i + 50).map(async (o) => (await introspect(again.url, o.body!.access_token as string)).active === true))));
+      }
       expect(results.filter((active) => !active)).toEqual([]);
       // And it serves: a known person logs in again as the same customer.
       const first = issued.find((o) => o.kind === 'known')!;
