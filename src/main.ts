@@ -36,10 +36,15 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
 
 /**
  * The modules this command line needs: those of the commands it names, or every one when it
- * names none (help, or an unknown command) or asks for a completion script.
+ * names none (help, or an unknown command) or asks for a completion script; none for a bare
+ * `--version`.
  */
 async function loadModules(argv: string[]): Promise<Map<string, CommandModule>> {
-  const named = argv.slice(2).filter((arg) => Object.hasOwn(COMMANDS, arg));
+  const rest = argv.slice(2);
+  const named = rest.filter((arg) => Object.hasOwn(COMMANDS, arg));
+  if (named.length === 0 && (rest.includes('-V') || rest.includes('--version')) && !rest.some((a) => a === '-h' || a === '--help' || a === 'help')) {
+    return new Map();
+  }
   const names = named.length === 0 || named.includes('completion') ? Object.keys(COMMANDS) : [...new Set(named)];
   const modules = await Promise.all(names.map(async (name) => [name, await COMMANDS[name]!()] as const));
   return new Map(modules);
