@@ -163,12 +163,17 @@ const rewritten = cli.text.replace(/\bimport\("/g, '__abImport("');
 if (/\bimport\(/.test(rewritten)) throw new Error('cli.cjs: an import() that is not import("…") was left');
 Object.defineProperty(cli, 'contents', { value: new TextEncoder().encode(rewritten) });
 
-// Each bundle's import of the shared errors module, as a path relative to that file.
 for (const file of outputs.filter((f) => /\.(c?js)$/.test(f.path))) {
-  if (!file.text.includes(ERRORS_SPECIFIER)) continue;
+  // Each bundle's import of the shared errors module, as a path relative to that file.
   let relativePath = relative(dirname(file.path), ERRORS_FILE);
   if (!relativePath.startsWith('.')) relativePath = `./${relativePath}`;
-  const text = file.text.replaceAll(`"${ERRORS_SPECIFIER}"`, JSON.stringify(relativePath));
+  const text = file.text
+    .replaceAll(`"${ERRORS_SPECIFIER}"`, JSON.stringify(relativePath))
+    // ASCII only. One character above U+00FF anywhere (esbuild keeps comments, and an em dash in
+    // one sufficed) makes V8 hold the whole source as a two-byte string: for dist/cli.cjs, reading,
+    // scanning and checking it against the code cache cost 2 ms more at every start. `\uXXXX`
+    // means the same in a string, a template, a regular expression, an identifier or a comment.
+    .replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (text.includes(ERRORS_SPECIFIER)) throw new Error(`${file.path}: an import of the errors module was not rewritten`);
   Object.defineProperty(file, 'contents', { value: new TextEncoder().encode(text) });
 }

@@ -47,7 +47,7 @@ export class TokenCache {
 
   /**
    * Checks the directory itself: a directory (not a symlink to one) that the user owns. With
-   * `create`, a missing one is made 0700 and a looser one tightened — through the handle of the
+   * `create`, a missing one is made 0700 and a looser one tightened, through the handle of the
    * directory checked, so nothing a symlink points to is ever changed. False when it does not exist.
    * @throws UsageError for a symlink, a file, another user's directory, or an unusable one.
    */
