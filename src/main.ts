@@ -20,6 +20,7 @@ export const VERSION = '0.1.0';
 const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   decode: () => import('./commands/decode.js'),
   verify: () => import('./commands/verify.js'),
+  inspect: () => import('./commands/inspect.js'),
   config: () => import('./commands/config.js'),
   login: () => import('./commands/login.js'),
   status: () => import('./commands/status.js'),
