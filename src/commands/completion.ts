@@ -11,6 +11,9 @@ export interface CompletionOptions {
 /** Options whose value is a path, completed with file names. */
 const FILE_OPTIONS = new Set(['--config', '--jwks', '--db', '--ca-file']);
 
+/** Options whose values the script asks the program for on <TAB> (they change after it is made). */
+const DYNAMIC_OPTIONS: Readonly<Record<string, string[]>> = { '--profile': ['config', 'profiles'] };
+
 export function define(cmd: Command): Command {
   return cmd
     .summary('print a shell completion script (bash, zsh, fish)')
@@ -37,6 +40,7 @@ function optionSpec(option: Option): OptionSpec {
     choices: option.argChoices,
     file: option.long !== undefined && FILE_OPTIONS.has(option.long),
     description: option.description,
+    ...(option.long !== undefined && DYNAMIC_OPTIONS[option.long] ? { dynamic: DYNAMIC_OPTIONS[option.long] } : {}),
   };
 }
 
@@ -46,6 +50,8 @@ export function describeProgram(cmd: Command): CommandSpec {
   const isRoot = cmd.parent === null;
   if (isRoot) commands.push({ name: 'help', description: 'show help for a command', options: [], commands: [], argumentChoices: cmd.commands.map((c) => c.name()) });
   const choices = cmd.registeredArguments[0]?.argChoices;
+  // `config <action> <key>`: each argument's values, where it has fixed ones.
+  const positional = cmd.registeredArguments.map((a) => a.argChoices ?? []);
   return {
     name: cmd.name(),
     description: cmd.summary() || cmd.description().split('\n')[0] || '',
@@ -53,6 +59,7 @@ export function describeProgram(cmd: Command): CommandSpec {
     options: cmd.options.filter((o) => !o.hidden).map(optionSpec),
     commands,
     argumentChoices: choices,
+    ...(positional.filter((c) => c.length).length > 1 ? { positionalChoices: positional } : {}),
   };
 }
 

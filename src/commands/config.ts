@@ -3,7 +3,7 @@
  * profile. A profile other than `default` is made only with `set --create`; `profiles` lists the
  * names (config file and token cache), one a line, for scripts and the completion scripts.
  */
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { PROFILE_FIELDS, checkField, isProfileField, writeConfigFile, type ProfileField, type StoredProfile } from '../config/config-file.js';
 import { envVarFor } from '../config/profile.js';
 import { UsageError, type Outcome } from '../errors.js';
@@ -26,12 +26,21 @@ export type ConfigOptions =
 
 const SECRET_FIELDS = new Set<string>(['clientSecret', 'broker.clientSecret', 'broker.apiKey']);
 
+/**
+ * `argument` with `values` recorded for the completion scripts, not enforced by commander: parse()
+ * refuses anything else itself, with a did-you-mean.
+ */
+function listing(argument: Argument, values: readonly string[]): Argument {
+  argument.argChoices = [...values];
+  return argument;
+}
+
 export function define(cmd: Command): Command {
   return cmd
     .summary('show or change a profile\'s settings')
     .description('Edit the config file for a profile (--profile, default "default").')
-    .argument('[action]', 'set, get, list, unset or profiles (default list)')
-    .argument('[key]', 'issuer, clientId, clientSecret, scopes, redirectPort, broker.url, broker.clientId, …')
+    .addArgument(listing(new Argument('[action]', 'what to do (default list)'), CONFIG_ACTIONS))
+    .addArgument(listing(new Argument('[key]', 'the setting'), Object.keys(PROFILE_FIELDS)))
     .argument('[value]', 'the new value (set)')
     .option('--show-secrets', 'list secrets in clear')
     .option('--create', 'set: make the profile if it does not exist yet (any but "default")')
