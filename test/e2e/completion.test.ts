@@ -30,8 +30,8 @@ describe('completion', () => {
   });
 
   it.each([
-    ['zsh', ["'1:config:(set get list unset profiles)'", "'2:config:(issuer clientId ", ':value:_authbridge_values config profiles']],
-    ['fish', ["-a 'set get list unset profiles'", "__fish_seen_subcommand_from set get list unset profiles; and not __fish_seen_subcommand_from issuer", "-x -a '(authbridge config profiles 2>/dev/null)'"]],
+    ['zsh', ["'1:config:(set get list unset profiles)'", "'2:config:(issuer clientId ", ':value:_authbridge_values config profiles', '(broker\\.protocol) compadd rfc8693 synerise ;;']],
+    ['fish', ["-a 'set get list unset profiles'", "__fish_seen_subcommand_from set get list unset profiles; and not __fish_seen_subcommand_from issuer", "-x -a '(authbridge config profiles 2>/dev/null)'", "-n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from broker.protocol' -a 'rfc8693 synerise'"]],
   ])('%s: config actions and keys, and profile names asked of authbridge on <TAB>', async (shell, parts) => {
     const script = (await runCli(['completion', shell])).stdout;
     for (const part of parts) expect(script).toContain(part);
@@ -95,6 +95,8 @@ describe('completion', () => {
       [['config', 'set', 'br'], ['broker.apiKey', 'broker.audience', 'broker.clientId', 'broker.clientSecret', 'broker.protocol', 'broker.subjectTokenType', 'broker.url']],
       [['-p', 'work', 'config', 'get', 'cl'], ['clientId', 'clientSecret']],
       [['exchange', '--broker-protocol', ''], ['rfc8693', 'synerise']],
+      [['config', 'set', 'broker.protocol', ''], ['rfc8693', 'synerise']],
+      [['config', 'set', 'broker.subjectTokenType', 'i'], ['id_token']],
       [['ins'], ['inspect']],
     ])('authbridge %j → %j', (words, expected) => {
       expect(complete(...words)).toEqual(expected);
