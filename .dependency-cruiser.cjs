@@ -3,7 +3,7 @@
  * `npx depcruise src`. Imports flow one way: main → commands → flows → adapters; commands and
  * demo compose; adapters never reach up; each third-party package lives in one folder.
  */
-const ADAPTERS = '^src/(oidc|jwt|cache|config|loopback|http|util|runtime|broker)/';
+const ADAPTERS = '^src/(oidc|jwt|cache|config|loopback|inspect|http|util|runtime|broker)/';
 
 /** A package that only the files matching `allowed` may import. */
 const onlyIn = (pkg, allowed, why) => ({
@@ -39,7 +39,7 @@ module.exports = {
     },
     {
       name: 'adapters-do-not-reach-up',
-      comment: 'Adapters (oidc, jwt, cache, config, loopback, http, util, runtime, broker) do not import flows, commands, output or demo.',
+      comment: 'Adapters (oidc, jwt, cache, config, loopback, inspect, http, util, runtime, broker) do not import flows, commands, output or demo.',
       severity: 'error',
       from: { path: ADAPTERS },
       to: { path: '^src/(flows|commands|output|demo|main\\.ts)' },

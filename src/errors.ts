@@ -125,6 +125,15 @@ export class InterruptedError extends AuthbridgeError {
   readonly exitClass = 'interrupted' as const;
 }
 
+/**
+ * `err` with `hint` as its line of what to do (after its own hint, if it had one): a caller that
+ * knows more about the situation than the thrower says so without changing the error's class.
+ */
+export function withHint<E extends AuthbridgeError>(err: E, hint: string): E {
+  (err as { hint: string | undefined }).hint = err.hint ? `${err.hint} ${hint}` : hint;
+  return err;
+}
+
 /** Whether `err` is one of ours. The build emits this module once, so `instanceof` holds across bundles. */
 export function isAuthbridgeError(err: unknown): err is AuthbridgeError {
   return err instanceof AuthbridgeError;

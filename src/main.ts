@@ -20,6 +20,7 @@ export const VERSION = '0.1.0';
 const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   decode: () => import('./commands/decode.js'),
   verify: () => import('./commands/verify.js'),
+  inspect: () => import('./commands/inspect.js'),
   config: () => import('./commands/config.js'),
   login: () => import('./commands/login.js'),
   status: () => import('./commands/status.js'),
@@ -74,9 +75,12 @@ function build(ctx: Context, modules: Map<string, CommandModule>, setOutcome: (o
     .option('--debug', 'print the error chain and stack on failure')
     .option('--verbose', 'trace HTTP requests on stderr (secrets masked)')
     .option('-p, --profile <name>', 'profile to use (env AUTHBRIDGE_PROFILE)')
-    .option('--config <file>', 'config file (env AUTHBRIDGE_CONFIG)')
+    .option('--config <file>', 'config file (env AUTHBRIDGE_CONFIG); for broker serve, the broker config')
     .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system ones (also NODE_EXTRA_CA_CERTS)')
     .showSuggestionAfterError(true)
+    // A subcommand's help lists the options it inherits (gh's INHERITED FLAGS); set before the
+    // commands are made, which copy it.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (s) => void ctx.stdout.write(s),
       writeErr: (s) => void ctx.stderr.write(s),
@@ -108,6 +112,14 @@ function commanderMessage(err: CommanderError): string {
   return err.message.replace(/^error: /, '').replace(/\n.*/s, '');
 }
 
+/** Commander's "(Did you mean verify?)" line, as a sentence: `Did you mean 'verify'?`. */
+function commanderSuggestion(err: CommanderError): string | undefined {
+  const similar = /\(Did you mean (?:one of )?(.+)\?\)/.exec(err.message)?.[1];
+  if (!similar) return undefined;
+  const names = similar.split(', ').map((name) => `'${name}'`);
+  return names.length === 1 ? `Did you mean ${names[0]}?` : `Did you mean one of ${names.join(', ')}?`;
+}
+
 /**
  * Runs the CLI with `argv` (as in `process.argv`) and returns the exit code.
  * Never throws; never prints a stack trace unless `--debug` is given.
@@ -135,9 +147,10 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       const command = first && Object.hasOwn(COMMANDS, first) ? `${first} ` : '';
       // An opaque token may begin with "-" (base64url): taken for an option, it needs `--` before it.
       const unknown = err.code === 'commander.unknownOption' ? /'(-[^'=]{15,})'/.exec(err.message)?.[1] : undefined;
+      const suggestion = commanderSuggestion(err);
       hint = unknown
         ? `A token that begins with "-" goes after "--": authbridge ${command}-- ${unknown.slice(0, 8)}…`
-        : `Run 'authbridge ${command}--help' for usage.`;
+        : `${suggestion ? `${suggestion} ` : ''}Run 'authbridge ${command}--help' for usage.`;
     } else if (isAuthbridgeError(err)) {
       exitClass = err.exitClass;
       message = err.message;

@@ -3,6 +3,8 @@ export interface CachedBrokerSession {
   /** The broker's base URL and its token's `iss`. */
   url: string;
   issuer: string;
+  /** The broker client the token was issued to, so `logout` can end the session without the flags that made it. */
+  client_id?: string;
   access_token: string;
   /** Milliseconds since the epoch. */
   expires_at: number;

@@ -4,9 +4,10 @@
  * `upsertCustomerAndOpenSession` (broker/store/sqlite/customers.ts).
  */
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { resolvePaths } from '../context.js';
 import { UsageError, type Outcome } from '../errors.js';
+import { BROKER_SERVE_HELP } from './broker-help.js';
 import { optString, type Invocation, type ParseInput } from './invocation.js';
 
 export interface BrokerServeOptions {
@@ -29,11 +30,11 @@ export function define(broker: Command): Command {
         'Needs --config FILE (the broker config, env AUTHBRIDGE_BROKER_CONFIG).',
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
+    .addOption(new Option('--port <port>', 'port to listen on (0 picks a free one)').default(8787))
     .option('--db <file>', 'SQLite database (default $XDG_DATA_HOME/authbridge/broker.db)')
     .addHelpText(
       'after',
-      '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db',
+      `${BROKER_SERVE_HELP}\n\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db`,
     );
 }
 
@@ -44,7 +45,7 @@ function port(text: string): number {
 }
 
 export function parse({ opts }: ParseInput): BrokerServeOptions {
-  return { host: optString(opts, 'host') ?? '127.0.0.1', port: port(optString(opts, 'port') ?? '8787'), db: optString(opts, 'db') };
+  return { host: optString(opts, 'host') ?? '127.0.0.1', port: port(String(opts.port ?? 8787)), db: optString(opts, 'db') };
 }
 
 /**

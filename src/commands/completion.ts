@@ -1,5 +1,6 @@
 /** `completion bash|zsh|fish`: a completion script built from this very program. */
 import { Argument, type Command, type Option } from 'commander';
+import { PROFILE_FIELDS } from '../config/config-file.js';
 import { UsageError, type Outcome } from '../errors.js';
 import { completionScript, type CommandSpec, type OptionSpec, type Shell } from '../output/completion.js';
 import type { Invocation, ParseInput } from './invocation.js';
@@ -10,6 +11,14 @@ export interface CompletionOptions {
 
 /** Options whose value is a path, completed with file names. */
 const FILE_OPTIONS = new Set(['--config', '--jwks', '--db', '--ca-file']);
+
+/** `config set KEY <TAB>`: the values of the settings that have a fixed set. */
+const CONFIG_VALUES: Record<string, string[]> = Object.fromEntries(
+  Object.entries(PROFILE_FIELDS).flatMap(([key, kind]) => (typeof kind === 'object' ? [[key, [...kind.oneOf]]] : [])),
+);
+
+/** Options whose values the script asks the program for on <TAB> (they change after it is made). */
+const DYNAMIC_OPTIONS: Readonly<Record<string, string[]>> = { '--profile': ['config', 'profiles'] };
 
 export function define(cmd: Command): Command {
   return cmd
@@ -37,6 +46,7 @@ function optionSpec(option: Option): OptionSpec {
     choices: option.argChoices,
     file: option.long !== undefined && FILE_OPTIONS.has(option.long),
     description: option.description,
+    ...(option.long !== undefined && DYNAMIC_OPTIONS[option.long] ? { dynamic: DYNAMIC_OPTIONS[option.long] } : {}),
   };
 }
 
@@ -46,6 +56,9 @@ export function describeProgram(cmd: Command): CommandSpec {
   const isRoot = cmd.parent === null;
   if (isRoot) commands.push({ name: 'help', description: 'show help for a command', options: [], commands: [], argumentChoices: cmd.commands.map((c) => c.name()) });
   const choices = cmd.registeredArguments[0]?.argChoices;
+  // `config <action> <key>`: each argument's values, where it has fixed ones.
+  const positional = cmd.registeredArguments.map((a) => a.argChoices ?? []);
+  while (positional.length && !positional.at(-1)!.length) positional.pop();
   return {
     name: cmd.name(),
     description: cmd.summary() || cmd.description().split('\n')[0] || '',
@@ -53,6 +66,8 @@ export function describeProgram(cmd: Command): CommandSpec {
     options: cmd.options.filter((o) => !o.hidden).map(optionSpec),
     commands,
     argumentChoices: choices,
+    ...(positional.filter((c) => c.length).length > 1 ? { positionalChoices: positional } : {}),
+    ...(cmd.name() === 'config' && cmd.parent?.parent === null ? { valuesAfter: CONFIG_VALUES } : {}),
   };
 }
 

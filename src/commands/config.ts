@@ -1,40 +1,62 @@
-/** `config [set|get|list|unset] [KEY] [VALUE]`: edits the config file for the active profile. */
-import type { Command } from 'commander';
+/**
+ * `config [set|get|list|unset|profiles] [KEY] [VALUE]`: edits the config file for the active
+ * profile. A profile other than `default` is made only with `set --create`; `profiles` lists the
+ * names (config file and token cache), one a line, for scripts and the completion scripts.
+ */
+import { Argument, type Command } from 'commander';
 import { PROFILE_FIELDS, checkField, isProfileField, writeConfigFile, type ProfileField, type StoredProfile } from '../config/config-file.js';
 import { envVarFor } from '../config/profile.js';
 import { UsageError, type Outcome } from '../errors.js';
 import { keyValues } from '../output/blocks.js';
 import { createOutput } from '../output/output.js';
 import { withFileLock } from '../util/atomic-file.js';
+import { didYouMean } from '../util/suggest.js';
 import { optFlag, type Invocation, type ParseInput } from './invocation.js';
-import { configPath, profileName, readConfig } from './profile.js';
+import { configPath, listProfiles, profileExists, profileName, readConfig, requireProfile } from './profile.js';
+
+/** The actions, in the order help and completion list them. */
+export const CONFIG_ACTIONS = ['set', 'get', 'list', 'unset', 'profiles'] as const;
 
 export type ConfigOptions =
-  | { action: 'set'; key: ProfileField; value: unknown }
+  | { action: 'set'; key: ProfileField; value: unknown; create: boolean }
+  | { action: 'profiles' }
   | { action: 'unset'; key: ProfileField }
   | { action: 'get'; key: ProfileField }
   | { action: 'list'; showSecrets: boolean };
 
 const SECRET_FIELDS = new Set<string>(['clientSecret', 'broker.clientSecret', 'broker.apiKey']);
 
+/**
+ * `argument` with `values` recorded for the completion scripts, not enforced by commander: parse()
+ * refuses anything else itself, with a did-you-mean.
+ */
+function listing(argument: Argument, values: readonly string[]): Argument {
+  argument.argChoices = [...values];
+  return argument;
+}
+
 export function define(cmd: Command): Command {
   return cmd
     .summary('show or change a profile\'s settings')
     .description('Edit the config file for a profile (--profile, default "default").')
-    .argument('[action]', 'set, get, list or unset (default list)')
-    .argument('[key]', 'issuer, clientId, clientSecret, scopes, redirectPort, broker.url, broker.clientId, …')
+    .addArgument(listing(new Argument('[action]', 'what to do (default list)'), CONFIG_ACTIONS))
+    .addArgument(listing(new Argument('[key]', 'the setting'), Object.keys(PROFILE_FIELDS)))
     .argument('[value]', 'the new value (set)')
     .option('--show-secrets', 'list secrets in clear')
+    .option('--create', 'set: make the profile if it does not exist yet (any but "default")')
     .addHelpText(
       'after',
-      '\nExamples:\n  authbridge config set issuer https://idp.example.com\n  authbridge config set clientId my-cli --profile work\n  authbridge config list --profile work',
+      '\nExamples:\n  authbridge config set issuer https://idp.example.com\n  authbridge config set clientId my-cli --profile work --create\n' +
+        '  authbridge config list --profile work\n  authbridge config profiles',
     );
 }
 
 function knownField(action: string, field: string | undefined): ProfileField {
-  if (!field) throw new UsageError(`config ${action} needs a KEY`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
+  const keys = Object.keys(PROFILE_FIELDS);
+  if (!field) throw new UsageError(`config ${action} needs a KEY`, { hint: `Keys: ${keys.join(', ')}.` });
   if (!isProfileField(field)) {
-    throw new UsageError(`unknown config key "${field}"`, { hint: `Keys: ${Object.keys(PROFILE_FIELDS).join(', ')}.` });
+    const suggestion = didYouMean(field, keys);
+    throw new UsageError(`unknown config key "${field}"`, { hint: suggestion ? `${suggestion} Keys: ${keys.join(', ')}.` : `Keys: ${keys.join(', ')}.` });
   }
   return field;
 }
@@ -46,11 +68,14 @@ export function parse({ args, opts }: ParseInput): ConfigOptions {
     if (value === undefined) throw new UsageError(`config set ${key}: missing VALUE`);
     const checked = checkField(key, value);
     if ('error' in checked) throw new UsageError(`config set ${key}: ${checked.error}`);
-    return { action, key, value: checked.value };
+    return { action, key, value: checked.value, create: optFlag(opts, 'create') };
   }
   if (action === 'unset' || action === 'get') return { action, key: knownField(action, field) };
   if (action === 'list' || action === undefined) return { action: 'list', showSecrets: optFlag(opts, 'showSecrets') };
-  throw new UsageError(`unknown config action "${action}" (expected set, get, list or unset)`);
+  if (action === 'profiles') return { action };
+  throw new UsageError(`unknown config action "${action}" (expected set, get, list, unset or profiles)`, {
+    hint: didYouMean(action, CONFIG_ACTIONS) ?? "Run 'authbridge config --help' for usage.",
+  });
 }
 
 function getField(profile: StoredProfile, field: string): unknown {
@@ -83,6 +108,19 @@ export async function run(inv: Invocation, options: ConfigOptions): Promise<Outc
   const path = configPath(inv);
   const name = profileName(inv);
 
+  if (options.action === 'profiles') {
+    const names = await listProfiles(inv);
+    if (out.json) out.jsonDoc({ profiles: names });
+    else if (names.length) out.data(names.join('\n'));
+    return 'ok';
+  }
+
+  // A mistyped --profile never makes a profile: that takes `set --create`.
+  const create = options.action === 'set' && options.create && !(await profileExists(inv, name));
+  if (!create) {
+    await requireProfile(inv, name, options.action === 'set' ? `To create it, add --create: authbridge config set ${options.key} … --profile ${name} --create` : undefined);
+  }
+
   if (options.action === 'set' || options.action === 'unset') {
     const { key } = options;
     const value = options.action === 'set' ? options.value : undefined;
@@ -94,8 +132,11 @@ export async function run(inv: Invocation, options: ConfigOptions): Promise<Outc
       else delete config.profiles[name];
       await writeConfigFile(path, config);
     });
-    if (out.json) out.jsonDoc({ profile: name, key, value: options.action === 'set' ? value : null, file: path });
-    else out.info(options.action === 'set' ? `Set ${key} for profile "${name}" in ${path}.` : `Removed ${key} from profile "${name}".`);
+    if (out.json) out.jsonDoc({ profile: name, key, value: options.action === 'set' ? value : null, file: path, ...(create ? { created: true } : {}) });
+    else {
+      if (create) out.info(`Created profile "${name}".`);
+      out.info(options.action === 'set' ? `Set ${key} for profile "${name}" in ${path}.` : `Removed ${key} from profile "${name}".`);
+    }
     return 'ok';
   }
 

@@ -4,7 +4,7 @@ import type { Outcome } from '../errors.js';
 import { decodeToken, TIME_CLAIMS } from '../jwt/decode.js';
 import { renderDecoded } from '../output/decode.js';
 import { createOutput } from '../output/output.js';
-import { tokenArgument } from './input.js';
+import { pastedToken } from './input.js';
 import type { Invocation, ParseInput } from './invocation.js';
 
 export interface DecodeOptions {
@@ -26,7 +26,7 @@ export function parse({ args }: ParseInput): DecodeOptions {
 
 export async function run({ ctx, global }: Invocation, options: DecodeOptions): Promise<Outcome> {
   const out = createOutput(ctx, global);
-  const decoded = decodeToken(await tokenArgument(ctx, options.token));
+  const decoded = decodeToken(await pastedToken(ctx, options.token));
   if (out.json) {
     out.jsonDoc(decoded);
   } else {

@@ -47,6 +47,8 @@ export async function run(inv: Invocation, { headless, keep, loginTimeoutSeconds
   const style = stderrStyle(ctx, global);
   const spinner = createSpinner(ctx.stderr);
   const say = (text: string) => out.info(indent(text));
+  /** With --keep, the variables the user was told to export: the end says to unset them. */
+  let exported: string[] = [];
 
   const talk: DemoTalk = {
     started: (info) => out.info(renderDemoStart(info, style)),
@@ -68,12 +70,13 @@ export async function run(inv: Invocation, { headless, keep, loginTimeoutSeconds
       say(renderLogout(doc, false, style));
       if (doc.revoked.broker) say(`${style.green('✓')} Ended the broker session (RFC 7009 at the broker): its token is no longer active.`);
     },
-    failed: (name) => out.info(renderDemoFailed(name, style)),
+    failed: (name, err) => out.info(renderDemoFailed(name, err, style)),
     keeping: (summary) => {
+      exported = Object.keys(summary.keep?.env ?? {});
       out.info(renderKeep(summary, style));
       if (out.json) out.jsonDoc(summary);
     },
-    stopped: (outcome, dir) => out.info(renderDemoEnd(outcome, dir, style)),
+    stopped: (outcome, dir) => out.info(renderDemoEnd(outcome, dir, style, exported)),
   };
 
   // The demo's IdP (oidc-provider) and broker (fastify, SQLite) load only when it runs, not for

@@ -1,5 +1,5 @@
 /** `doctor`: checks a profile end to end and says what to fix (flows/doctor.ts). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadProfile, type ProfileOverrides } from '../config/profile.js';
 import { resolvePaths } from '../context.js';
 import { UsageError, exitCode, type Outcome } from '../errors.js';
@@ -9,7 +9,7 @@ import { createOutput } from '../output/output.js';
 import { idpFlags, profileOverrides } from './flags.js';
 import { parseMoment, seconds } from './input.js';
 import { optString, type Invocation, type ParseInput } from './invocation.js';
-import { configPath, profileName } from './profile.js';
+import { configPath, profileName, requireProfile } from './profile.js';
 
 export interface DoctorOptions {
   /** `--now`: this machine's time as TIME (ms since the epoch). */
@@ -35,7 +35,7 @@ export function define(cmd: Command): Command {
     .option('--port <port>', 'the loopback port login would use (default: the profile\'s redirectPort, else a free one)')
     .option('--broker-url <url>', "the broker's base URL (env AUTHBRIDGE_BROKER_URL)")
     .option('--now <time>', "judge the clock as if this machine's time were TIME (ISO-8601 or epoch seconds)")
-    .option('--timeout <seconds>', 'time limit for each HTTP request', '10')
+    .addOption(new Option('--timeout <seconds>', 'time limit for each HTTP request').default(10))
     .addHelpText('after', '\nExamples:\n  authbridge doctor\n  authbridge doctor --profile work --json\n  authbridge doctor --issuer https://idp.example.com --client-id my-cli');
 }
 
@@ -59,6 +59,8 @@ export function parse({ opts }: ParseInput): DoctorOptions {
 export async function run(inv: Invocation, options: DoctorOptions): Promise<Outcome> {
   const { ctx, global } = inv;
   const out = createOutput(ctx, global);
+  // A mistyped profile is named at once, unless the issuer given here makes it a new one to check.
+  if (!options.profile.issuer && !ctx.env.AUTHBRIDGE_ISSUER) await requireProfile(inv);
   const report = await doctorFlow({
     profileName: profileName(inv),
     // The config file's warnings become the `config` check's verdict rather than a stderr line.

@@ -1,5 +1,5 @@
 /** `exchange`: the cached IdP token (or `--subject-token`) for the broker's own (RFC 8693 or Synerise). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ProfileOverrides } from '../config/profile.js';
 import type { Outcome } from '../errors.js';
 import { exchangeFlow, type ExchangeOutcome } from '../flows/exchange.js';
@@ -31,7 +31,7 @@ export function define(cmd: Command): Command {
     .option('--subject-token <token>', 'exchange this token instead of the cached one')
     .option('--scope <scope>', 'scope to ask the broker for')
     .option('--resource <uri>', 'resource to ask the broker for')
-    .option('--timeout <seconds>', 'time limit for each HTTP request', '30')
+    .addOption(new Option('--timeout <seconds>', 'time limit for each HTTP request').default(30))
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge exchange --broker-url https://broker.example.com --broker-client-id cli\n' +
@@ -52,7 +52,8 @@ export function parse({ opts }: ParseInput): ExchangeOptions {
 /** Runs the exchange for `exchange` and `login --exchange`. */
 export async function runExchange(inv: Invocation, options: ExchangeOptions, out: Output): Promise<ExchangeOutcome> {
   const { ctx } = inv;
-  const profile = await loadProfile(inv, options.profile);
+  // `--subject-token` with a broker on the command line needs no profile of its own yet.
+  const profile = await loadProfile(inv, options.profile, undefined, { allowNew: (p) => Boolean(options.subjectToken && p.broker?.url) });
   const cache = tokenCache(inv);
   const trace = out.verbose ? out.trace : undefined;
   return exchangeFlow({

@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { UsageError, describeError } from '../errors.js';
+import { normalizeTokenInput } from '../jwt/parse.js';
 
 /** The most a token argument read from stdin may be; more is not a token. */
 const MAX_STDIN_BYTES = 8 * 1024 * 1024;
@@ -34,11 +35,22 @@ export async function tokenArgument(ctx: Context, arg: string | undefined): Prom
   return readStdin(ctx);
 }
 
-/** Parses a non-negative number of seconds given to `flag`. */
+/**
+ * The TOKEN argument as people paste it (quotes, `Authorization: Bearer …`, a JSON string, a
+ * redirect URL's `#id_token=…`): see jwt/parse.ts `normalizeTokenInput`.
+ * @throws UsageError when there is nothing to read; TokenRejectedError naming what was pasted
+ *   when it holds no one token.
+ */
+export async function pastedToken(ctx: Context, arg: string | undefined): Promise<string> {
+  return normalizeTokenInput(await tokenArgument(ctx, arg));
+}
+
+/** Parses a non-negative number of seconds given to `flag` (a default is already a number). */
 export function seconds(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < 0) {
+  const given = typeof value === 'number' || (typeof value === 'string' && value.trim() !== '');
+  if (!given || !Number.isFinite(n) || n < 0) {
     throw new UsageError(`${flag} must be a non-negative number of seconds, got "${String(value)}"`);
   }
   return n;

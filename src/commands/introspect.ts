@@ -6,6 +6,7 @@ import { introspectFlow } from '../flows/introspect.js';
 import { createOutput } from '../output/output.js';
 import { renderIntrospection } from '../output/session.js';
 import { brokerClientFlags, idpFlags, profileOverrides } from './flags.js';
+import { normalizeTokenInput } from '../jwt/parse.js';
 import { readStdin } from './input.js';
 import { optChoice, optFlag, type Invocation, type ParseInput } from './invocation.js';
 import { loadProfile, tokenCache } from './profile.js';
@@ -47,8 +48,9 @@ export function parse({ args, opts }: ParseInput): IntrospectOptions {
 export async function run(inv: Invocation, options: IntrospectOptions): Promise<Outcome> {
   const { ctx, global } = inv;
   const out = createOutput(ctx, global);
-  const token = options.token === '-' ? await readStdin(ctx) : options.token;
-  const profile = await loadProfile(inv, options.profile);
+  const token = options.token === undefined ? undefined : normalizeTokenInput(options.token === '-' ? await readStdin(ctx) : options.token);
+  // A TOKEN given with the IdP on the command line needs no profile of its own.
+  const profile = await loadProfile(inv, options.profile, undefined, { allowNew: (p) => Boolean(token !== undefined && p.issuer && p.clientId) });
   const result = await introspectFlow({
     ctx,
     profile,

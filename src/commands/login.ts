@@ -1,7 +1,7 @@
 /** `login`: Authorization Code + PKCE through the browser and a 127.0.0.1 loopback server. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ProfileOverrides } from '../config/profile.js';
-import type { Outcome } from '../errors.js';
+import { isAuthbridgeError, withHint, type Outcome } from '../errors.js';
 import type { ExchangeOutcome } from '../flows/exchange.js';
 import { DEFAULT_LOGIN_TIMEOUT_S, loginFlow } from '../flows/login.js';
 import { createOutput } from '../output/output.js';
@@ -39,7 +39,7 @@ export function define(cmd: Command): Command {
     .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email offline_access)')
     .option('--port <port>', 'loopback port for the redirect URI (default: a free one; profile redirectPort)')
     .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
-    .option('--timeout <seconds>', 'how long to wait for the browser to come back', '300')
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the browser to come back').default(DEFAULT_LOGIN_TIMEOUT_S))
     .option('--exchange', "exchange the new IdP token with the profile's broker right after")
     .addHelpText(
       'after',
@@ -61,7 +61,8 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
   const { ctx, global } = inv;
   const out = createOutput(ctx, global);
   const err = stderrStyle(ctx, global);
-  const profile = await loadProfile(inv, options.profile);
+  // A new profile is made by signing in with the IdP given on the command line or in env.
+  const profile = await loadProfile(inv, options.profile, undefined, { allowNew: (p) => Boolean(p.issuer && p.clientId) });
   const spinner = createSpinner(ctx.stderr);
   // PKCE S256, state and nonce: oidc/client.ts `authorizationRequest`; the loopback server and its
   // Host check: loopback/server.ts; both driven by flows/login.ts.
@@ -95,7 +96,13 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
   if (options.exchange) {
     const { runExchange } = await import('./exchange.js');
     // The IdP's own requests' time limit applies (AUTHBRIDGE_HTTP_TIMEOUT), not exchange's --timeout.
-    exchanged = await runExchange(inv, { profile: options.profile }, out);
+    exchanged = await runExchange(inv, { profile: options.profile }, out).catch((error: unknown) => {
+      if (!isAuthbridgeError(error) || error.exitClass === 'interrupted') throw error;
+      // The sign-in itself worked and is cached: a retry needs no browser.
+      const retry = profile.name === 'default' ? 'authbridge exchange' : `authbridge exchange --profile ${profile.name}`;
+      const flags = Object.keys(options.profile).some((field) => field.startsWith('broker.')) ? ' (with the same --broker-* flags)' : '';
+      throw withHint(error, `You are signed in at the IdP (the session is cached): \`${retry}\`${flags} retries the exchange without the browser.`);
+    });
     if (!out.json) out.info(renderExchange(exchanged, ctx.now(), out.style));
   }
   if (out.json) {

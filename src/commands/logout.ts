@@ -5,9 +5,9 @@ import { logoutFlow } from '../flows/logout.js';
 import { createOutput } from '../output/output.js';
 import { renderLogout, stderrStyle } from '../output/session.js';
 import type { ProfileOverrides } from '../config/profile.js';
-import { idpFlags, profileOverrides } from './flags.js';
+import { brokerClientFlags, idpFlags, profileOverrides } from './flags.js';
 import { optFlag, type Invocation, type ParseInput } from './invocation.js';
-import { loadProfile, profileName, tokenCache } from './profile.js';
+import { loadProfile, profileName, requireProfile, tokenCache } from './profile.js';
 
 export interface LogoutOptions {
   /** Only remove the tokens from the cache. */
@@ -18,10 +18,15 @@ export interface LogoutOptions {
 }
 
 export function define(cmd: Command): Command {
-  return idpFlags(
-    cmd
-      .summary('remove the cached tokens and revoke them at the IdP')
-      .description('Remove the profile\'s tokens from the cache, then revoke them at the IdP (RFC 7009, refresh token first). Remote failures are warnings.'),
+  return brokerClientFlags(
+    idpFlags(
+      cmd
+        .summary('remove the cached tokens and revoke them at the IdP')
+        .description(
+          "Remove the profile's tokens from the cache, then revoke them at the IdP (RFC 7009, refresh token first) and end the broker " +
+            'session (as the client it was issued to; --broker-* flags for a confidential client not in the config). Remote failures are warnings.',
+        ),
+    ),
   )
     .option('--local', 'only remove them from the cache')
     .option('--all', 'every profile in the cache')
@@ -37,6 +42,7 @@ export async function run(inv: Invocation, options: LogoutOptions): Promise<Outc
   const out = createOutput(ctx, global);
   const cache = tokenCache(inv);
   const { all, local } = options;
+  if (!all) await requireProfile(inv);
   const names = all ? await cache.profiles() : [profileName(inv)];
   const results = await logoutFlow({
     ctx,

@@ -9,6 +9,7 @@ import { PROFILE_NAME, type Profile } from '../config/types.js';
 import { resolvePaths } from '../context.js';
 import { UsageError } from '../errors.js';
 import { safeText } from '../util/safe-text.js';
+import { didYouMean } from '../util/suggest.js';
 import type { Invocation } from './invocation.js';
 
 type Inv = Pick<Invocation, 'ctx' | 'global'>;
@@ -49,9 +50,49 @@ export function readConfig(inv: Inv): Promise<ConfigFile> {
   return readConfigFile(configPath(inv), { warn: configWarn(inv) });
 }
 
-/** The profile `name` (default: the active one) with the command line's `overrides`. */
-export function loadProfile(inv: Inv, overrides?: ProfileOverrides, name = profileName(inv)): Promise<Profile> {
-  return resolveProfile({ env: inv.ctx.env, configFile: configPath(inv), name, overrides, warn: configWarn(inv) });
+export interface LoadProfileOptions {
+  /**
+   * Whether a profile that exists nowhere yet may be used, as resolved from flags and env alone
+   * (`login --issuer … --client-id …` creates it by signing in). Default: never.
+   */
+  allowNew?: (profile: Profile) => boolean;
+}
+
+/**
+ * The profile `name` (default: the active one) with the command line's `overrides`.
+ * @throws UsageError "profile 'nope' not found (profiles: …)" for a name that is neither
+ *   `default`, in the config file nor in the token cache (unless `options.allowNew` says yes).
+ */
+export async function loadProfile(inv: Inv, overrides?: ProfileOverrides, name = profileName(inv), options: LoadProfileOptions = {}): Promise<Profile> {
+  const profile = await resolveProfile({ env: inv.ctx.env, configFile: configPath(inv), name, overrides, warn: configWarn(inv) });
+  if (!options.allowNew?.(profile)) await requireProfile(inv, name);
+  return profile;
+}
+
+/** Whether the profile `name` exists: `default` always; else in the config file or the token cache. */
+export async function profileExists(inv: Inv, name: string): Promise<boolean> {
+  if (name === 'default') return true;
+  return (await listProfiles(inv)).includes(name);
+}
+
+/**
+ * Refuses a profile that exists nowhere: a mistyped `--profile` or AUTHBRIDGE_PROFILE would
+ * otherwise read as "not signed in", or `config set` would create it silently.
+ * @throws UsageError `profile 'nope' not found (profiles: default, work)`, its hint the closest
+ *   name, where the name came from, and `howToCreate`.
+ */
+export async function requireProfile(inv: Inv, name = profileName(inv), howToCreate = `To create it: authbridge config set issuer URL --profile ${name} --create`): Promise<void> {
+  if (name === 'default') return;
+  const names = await listProfiles(inv);
+  if (names.includes(name)) return;
+  const known = names.includes('default') ? names : ['default', ...names];
+  const fromEnv = inv.global.profile === undefined && inv.ctx.env.AUTHBRIDGE_PROFILE === name;
+  const hint = [
+    didYouMean(name, known, (n) => `'${n}'`),
+    fromEnv ? 'The name comes from AUTHBRIDGE_PROFILE.' : undefined,
+    howToCreate,
+  ];
+  throw new UsageError(`profile '${name}' not found (profiles: ${known.join(', ')})`, { hint: hint.filter(Boolean).join(' ') });
 }
 
 /** The token cache (AUTHBRIDGE_CACHE_DIR, else `$XDG_CACHE_HOME/authbridge`); warnings go to stderr. */

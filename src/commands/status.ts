@@ -5,7 +5,7 @@ import { statusFlow } from '../flows/status.js';
 import { createOutput } from '../output/output.js';
 import { renderStatus } from '../output/session.js';
 import { optFlag, type Invocation, type ParseInput } from './invocation.js';
-import { listProfiles, loadProfile, profileName, readConfig, tokenCache } from './profile.js';
+import { listProfiles, loadProfile, profileName, readConfig, requireProfile, tokenCache } from './profile.js';
 
 export interface StatusOptions {
   /** Every profile in the config file and the cache. */
@@ -31,7 +31,10 @@ export async function run(inv: Invocation, { all, check }: StatusOptions): Promi
   const { ctx, global } = inv;
   const out = createOutput(ctx, global);
   // Offline status needs only the cache, but a broken config file is still reported (exit 2).
-  if (!all) await readConfig(inv);
+  if (!all) {
+    await readConfig(inv);
+    await requireProfile(inv);
+  }
   const names = all ? await listProfiles(inv) : [profileName(inv)];
   const statuses = await statusFlow({
     ctx,

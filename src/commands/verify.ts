@@ -1,9 +1,10 @@
 /** `verify [TOKEN|-]`: full verification of a JWT, every check reported; `--batch` for many. */
 import { Option, type Command } from 'commander';
-import { UsageError, type Outcome } from '../errors.js';
+import { TokenRejectedError, UsageError, type Outcome } from '../errors.js';
 import { verifySignatureSync } from '../jwt/jws.js';
 import { resolveKeySet } from '../jwt/key-source.js';
-import { validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
+import { normalizeTokenInput } from '../jwt/parse.js';
+import { malformedResult, validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
 import { createOutput } from '../output/output.js';
 import { renderVerifyResult } from '../output/verify.js';
 import { collect } from './flags.js';
@@ -49,14 +50,14 @@ export function define(cmd: Command): Command {
     .option('--jwks <file>', 'use keys from a local JWKS file (offline)')
     .option('--secret <secret>', 'shared secret: the only way HS256/384/512 are accepted')
     .option('--algorithms <list>', 'comma-separated allow-list (default: what the key set allows)')
-    .option('--clock-tolerance <seconds>', 'leeway for exp/nbf/iat', '0')
+    .addOption(new Option('--clock-tolerance <seconds>', 'leeway for exp/nbf/iat').default(0))
     .option('--now <time>', 'judge the token as of this moment (ISO-8601 or epoch seconds)')
     .option('--max-age <seconds>', 'reject if auth_time (else iat) is older')
     .option('--nonce <value>', 'expected nonce')
     .option('--claim <name=value>', 'expected claim value, repeatable', collect)
     .addOption(new Option('--type <type>', 'token type expectations').choices(['id', 'access']))
     .option('--batch', 'one token a line on stdin, NDJSON results in input order')
-    .option('--timeout <seconds>', 'time limit for each HTTP request', '10')
+    .addOption(new Option('--timeout <seconds>', 'time limit for each HTTP request').default(10))
     .option('--allow-insecure-http', 'development only: fetch keys over plain http from a host other than this machine (warned about)')
     .addHelpText(
       'after',
@@ -144,7 +145,17 @@ export async function run(inv: Invocation, o: VerifyCommandOptions): Promise<Out
     return summary.valid === summary.total ? 'ok' : 'token_rejected';
   }
   // One token, nothing else to do meanwhile: checked on this thread, libuv's pool never started.
-  const result = await verifyJwt(await tokenArgument(ctx, o.token), { ...verifyOptions, checkSignature: verifySignatureSync });
+  // Pasted forms (quotes, `Authorization: Bearer`, a redirect URL) are unwrapped; what holds no
+  // token fails the format check with what it is.
+  let token: string | undefined;
+  let notAToken = '';
+  try {
+    token = normalizeTokenInput(await tokenArgument(ctx, o.token));
+  } catch (err) {
+    if (!(err instanceof TokenRejectedError)) throw err;
+    notAToken = err.message.replace(/^could not decode token: /, '');
+  }
+  const result = token === undefined ? malformedResult(notAToken) : await verifyJwt(token, { ...verifyOptions, checkSignature: verifySignatureSync });
   if (out.json) out.jsonDoc(result);
   else out.data(renderVerifyResult(result, out.style));
   return result.valid ? 'ok' : 'token_rejected';

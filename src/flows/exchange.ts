@@ -140,6 +140,7 @@ export async function exchangeFlow(input: ExchangeInput): Promise<ExchangeOutcom
     session = {
       url: settings.url,
       issuer: broker.issuer,
+      client_id: settings.clientId,
       access_token: answer.access_token,
       expires_at: typeof payload.exp === 'number' ? payload.exp * 1000 : ctx.now() + (answer.expires_in ?? 0) * 1000,
       subject: String(payload.sub ?? ''),

@@ -14,6 +14,12 @@ import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './sessio
 
 export const DEFAULT_LOGIN_TIMEOUT_S = 300;
 
+/**
+ * Seconds of silence from the browser after which login says what usually causes it: an IdP
+ * that refuses the client id or the redirect URI shows its error page and never redirects back.
+ */
+export const NOTHING_BACK_WARNING_S = 30;
+
 /** How the flow talks to the user (stderr); the command decides the looks. */
 export interface LoginTalk {
   /** A line of progress. */
@@ -35,6 +41,8 @@ export interface LoginInput extends FlowIo {
   timeoutSeconds?: number;
   /** `--no-browser`: print the URL, and read a pasted redirect URL from stdin. */
   noBrowser?: boolean;
+  /** Seconds without any request from the browser before the "nothing came back" warning. Default 30. */
+  nothingBackAfterSeconds?: number;
 }
 
 export interface LoginResult {
@@ -78,12 +86,16 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
     controller.abort(new InterruptedError(`login interrupted (${signal})`, { hint: 'Nothing was cached.' }));
   });
   let stopReading: (() => void) | undefined;
+  /** Whether the browser has come back at all (any request to the loopback server). */
+  let heard = false;
+  let nothingBack: NodeJS.Timeout | undefined;
   try {
     const request = await idp.authorizationRequest({ redirectUri: server.redirectUri, scopes: profile.scopes });
     let claims: Record<string, unknown> = {};
     const session = server.waitForCallback(
       request.state,
       async (callbackUrl) => {
+        heard = true;
         const tokens = await idp.exchangeCode(callbackUrl, request);
         if (tokens.id_token) {
           claims = await verifyIdToken(input, idp, tokens.id_token, { nonce: request.nonce });
@@ -122,7 +134,10 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
       {
         signal: controller.signal,
         // Browsers ask for /favicon.ico on their own: another path is only worth a --verbose line.
-        onRefused: (why) => (why === 'wrong_path' ? input.trace?.(REFUSED_MESSAGES[why]) : talk.warn(REFUSED_MESSAGES[why])),
+        onRefused: (why) => {
+          heard = true;
+          return why === 'wrong_path' ? input.trace?.(REFUSED_MESSAGES[why]) : talk.warn(REFUSED_MESSAGES[why]);
+        },
       },
     );
     session.catch(() => {});
@@ -140,15 +155,32 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
       }
     }
     talk.waiting(true);
+    nothingBack = setTimeout(() => {
+      if (heard) return;
+      talk.waiting(false);
+      talk.warn(nothingBackWarning(clientId, server.redirectUri));
+      talk.waiting(true);
+    }, (input.nothingBackAfterSeconds ?? NOTHING_BACK_WARNING_S) * 1000);
     const result = await session;
     return { session: result, claims };
   } finally {
+    clearTimeout(nothingBack);
     talk.waiting(false);
     stopReading?.();
     clearTimeout(timer);
     removeInterrupt();
     await server.close();
   }
+}
+
+/** What to check when the browser never comes back: the IdP is showing an error page. */
+function nothingBackWarning(clientId: string, redirectUri: string): string {
+  const port = new URL(redirectUri).port;
+  return (
+    'nothing has come back from the browser yet. If the IdP shows an error page, the usual causes are the client id ' +
+    `("${clientId}": is it registered at this IdP?) and the redirect URI (the client must allow http://127.0.0.1/callback ` +
+    `with any port, RFC 8252, or exactly ${redirectUri} for port ${port}). Still waiting; Ctrl-C to stop.`
+  );
 }
 
 /** `--no-browser`: each line on stdin may be the URL the browser was redirected to. */

@@ -6,8 +6,8 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { describeError, oauthErrorOf } from '../errors.js';
-import { openBroker, openIdp, type FlowIo } from './session.js';
+import { UsageError, describeError, oauthErrorOf } from '../errors.js';
+import { openBroker, openIdp, sameBroker, type FlowIo } from './session.js';
 
 /** One profile's outcome, exactly as `logout --json` prints it. */
 export interface LogoutDocument {
@@ -67,13 +67,18 @@ async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings:
 async function endBrokerSession(input: LogoutInput, session: CachedSession, warnings: string[]): Promise<boolean> {
   const broker = session.broker;
   if (!broker) return false;
+  let profile: Profile | undefined;
   try {
-    const profile = await input.loadProfile(session.profile).catch(() => undefined);
-    const client = await openBroker(input, broker.url, profile);
+    profile = await input.loadProfile(session.profile).catch(() => undefined);
+    const client = await openBroker(input, broker.url, profile, broker.client_id);
     await client.revoke(broker.access_token);
     return true;
   } catch (err) {
-    warnings.push(`the broker session at ${broker.url} was not ended: ${describeError(err)}`);
+    // A confidential client's secret is never cached: the session was made with --broker-* flags.
+    const flags = oauthErrorOf(err) === 'invalid_client' || (err instanceof UsageError && !sameBroker(profile?.broker?.url, broker.url))
+      ? ` (give logout the --broker-url, --broker-client-id and --broker-client-secret the session was made with)`
+      : '';
+    warnings.push(`the broker session at ${broker.url} was not ended: ${describeError(err)}${flags}`);
     return false;
   }
 }

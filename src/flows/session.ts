@@ -48,16 +48,22 @@ export async function openIdp(io: FlowIo, settings: IdpSettings): Promise<IdpCli
   return (io.connect ?? oidcConnectors).idp({ ...settings, fetch: ctx.fetch, now: ctx.now, trace, timeoutSeconds: httpTimeoutSeconds(ctx.env) });
 }
 
+/** Whether two broker URLs name the same broker (a trailing slash aside). */
+export function sameBroker(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
 /**
  * Connects to the broker at `url` as the profile's broker client, when the profile's broker is
- * that one (a session cached from another broker is reached without client credentials).
+ * that one; else as `cachedClientId`, the client a cached session was issued to (a session made
+ * with --broker-* flags only), without a secret.
  */
-export async function openBroker(io: FlowIo, url: string, profile: Profile | undefined): Promise<BrokerClient> {
+export async function openBroker(io: FlowIo, url: string, profile: Profile | undefined, cachedClientId?: string): Promise<BrokerClient> {
   const { ctx, trace } = io;
-  const settings = profile?.broker?.url === url ? profile.broker : undefined;
+  const settings = sameBroker(profile?.broker?.url, url) ? profile!.broker : undefined;
   return (io.connect ?? oidcConnectors).broker({
     url,
-    clientId: settings?.clientId,
+    clientId: settings?.clientId ?? cachedClientId,
     clientSecret: settings?.clientSecret,
     fetch: ctx.fetch,
     now: ctx.now,
@@ -168,12 +174,17 @@ export function tokenLive(expiresAt: number | undefined, now: number, marginMs =
   return expiresAt === undefined || expiresAt - marginMs > now;
 }
 
-/** The contract's "signed in": an unexpired access or ID token, and not marked expired by a refused refresh. */
+/**
+ * "Signed in", as `token` sees it (so `status` and `token` agree): an unexpired access token, or
+ * an unexpired ID token with a refresh token to renew the access token; never a session marked
+ * expired by a refused refresh. An expired access token that cannot be refreshed is not signed
+ * in, even while the ID token lives: `token` could not hand anything out.
+ */
 export function isSignedIn(session: CachedSession | undefined, now: number): boolean {
   if (!session || session.expired) return false;
   const access = session.access_token !== undefined && tokenLive(session.access_token_expires_at, now);
   const id = session.id_token !== undefined && tokenLive(session.id_token_expires_at, now);
-  return access || id;
+  return access || (id && session.refresh_token !== undefined);
 }
 
 /** `authbridge login` with the profile flag when it is not the default. */

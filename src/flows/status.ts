@@ -7,7 +7,7 @@ import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError } from '../errors.js';
 import { isoTime } from '../util/time.js';
-import { isSignedIn, openBroker, openIdp, tokenLive, type FlowIo } from './session.js';
+import { isSignedIn, openBroker, openIdp, sameBroker, tokenLive, type FlowIo } from './session.js';
 
 /** The result of asking the IdP (`--check`). `live` is null when the IdP offers no way to ask. */
 export interface IdpCheck {
@@ -111,13 +111,13 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
 
 /** Whether `openBroker` will connect to the broker at `url` with a client secret (as for introspection). */
 function brokerClientIsConfidential(profile: Profile | undefined, url: string): boolean {
-  return profile?.broker?.url === url && Boolean(profile.broker.clientSecret);
+  return sameBroker(profile?.broker?.url, url) && Boolean(profile!.broker!.clientSecret);
 }
 
 async function checkAtBroker(input: StatusInput, session: CachedSession): Promise<BrokerCheck> {
   const broker = session.broker!;
   const profile = await input.loadProfile(session.profile).catch(() => undefined);
-  const client = await openBroker(input, broker.url, profile);
+  const client = await openBroker(input, broker.url, profile, broker.client_id);
   if (!brokerClientIsConfidential(profile, broker.url)) {
     try {
       await client.userinfo(broker.access_token, broker.subject);

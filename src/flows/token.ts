@@ -26,11 +26,11 @@ export interface TokenResult {
   expiresAt?: number;
 }
 
-function usable(session: CachedSession, type: 'access' | 'id', now: number): { token: string; expiresAt?: number } | undefined {
+function usable(session: CachedSession, type: 'access' | 'id', now: number, marginMs = REFRESH_MARGIN_MS): { token: string; expiresAt?: number } | undefined {
   if (session.expired) return undefined;
   const token = type === 'access' ? session.access_token : session.id_token;
   const expiresAt = type === 'access' ? session.access_token_expires_at : session.id_token_expires_at;
-  return token && tokenLive(expiresAt, now, REFRESH_MARGIN_MS) ? { token, expiresAt } : undefined;
+  return token && tokenLive(expiresAt, now, marginMs) ? { token, expiresAt } : undefined;
 }
 
 /**
@@ -71,7 +71,12 @@ export async function tokenFlow(input: TokenInput): Promise<TokenResult> {
   const cached = usable(session, type, now);
   if (cached) return { ...cached, refreshed: false };
   if (session.expired) throw notSignedIn('the session expired');
-  if (!session.refresh_token) throw notSignedIn(`the ${type === 'id' ? 'ID' : 'access'} token expired and no refresh token is held`);
+  if (!session.refresh_token) {
+    // Nothing to renew it with: a token in its last seconds is still the one `status` calls signed in.
+    const last = usable(session, type, now, 0);
+    if (last) return { ...last, refreshed: false };
+    throw notSignedIn(`the ${type === 'id' ? 'ID' : 'access'} token expired and no refresh token is held`);
+  }
   let refreshed: CachedSession;
   try {
     refreshed = await refreshFlow({ ...input, stillFresh: (s) => usable(s, type, ctx.now()) !== undefined });

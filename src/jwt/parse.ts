@@ -30,10 +30,94 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export const NOT_A_JWT = 'not a JWT (opaque token?)';
 
-/** Strips surrounding whitespace and a leading `Bearer ` (any case) from pasted input. */
-export function normalizeTokenInput(input: string): string {
+/** Strips surrounding whitespace and a leading `Bearer ` (any case): what every parser accepts. */
+function stripBearer(input: string): string {
   let token = input.trim();
   if (/^bearer\s+/i.test(token)) token = token.replace(/^bearer\s+/i, '').trim();
+  return token;
+}
+
+/** A compact JWS/JWE, or any token made of base64url segments: nothing of it is ever rewritten. */
+const PLAIN_TOKEN = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*$/;
+/** The parameters of a redirect URL (or a fragment, a query) that carry a token. */
+const TOKEN_PARAMS = ['id_token', 'access_token'] as const;
+/** The fields of a JSON object (a token response) that carry a token. */
+const TOKEN_FIELDS = ['access_token', 'id_token', 'refresh_token', 'token'];
+
+function notAToken(what: string): never {
+  throw new TokenRejectedError(`could not decode token: ${NOT_A_JWT}: ${what}`);
+}
+
+/** A redirect URL, a fragment (`#id_token=…&state=…`) or a query, reduced to its one token. */
+function tokenFromParams(text: string): string {
+  const params = new URLSearchParams();
+  const hash = text.indexOf('#');
+  const query = text.indexOf('?');
+  const parts = [hash >= 0 ? text.slice(hash + 1) : '', query >= 0 ? text.slice(query + 1, hash > query ? hash : undefined) : ''];
+  if (hash < 0 && query < 0) parts.push(text);
+  for (const part of parts) for (const [key, value] of new URLSearchParams(part)) params.append(key, value);
+  const found = TOKEN_PARAMS.filter((name) => params.get(name));
+  if (found.length === 1) return params.get(found[0]!)!;
+  if (found.length > 1) notAToken(`the URL carries ${found.join(' and ')}: pass one of them`);
+  if (params.has('code')) notAToken('the URL carries an authorization code, not a token (`authbridge login` exchanges codes)');
+  if (params.has('error')) notAToken(`the URL carries an error (${params.get('error')}), not a token`);
+  return notAToken('a URL with no id_token or access_token in it');
+}
+
+/**
+ * A token as people paste it → the token. Accepted around it: whitespace, quotes (`'…'`, `"…"`,
+ * backticks), a JSON string (`"eyJ…"`, escapes decoded), `Bearer `, a header line
+ * `Authorization: Bearer …`, a redirect URL or fragment carrying one token (`#id_token=…&state=…`,
+ * `?access_token=…`), and line breaks inside a token (a mail client's wrapping). A plain token
+ * comes back unchanged. Servers never use this: what they are sent is parsed as it is
+ * ({@link parseToken} takes only whitespace and `Bearer `).
+ * @throws TokenRejectedError naming what was pasted instead: a JSON object (its token fields), a
+ *   URL with several tokens, a code or an error, or none.
+ * @example normalizeTokenInput('Authorization: Bearer "eyJ…"') // 'eyJ…'
+ */
+export function normalizeTokenInput(input: string): string {
+  let token = input.trim();
+  if (PLAIN_TOKEN.test(token)) return token;
+  // Each wrapper peeled reveals the next (`'Authorization: Bearer "eyJ…"'`); a few rounds at most.
+  for (let round = 0; round < 8; round++) {
+    const before = token;
+    const first = token[0];
+    if (token.length >= 2 && (first === '"' || first === "'" || first === '`') && token.endsWith(first)) {
+      let unquoted = token.slice(1, -1);
+      if (first === '"') {
+        try {
+          unquoted = JSON.parse(token) as string;
+        } catch {
+          // Not JSON: plain double quotes.
+        }
+      }
+      token = unquoted.trim();
+    } else if (first === '{') {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(token);
+      } catch {
+        break;
+      }
+      const fields = doc !== null && typeof doc === 'object' ? TOKEN_FIELDS.filter((f) => typeof (doc as Record<string, unknown>)[f] === 'string') : [];
+      notAToken(
+        fields.length
+          ? `a JSON object with ${fields.join(', ')} (a token response?): pass one of them, e.g. jq -r .${fields.includes('id_token') ? 'id_token' : fields[0]}`
+          : 'a JSON object',
+      );
+    } else if (/^authorization\s*:/i.test(token)) {
+      token = token.replace(/^authorization\s*:/i, '').trim();
+    } else if (/^bearer\s+/i.test(token)) {
+      token = token.replace(/^bearer\s+/i, '').trim();
+    } else if (first === '#' || first === '?' || /^https?:\/\//i.test(token) || /(?:^|&)(?:id_token|access_token)=/.test(token)) {
+      token = tokenFromParams(token).trim();
+    } else if (/^[A-Za-z0-9_.\s-]+$/.test(token) && /\s/.test(token)) {
+      const joined = token.replace(/\s+/g, '');
+      const dots = joined.split('.').length - 1;
+      if (dots === 2 || dots === 4) token = joined;
+    }
+    if (token === before || PLAIN_TOKEN.test(token)) break;
+  }
   return token;
 }
 
@@ -65,7 +149,7 @@ function reject(why: string): never {
  * @throws TokenRejectedError when the input is not a JWT.
  */
 export function parseToken(input: string): ParsedToken {
-  const compact = normalizeTokenInput(input);
+  const compact = stripBearer(input);
   if (compact === '') reject('empty input');
   const parts = compact.split('.');
   if (parts.length !== 3 && parts.length !== 5) reject(NOT_A_JWT);

@@ -102,6 +102,11 @@ function finish(outcomes: Outcome[], header: JsonObject | null, payload: JsonObj
   };
 }
 
+/** The result for input that is no token at all: one failed `format` check saying what it is. */
+export function malformedResult(detail: string): VerifyResult {
+  return finish([fail('format', 'malformed', detail)], null, null);
+}
+
 /** `expired (expiry: expired 2026-… (1h ago))`: why a result is not valid, for one-line errors. */
 export function failureSummary(result: VerifyResult): string {
   const failed = result.checks.find((c) => !c.ok);

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UsageError, describeError } from '../errors.js';
+import { UsageError, describeError, isAuthbridgeError } from '../errors.js';
 import { failurePage, successPage } from './pages.js';
 
 export const CALLBACK_PATH = '/callback';
@@ -138,7 +138,10 @@ export class LoopbackServer {
       this.phase = 'done';
       return {
         status: 400,
-        html: failurePage(err instanceof Error ? err.message : String(err)),
+        html: failurePage(
+          err instanceof Error ? err.message : String(err),
+          isAuthbridgeError(err) && err.hint ? `What next: ${err.hint} Then run \`authbridge login\` again.` : undefined,
+        ),
         settle: () => waiter.reject(err),
       };
     }

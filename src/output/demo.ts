@@ -1,6 +1,7 @@
 /** Human views of `authbridge demo`. Tokens never appear here. */
 import type { ChalkInstance } from 'chalk';
 import type { DemoStepName, DemoSummary } from '../demo/run.js';
+import { safeText } from '../util/safe-text.js';
 import { keyValues } from './blocks.js';
 
 /** Indents every non-empty line of `text`. */
@@ -39,7 +40,11 @@ export function renderDemoStep(index: number, total: number, name: DemoStepName,
   return `\n${style.bold(`[${index}/${total}]`)} ${style.bold(STEP_TITLES[name](headless))}`;
 }
 
-export function renderDemoFailed(name: DemoStepName, style: ChalkInstance): string {
+/**
+ * The failed step's line, with its reason: said here, in order, before the servers stop (the
+ * contract's `authbridge: …` error line still ends the output).
+ */
+export function renderDemoFailed(name: DemoStepName, err: unknown, style: ChalkInstance): string {
   const what: Record<DemoStepName, string> = {
     login: 'signing in',
     id_token: 'verifying the ID token',
@@ -47,7 +52,8 @@ export function renderDemoFailed(name: DemoStepName, style: ChalkInstance): stri
     status: 'status',
     logout: 'signing out',
   };
-  return indent(`${style.red('✗')} The demo stopped at ${what[name]}:`);
+  const why = safeText(err instanceof Error ? err.message : String(err));
+  return indent(`${style.red('✗')} The demo stopped at ${what[name]}: ${why}`);
 }
 
 /** `--keep`: the environment and the commands to try, while both servers run. */
@@ -70,9 +76,14 @@ export function renderKeep(summary: DemoSummary, style: ChalkInstance): string {
   ].join('\n');
 }
 
-export function renderDemoEnd(outcome: 'done' | 'interrupted' | 'failed', dir: string, style: ChalkInstance): string {
-  if (outcome !== 'done') return `\nStopped both servers and removed ${dir}.`;
-  return `\n${style.green('✓')} ${style.bold('Every step worked.')} Stopped both servers and removed ${dir}.`;
+/**
+ * The last lines: servers stopped, files removed; after `--keep`, the `unset` line for the other
+ * terminal, whose exports now point at nothing.
+ */
+export function renderDemoEnd(outcome: 'done' | 'interrupted' | 'failed', dir: string, style: ChalkInstance, exported: readonly string[] = []): string {
+  const end = outcome === 'done' ? `\n${style.green('✓')} ${style.bold('Every step worked.')} Stopped both servers and removed ${dir}.` : `\nStopped both servers and removed ${dir}.`;
+  if (exported.length === 0) return end;
+  return `${end}\nIn the other terminal, forget the demo's settings:\n\n  unset ${exported.join(' ')}\n`;
 }
 
 /** Single quotes unless the value is plainly safe for a POSIX shell. */

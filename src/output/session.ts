@@ -37,7 +37,7 @@ export function renderStatus(statuses: ProfileStatus[], now: number, style: Chal
         ? `${name}: ${style.red('session expired')}, run \`authbridge login${doc.profile === 'default' ? '' : ` --profile ${doc.profile}`}\``
         : doc.signed_in
           ? `${name}: ${style.green('signed in')} as ${who(session)}`
-          : `${name}: ${style.yellow('not signed in')} (tokens expired${doc.refreshable ? '; `authbridge refresh` may renew them' : ''})`;
+          : `${name}: ${style.yellow('not signed in')} (${doc.refreshable ? 'tokens expired; `authbridge refresh` may renew them' : 'the access token expired and no refresh token is held to renew it'})`;
       const rows: Array<[string, string]> = [['issuer', safeText(session.issuer)]];
       if (session.access_token) rows.push(['access token', expiry(session.access_token_expires_at, now, style)]);
       if (session.id_token) rows.push(['ID token', expiry(session.id_token_expires_at, now, style)]);

@@ -9,7 +9,7 @@ describe('authbridge config', () => {
     const env = isolatedEnv();
     const file = join(env.XDG_CONFIG_HOME!, 'authbridge', 'config.json');
     expect((await runCli(['config', 'set', 'issuer', 'https://idp.example.com'], { env })).code).toBe(0);
-    expect((await runCli(['config', 'set', 'clientId', 'work-cli', '--profile', 'work'], { env })).code).toBe(0);
+    expect((await runCli(['config', 'set', 'clientId', 'work-cli', '--profile', 'work', '--create'], { env })).code).toBe(0);
     expect((await runCli(['config', 'set', 'clientSecret', 's3cret', '--profile', 'work'], { env })).code).toBe(0);
     expect((await runCli(['config', 'set', 'broker.url', 'https://broker.example.com'], { env })).code).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -61,7 +61,7 @@ describe('authbridge config', () => {
   it('loses no profile when 12 `config set` run in parallel', async () => {
     const env = isolatedEnv(mkdtempSync(join(tmpdir(), 'ab-par-')));
     await Promise.all(
-      Array.from({ length: 12 }, (_, i) => runCli(['config', 'set', 'clientId', `client-${i}`, '--profile', `p${i}`], { env })),
+      Array.from({ length: 12 }, (_, i) => runCli(['config', 'set', 'clientId', `client-${i}`, '--profile', `p${i}`, '--create'], { env })),
     );
     const config = JSON.parse(readFileSync(join(env.XDG_CONFIG_HOME!, 'authbridge', 'config.json'), 'utf8'));
     expect(Object.keys(config.profiles).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `p${i}`).sort());

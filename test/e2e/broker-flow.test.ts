@@ -153,6 +153,41 @@ describe('a broker session through the CLI', () => {
     expect(result.exchange).toMatchObject({ broker: broker.url, account_status: expect.stringMatching(/^(created|existing)$/) });
   }, 60_000);
 
+  it('login --exchange refused at the broker: exit 5 and the hint that the IdP session is cached; exchange then succeeds without the browser', async () => {
+    const e = env({ AUTHBRIDGE_BROKER_CLIENT_SECRET: 'wrong' });
+    const failed = await cli(['login', '--exchange'], e, 5);
+    expect(failed.stderr).toContain('You are signed in at the IdP (the session is cached): `authbridge exchange` retries the exchange without the browser.');
+    const retried = await cli(['exchange', '--json'], { ...e, AUTHBRIDGE_BROKER_CLIENT_SECRET: 's3cret', BROWSER: '/bin/false' });
+    expect(JSON.parse(retried.stdout)).toMatchObject({ broker: broker.url, account_status: expect.stringMatching(/^(created|existing)$/) });
+  }, 60_000);
+
+  describe('a broker session made with --broker-* flags only (nothing of the broker in config or env)', () => {
+    const flags = () => ['--broker-url', broker.url, '--broker-client-id', 'cli', '--broker-client-secret', 's3cret'];
+    async function flagsOnlySession(): Promise<{ e: Env; token: string }> {
+      const e = idpEnv(idp, isolatedEnv(), { BROWSER: browser.command });
+      await signedIn(e);
+      await cli(['exchange', ...flags()], e);
+      const cached = JSON.parse(readFileSync(cacheFile(e), 'utf8')).broker;
+      expect(cached).toMatchObject({ url: broker.url, client_id: 'cli' });
+      return { e, token: cached.access_token };
+    }
+
+    it('logout with the same flags ends it at the broker', async () => {
+      const { e, token } = await flagsOnlySession();
+      const logout = JSON.parse((await cli(['logout', '--json', ...flags()], e)).stdout);
+      expect(logout).toMatchObject({ removed: true, revoked: { broker: true }, warnings: [] });
+      expect((await introspectAtBroker(broker.url, token)).active).toBe(false);
+    }, 60_000);
+
+    it('logout without them (a confidential client): the warning names the flags to give', async () => {
+      const { e } = await flagsOnlySession();
+      const logout = await cli(['logout'], e);
+      expect(logout.stderr).toMatch(
+        /^warning: the broker session at http:\/\/127\.0\.0\.1:\d+ was not ended: .* \(give logout the --broker-url, --broker-client-id and --broker-client-secret the session was made with\)$/m,
+      );
+    }, 60_000);
+  });
+
   describe('the Synerise-compatible protocol', () => {
     const synerise = (apiKey: string) => env({ AUTHBRIDGE_BROKER_PROTOCOL: 'synerise', AUTHBRIDGE_BROKER_API_KEY: apiKey });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { BIN, isolatedEnv, runCli } from '../helpers/cli.js';
 
 /** The top-level commands as `authbridge --help` lists them. */
 let commands: string[];
@@ -27,6 +27,14 @@ describe('completion', () => {
     expect(result.stderr).toBe('');
     for (const command of commands) expect(result.stdout).toMatch(new RegExp(`(^|[\\s"'(])${command}([\\s:"')]|$)`, 'm'));
     expect(result.stdout).toContain(shell === 'fish' ? '-l issuer' : '--issuer');
+  });
+
+  it.each([
+    ['zsh', ["'1:config:(set get list unset profiles)'", "'2:config:(issuer clientId ", ':value:_authbridge_values config profiles', '(broker\\.protocol) compadd rfc8693 synerise ;;']],
+    ['fish', ["-a 'set get list unset profiles'", "__fish_seen_subcommand_from set get list unset profiles; and not __fish_seen_subcommand_from issuer", "-x -a '(authbridge config profiles 2>/dev/null)'", "-n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from broker.protocol' -a 'rfc8693 synerise'"]],
+  ])('%s: config actions and keys, and profile names asked of authbridge on <TAB>', async (shell, parts) => {
+    const script = (await runCli(['completion', shell])).stdout;
+    for (const part of parts) expect(script).toContain(part);
   });
 
   it('wraps the script in one JSON document with --json', async () => {
@@ -53,13 +61,20 @@ describe('completion', () => {
       expect(syntax.status, syntax.stderr).toBe(0);
     });
 
-    /** What bash would offer for the command line `words` (the last one being completed). */
+    /**
+     * What bash would offer for the command line `words` (the last one being completed); with
+     * `env`, `authbridge` (which the script runs for profile names) is this checkout's CLI.
+     */
     function complete(...words: string[]): string[] {
+      return completeIn(undefined, ...words);
+    }
+    function completeIn(env: Record<string, string> | undefined, ...words: string[]): string[] {
       const array = ['authbridge', ...words].map((w) => `'${w}'`).join(' ');
+      const cli = env ? `authbridge() { '${process.execPath}' '${BIN}' "$@"; }; ` : '';
       const run = spawnSync(
         'bash',
-        ['-c', `source '${script}'; COMP_WORDS=(${array}); COMP_CWORD=${words.length}; _authbridge; printf '%s\\n' "\${COMPREPLY[@]}"`],
-        { encoding: 'utf8' },
+        ['-c', `${cli}source '${script}'; COMP_WORDS=(${array}); COMP_CWORD=${words.length}; _authbridge; printf '%s\\n' "\${COMPREPLY[@]}"`],
+        { encoding: 'utf8', env },
       );
       expect(run.status, run.stderr).toBe(0);
       return run.stdout.split('\n').filter(Boolean).sort();
@@ -76,8 +91,23 @@ describe('completion', () => {
       [['demo', '--h'], ['--headless', '--help']],
       [['completion', ''], ['bash', 'fish', 'zsh']],
       [['login', '--no-b'], ['--no-browser']],
+      [['config', ''], ['get', 'list', 'profiles', 'set', 'unset']],
+      [['config', 'set', 'br'], ['broker.apiKey', 'broker.audience', 'broker.clientId', 'broker.clientSecret', 'broker.protocol', 'broker.subjectTokenType', 'broker.url']],
+      [['-p', 'work', 'config', 'get', 'cl'], ['clientId', 'clientSecret']],
+      [['exchange', '--broker-protocol', ''], ['rfc8693', 'synerise']],
+      [['config', 'set', 'broker.protocol', ''], ['rfc8693', 'synerise']],
+      [['config', 'set', 'broker.subjectTokenType', 'i'], ['id_token']],
+      [['ins'], ['inspect']],
     ])('authbridge %j → %j', (words, expected) => {
       expect(complete(...words)).toEqual(expected);
+    });
+
+    it('-p and --profile complete the profile names there are now (config file and cache)', async () => {
+      const env = isolatedEnv();
+      expect((await runCli(['config', 'set', 'clientId', 'w', '--profile', 'work', '--create'], { env })).code).toBe(0);
+      expect((await runCli(['config', 'set', 'clientId', 's', '--profile', 'staging', '--create'], { env })).code).toBe(0);
+      expect(completeIn(env, '-p', '')).toEqual(['staging', 'work']);
+      expect(completeIn(env, 'status', '--profile', 'w')).toEqual(['work']);
     });
   });
 });

@@ -98,9 +98,10 @@ describe('demo --headless', () => {
 });
 
 describe('demo --headless --keep', () => {
-  it('prints env vars that point the other commands at the running servers, until Ctrl-C (130)', async () => {
+  it('prints env vars that point the other commands at the running servers, until Ctrl-C (130), then the line that unsets them', async () => {
     const { env, home, tmp } = demoEnv();
     const demo = startCli(['demo', '--headless', '--keep'], env, 45_000);
+    let exported: string[] = [];
     try {
       await demo.waitForStderr(/Waiting for Ctrl-C/);
       const exports = parseExports(await demo.waitForStderr(/[\s\S]*/).then((m) => m[0]));
@@ -108,6 +109,7 @@ describe('demo --headless --keep', () => {
         expect.arrayContaining(['AUTHBRIDGE_CONFIG', 'AUTHBRIDGE_CACHE_DIR', 'AUTHBRIDGE_ISSUER', 'AUTHBRIDGE_CLIENT_ID', 'AUTHBRIDGE_BROKER_URL']),
       );
       expect(exports.AUTHBRIDGE_CACHE_DIR!.startsWith(tmp)).toBe(true);
+      exported = Object.keys(exports);
       const stderr = (await demo.waitForStderr(/[\s\S]*/))[0];
       expect(stderr).toMatch(/^ {2}authbridge status --check$/m);
       expect(stderr).toMatch(/^ {2}authbridge token --type broker \| authbridge decode$/m);
@@ -135,6 +137,11 @@ describe('demo --headless --keep', () => {
     const done = await demo.done;
     expect(done.code, done.stderr).toBe(130);
     expect(done.stderr).toMatch(/Stopped both servers and removed /);
+    // At the end, after the servers stopped: every exported variable unset in one line to copy.
+    const unset = /^ {2}unset (.+)$/m.exec(done.stderr);
+    expect(unset?.[1]?.split(' ').sort()).toEqual([...exported].sort());
+    expect(done.stderr.indexOf(unset![0])).toBeGreaterThan(done.stderr.indexOf('Stopped both servers'));
+    expect(done.stderr.slice(done.stderr.indexOf(unset![0]))).not.toMatch(/export /);
     expect(done.stderr).not.toMatch(/\n\s+at /);
     expect(filesUnder(home)).toEqual([]);
     expect(filesUnder(tmp)).toEqual([]);
@@ -207,7 +214,7 @@ describe('demo in a browser', () => {
 });
 
 describe('a step that fails', () => {
-  it('stops the demo with that step\'s exit code, after closing the servers and removing the files', async () => {
+  it('stops the demo with that step\'s exit code, its reason at the step, then closes the servers and removes the files', async () => {
     const ctx = testContext({ now: Date.now() });
     const brokerDown: typeof fetch = async (input, init) =>
       String(input instanceof Request ? input.url : input).endsWith('/oauth/token')
@@ -224,12 +231,22 @@ describe('a step that fails', () => {
     expect(code, err).toBe(3);
     expect(err).toMatch(/✓ Signed in to/);
     expect(err).toMatch(/Token is valid/);
-    expect(err).toMatch(/✗ The demo stopped at the exchange with the broker:/);
     expect(err).toMatch(/^authbridge: could not exchange the token with the broker at http:\/\/127\.0\.0\.1:\d+: .*503/m);
     expect(err).not.toMatch(/\[4\/5\]/);
     const dir = /files +(\S+)/.exec(err)![1]!;
     const issuer = /IdP +(http:\/\/\S+)/.exec(err)![1]!;
-    expect(err).toContain(`Stopped both servers and removed ${dir}.`);
+    // In order: the step, why it failed (right there), the clean-up, the contract's error line last.
+    const lines = err.split('\n').filter((line) => !line.startsWith('broker ') && !/^\s*(GET|POST) /.test(line));
+    const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+    const order = [
+      at(/^\[3\/5\] Exchange/),
+      at(/^ {2}✗ The demo stopped at the exchange with the broker: could not exchange the token with the broker at .*503/),
+      lines.indexOf(`Stopped both servers and removed ${dir}.`),
+      at(/^authbridge: could not exchange/),
+    ];
+    expect(order.every((i) => i >= 0), err).toBe(true);
+    expect(order, err).toEqual([...order].sort((a, b) => a - b));
+    expect(lines.slice(order[3]! + 1).filter(Boolean).length, err).toBeLessThanOrEqual(2);
     expect(existsSync(dir)).toBe(false);
     await expect(fetch(`${issuer}/.well-known/openid-configuration`)).rejects.toThrow();
   }, 90_000);

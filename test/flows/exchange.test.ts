@@ -100,6 +100,8 @@ describe('exchange (RFC 8693)', () => {
     expect(b).toEqual({
       url: broker.url,
       issuer: broker.issuer,
+      // The client it was issued to: `logout` ends the session without the flags that made it.
+      client_id: BROKER_CLIENT.clientId,
       access_token: spy.exchanges[0]!.access_token,
       expires_at: (claimsOf(b.access_token).exp as number) * 1000,
       subject: expect.any(String),

@@ -185,6 +185,8 @@ describe('login', () => {
       const visit = await browser.visit();
       expect(visit.callback?.status).toBe(400);
       expect(visit.callback?.body).toContain('Sign-in failed');
+      // The page says what to do next, not only what went wrong.
+      expect(visit.callback?.body).toMatch(/<p>What next: .*authbridge login.* again/);
       if (before === undefined) expect(cached.exists()).toBe(false);
       else {
         expect(cached.text()).toBe(before);
@@ -274,6 +276,19 @@ describe('login', () => {
       expect(ctx.interruptHandlers()).toBe(0);
       await expectClosed(redirectUri!);
     });
+  });
+
+  it('nothing back after a while: one warning naming the client id and the redirect URI, then the wait goes on to the timeout', async () => {
+    const { talk, input } = setup({ mode: 'record' });
+    const err = await failure(loginFlow(input({ timeoutSeconds: 1, nothingBackAfterSeconds: 0.05 })));
+    const redirectUri = /nobody came back to (\S+) within/.exec(err.message)![1]!;
+    const port = new URL(redirectUri).port;
+    expect(talk.warnings()).toEqual([
+      'nothing has come back from the browser yet. If the IdP shows an error page, the usual causes are the client id ' +
+        `("${idpProfile(idp).clientId}": is it registered at this IdP?) and the redirect URI (the client must allow http://127.0.0.1/callback ` +
+        `with any port, RFC 8252, or exactly ${redirectUri} for port ${port}). Still waiting; Ctrl-C to stop.`,
+    ]);
+    expect(err.message).toBe(`could not sign in: nobody came back to ${redirectUri} within 1 s`);
   });
 
   describe('interrupted', () => {

@@ -11,6 +11,7 @@ import { logoutFlow } from '../../src/flows/logout.js';
 import {
   activeAtBroker,
   activeAtIdp,
+  BROKER_PUBLIC_CLIENT_ID,
   brokerProfile,
   exchangeIn,
   idpProfile,
@@ -110,6 +111,19 @@ describe('logout', () => {
     expect(spy.calls.slice(-2)).toEqual(['broker.connect', 'broker.revoke']);
     expect(await activeAtBroker(broker, brokerToken)).toBe(false);
     expect(cached.exists()).toBe(false);
+  });
+
+  it('ends a broker session made with --broker-* flags only (no broker in the profile): as the cached public client', async () => {
+    const cached = tempCache();
+    const withFlags = brokerProfile(apiIdp, broker, { clientId: BROKER_PUBLIC_CLIENT_ID, clientSecret: undefined });
+    await signIn({ idp: apiIdp, cache: cached.cache, profile: withFlags, login: uniqueUser('logout') });
+    await exchangeIn({ ctx: liveContext(), profile: withFlags, cache: cached.cache });
+    const session = cached.read().broker!;
+    expect(session.client_id).toBe(BROKER_PUBLIC_CLIENT_ID);
+    // logout without the flags: the profile knows nothing of the broker.
+    const { run } = logout(cached, ['default'], { profiles: [idpProfile(apiIdp)] });
+    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: true }, warnings: [] }]);
+    expect(await activeAtBroker(broker, session.access_token)).toBe(false);
   });
 
   describe('remote failures are warnings: the entry is removed all the same', () => {

@@ -103,6 +103,15 @@ describe('status, offline', () => {
     ],
     ['a session marked expired by a refused refresh', ((e) => (e.expired = true)) as Edit, { signed_in: false, refreshable: false }, true],
     ['no refresh token', ((e) => delete e.refresh_token) as Edit, { signed_in: true, refreshable: false }, false],
+    [
+      'an expired access token, a live ID token, no refresh token (`token` exits 4)',
+      ((e) => {
+        e.access_token_expires_at = past();
+        delete e.refresh_token;
+      }) as Edit,
+      { signed_in: false, refreshable: false },
+      false,
+    ],
   ])('%s: signed in and refreshable as the cache says, no one asked, no token in the document', async (_name, edit, expected, expired) => {
     const cached = tempCache();
     await signIn({ idp, cache: cached.cache });
@@ -188,7 +197,7 @@ describe('status --check', () => {
     expect(spy.calls).toEqual(calls);
   });
 
-  it('nothing to ask with (an expired access token, no refresh token): live unknown, the cache\'s word stands', async () => {
+  it('nothing to ask with (an expired access token, no refresh token): live unknown, not signed in (as `token` would say)', async () => {
     const cached = tempCache();
     await signIn({ idp, cache: cached.cache });
     await editEntry(cached.cache, 'default', (e) => {
@@ -197,7 +206,7 @@ describe('status --check', () => {
     });
     const [result] = await status(cached, ['default'], true).run();
     expect(result!.document).toMatchObject({
-      signed_in: true,
+      signed_in: false,
       check: { idp: { live: null, method: null, detail: 'no unexpired access token for userinfo and no refresh token to introspect' } },
     });
   });

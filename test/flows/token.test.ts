@@ -95,6 +95,18 @@ describe('token', () => {
     if (type === 'access') expect(after.access_token).not.toBe(session.access_token);
   });
 
+  it('no refresh token, an access token in its last seconds: that token (status calls it signed in, so token hands it out)', async () => {
+    const { cached, token } = await signedIn();
+    await editEntry(cached.cache, 'default', (e) => {
+      e.access_token_expires_at = Date.now() + REFRESH_MARGIN_MS - 5000;
+      delete e.refresh_token;
+    });
+    const { spy, run } = token('access');
+    const result = await run();
+    expect(result).toMatchObject({ token: cached.read().access_token, refreshed: false });
+    expect(spy.calls).toEqual([]);
+  });
+
   it('parallel callers with an expired access token: one refresh grant under the lock, every caller gets its token', async () => {
     const { cached, session, profile } = await signedIn();
     await editEntry(cached.cache, 'default', (e) => (e.access_token_expires_at = Date.now() - 1000));

@@ -35,7 +35,7 @@ describe('the token cache through the CLI', () => {
     const n = 20;
     const results = await Promise.all([
       ...Array.from({ length: n }, (_, i) => runCli(['login', '--profile', `login-${i}`], { env, timeoutMs: 60_000 })),
-      ...Array.from({ length: n }, (_, i) => runCli(['config', 'set', 'clientId', `client-${i}`, '--profile', `set-${i}`], { env, timeoutMs: 60_000 })),
+      ...Array.from({ length: n }, (_, i) => runCli(['config', 'set', 'clientId', `client-${i}`, '--profile', `set-${i}`, '--create'], { env, timeoutMs: 60_000 })),
     ]);
     for (const r of results) expect(r.code, r.stderr).toBe(0);
 

@@ -30,6 +30,8 @@ export function isolatedEnv(home = mkdtempSync(join(tmpdir(), 'authbridge-test-'
     XDG_DATA_HOME: join(home, '.local', 'share'),
     PATH: process.env.PATH ?? '',
     NO_COLOR: '1',
+    // The run's own temporary directory (test/helpers/global-tmp.ts), removed when it ends.
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
   };
 }
 

@@ -269,12 +269,13 @@ export async function editEntry(cache: TokenCache, profile: string, edit: (entry
 /** The broker client and its secret the test broker trusts; `sdk-key` is the Synerise API key. */
 export const BROKER_CLIENT = { clientId: 'cli', clientSecret: 's3cret' } as const;
 export const BROKER_API_KEY = 'sdk-key';
+export const BROKER_PUBLIC_CLIENT_ID = 'mobile-app';
 export const BROKER_AUDIENCE = 'my-app';
 
 /**
  * The real broker (fastify + SQLite in a temp file) in this process on port 0, trusting `idp`'s
- * JWT access tokens for {@link API_RESOURCE}, with the confidential client `cli` and the
- * API-key client `sdk`. `close()` it in `afterAll`.
+ * JWT access tokens for {@link API_RESOURCE}, with the confidential client `cli`, the
+ * API-key client `sdk` and the public client `mobile-app`. `close()` it in `afterAll`.
  */
 export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<RunningBroker> {
   // Loaded here: the files without a broker do not pay for fastify and SQLite.
@@ -286,6 +287,8 @@ export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<Running
         // `cli` may introspect the Synerise client's tokens too (finding 2: only its own otherwise).
         { clientId: BROKER_CLIENT.clientId, clientSecret: BROKER_CLIENT.clientSecret, tokenEndpointAuthMethod: 'client_secret_basic', introspects: ['sdk'] },
         { clientId: 'sdk', apiKey: BROKER_API_KEY },
+        // A public client: it exchanges and revokes by client_id alone.
+        { clientId: BROKER_PUBLIC_CLIENT_ID, tokenEndpointAuthMethod: 'none' },
       ],
       providers: [
         {
