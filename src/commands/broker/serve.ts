@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { resolvePaths } from '../context.js';
-import { UsageError, type Outcome } from '../errors.js';
-import { optString, type Invocation, type ParseInput } from './invocation.js';
+import { resolvePaths } from '../../context.js';
+import { UsageError, type Outcome } from '../../errors.js';
+import { optString, type Invocation, type ParseInput } from '../invocation.js';
 
 export interface BrokerServeOptions {
   host: string;
@@ -16,13 +16,8 @@ export interface BrokerServeOptions {
   db?: string;
 }
 
-export function define(broker: Command): Command {
-  broker
-    .summary('run the reference token broker')
-    .description('The reference token broker (RFC 8693 token exchange, Synerise-compatible login).')
-    .addHelpText('after', '\nExamples:\n  authbridge broker serve --config broker.json --port 8787');
-  return broker
-    .command('serve')
+export function define(cmd: Command): Command {
+  return cmd
     .summary('serve the broker over HTTP until SIGTERM/SIGINT')
     .description(
       'Validate tokens from trusted IdPs or backends, register customers in SQLite, issue broker JWTs.\n' +
@@ -58,11 +53,11 @@ export async function run(inv: Invocation, options: BrokerServeOptions): Promise
   const { host } = options;
   const dbPath = options.db ?? join(resolvePaths(ctx.env).dataDir, 'broker.db');
   // Loaded only when the broker runs (fastify, SQLite): `authbridge --help` defines this command too.
-  const [{ loadBrokerConfig }, { startBroker }] = await Promise.all([import('../broker/config.js'), import('../broker/server.js')]);
+  const [{ loadBrokerConfig }, { startBroker }] = await Promise.all([import('../../broker/config.js'), import('../../broker/server.js')]);
   const file = await loadBrokerConfig(configPath);
   // Providers fetch through the proxy: a malformed proxy variable stops the start, not each exchange.
   if (['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => ctx.env[name])) {
-    (await import('../http/dispatcher.js')).proxySettings(ctx.env);
+    (await import('../../http/dispatcher.js')).proxySettings(ctx.env);
   }
 
   // Listening for signals before the server starts: a SIGTERM during start-up still drains cleanly.
