@@ -73,10 +73,17 @@ export interface BrokerCrypto {
 /** What a Broker is built from; the caller (startBroker) closes `crypto` and `store` after its last request. */
 export interface BrokerParts {
   store: BrokerStore;
-  /** The store's signing keys (BrokerStore.signingKeys), the one `crypto` signs with first. */
-  signingKeys: readonly SigningKey[];
+  /** The signing keys published and honoured (key-ring.ts); `crypto` signs with the scheduled one. */
+  keys: BrokerKeys;
   crypto: BrokerCrypto;
   deps: ProviderDeps;
+}
+
+/** The broker's published keys, as a KeyRing (key-ring.ts) gives them. */
+export interface BrokerKeys {
+  keys(): ReadonlyMap<string, SigningKey>;
+  /** Re-reads the keys for a token naming an unknown one (rate-limited); resolves whether anything changed. */
+  refreshForUnknownKid(): Promise<boolean>;
 }
 
 /** The claims of a broker token that checked out, with its live session. */
@@ -90,14 +97,14 @@ export class Broker {
   private readonly byIssuer = new Map<string, JwtProvider>();
   private readonly byId = new Map<string, Provider>();
   private readonly callbacks: CallbackProvider[] = [];
-  private readonly keys: ReadonlyMap<string, SigningKey>;
+  private readonly keys: BrokerKeys;
   private readonly store: BrokerStore;
   private readonly crypto: BrokerCrypto;
   private readonly deps: ProviderDeps;
 
   constructor(
     readonly config: BrokerConfig,
-    { store, signingKeys: keys, crypto, deps }: BrokerParts,
+    { store, keys, crypto, deps }: BrokerParts,
   ) {
     this.store = store;
     this.crypto = crypto;
@@ -109,7 +116,7 @@ export class Broker {
       if (provider instanceof JwtProvider) this.byIssuer.set(provider.config.issuer, provider);
       else if (provider instanceof CallbackProvider) this.callbacks.push(provider);
     }
-    this.keys = new Map(keys.map((k) => [k.kid, k]));
+    this.keys = keys;
   }
 
   /**
@@ -121,7 +128,7 @@ export class Broker {
   }
 
   jwks(): { keys: unknown[] } {
-    return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
+    return { keys: [...this.keys.keys().values()].map((k) => k.publicJwk) };
   }
 
   /** Picks the provider for a subject token (RFC 8693 §2.1 `subject_token_type`). */
@@ -241,9 +248,19 @@ export class Broker {
    * low-S form of the signature, the one the broker issues, is honoured (jwt/sign.ts).
    */
   signedClaims(token: string): Record<string, unknown> | undefined {
-    const result = verifyOwnJwt(token, this.keys, 'at+jwt');
+    const result = verifyOwnJwt(token, this.keys.keys(), 'at+jwt');
     if (!result.ok || result.payload.iss !== this.config.issuer) return undefined;
     return result.payload;
+  }
+
+  /**
+   * signedClaims, re-reading the keys first when the token names a key this instance does not
+   * know (one rotated in at another instance), at most once a second.
+   */
+  private async claimsOf(token: string): Promise<Record<string, unknown> | undefined> {
+    const result = verifyOwnJwt(token, this.keys.keys(), 'at+jwt');
+    if (!result.ok && result.problem === 'unknown_key' && (await this.keys.refreshForUnknownKid())) return this.signedClaims(token);
+    return result.ok && result.payload.iss === this.config.issuer ? result.payload : undefined;
   }
 
   /**
@@ -251,7 +268,7 @@ export class Broker {
    * neither revoked nor expired. `undefined` otherwise.
    */
   async liveToken(token: string): Promise<LiveToken | undefined> {
-    const claims = this.signedClaims(token);
+    const claims = await this.claimsOf(token);
     if (!claims) return undefined;
     const now = this.deps.now();
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return undefined;
@@ -275,7 +292,7 @@ export class Broker {
    * own session and nothing more.
    */
   async revoke(token: string, client: { clientId: string; confidential: boolean }, allSessions: boolean): Promise<void> {
-    const claims = this.signedClaims(token);
+    const claims = await this.claimsOf(token);
     if (!claims || claims.client_id !== client.clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
     if (allSessions && client.confidential && (await this.liveToken(token))) {
       await this.store.revokeAllSessions(claims.sub, this.deps.now());

@@ -13,6 +13,7 @@ import { CryptoThread } from './crypto-thread.js';
 import { OAuthError, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
 import { RateLimits } from './rate-limit.js';
+import { KeyRing } from './key-ring.js';
 import { healthzRoute } from './routes/healthz.js';
 import { introspectRoute } from './routes/introspect.js';
 import { jwksRoute } from './routes/jwks.js';
@@ -53,6 +54,8 @@ export interface StartBrokerOptions {
   deps: ProviderDeps;
   /** Receives one JSON line a request, and errors. */
   log: (line: string) => void;
+  /** Milliseconds between re-reads of the signing keys (default KEY_REFRESH_SECONDS; tests make it short). */
+  keyRefreshMs?: number;
 }
 
 export interface RunningBroker {
@@ -88,7 +91,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   }
   const store = SqliteBrokerStore.open(options.dbPath, { now: deps.now() });
   store.startCheckpoints();
-  const signingKeys = await store.signingKeys();
+  let keys: KeyRing;
+  try {
+    keys = await KeyRing.load(store, deps.now);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const clients = new ClientRegistry(options.file.clients);
   const limiter = new RateLimits(options.file.rateLimit, deps.now);
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
@@ -176,7 +185,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
-  crypto = new CryptoThread(signingKeys[0]!);
+  crypto = new CryptoThread(() => keys.signing());
+  keys.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not re-read the signing keys', error: describeError(err) })), options.keyRefreshMs);
   // Ended sessions are deleted once past their retention, so the database does not grow for ever.
   const { retentionSeconds, purgeIntervalSeconds } = config.sessions;
   const purge = setInterval(() => {
@@ -185,7 +195,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     });
   }, purgeIntervalSeconds * 1000);
   purge.unref();
-  broker = new Broker(config, { store, signingKeys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
+  broker = new Broker(config, { store, keys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
 
   let closed: Promise<void> | undefined;
   return {
@@ -196,6 +206,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       (closed ??= (async () => {
         closing = true;
         clearInterval(purge);
+        keys.stop();
         // Requests already on the wire but not yet read would be cut with the idle keep-alive
         // connections: read and answer them first (503 + Connection: close), until quiet.
         for (let waited = 0, quiet = 0; waited < CLOSE_GRACE_MS && quiet < 100; waited += 20) {
