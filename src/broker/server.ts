@@ -13,6 +13,7 @@ import { CryptoThread } from './crypto-thread.js';
 import { OAuthError, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
 import { RateLimits } from './rate-limit.js';
+import { FailureSync } from './failure-sync.js';
 import { KeyRing } from './key-ring.js';
 import { healthzRoute } from './routes/healthz.js';
 import { introspectRoute } from './routes/introspect.js';
@@ -27,7 +28,7 @@ import { BODY_LIMIT, NO_STORE } from './shared/http.js';
 import { countRefusal } from './shared/rate-limited.js';
 import type { RouteDeps } from './shared/route-deps.js';
 import { toOAuthError } from './shared/to-oauth-error.js';
-import { SqliteBrokerStore } from './store/sqlite/store.js';
+import { openStore } from './store/open.js';
 
 export { BODY_LIMIT } from './shared/http.js';
 
@@ -50,6 +51,7 @@ export interface StartBrokerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /** A SQLite file, or a postgres:// URL (store/open.ts). */
   dbPath: string;
   deps: ProviderDeps;
   /** Receives one JSON line a request, and errors. */
@@ -69,7 +71,7 @@ export interface RunningBroker {
 
 /**
  * Opens the database, listens, and serves. The issuer defaults to the address actually bound.
- * The composition root: it creates the store (SQLite at `dbPath`) and the crypto thread, hands
+ * The composition root: it creates the store (SQLite or PostgreSQL, per `dbPath`) and the crypto thread, hands
  * them to the Broker, and closes them (crypto, then store) once the server has drained.
  * @throws UsageError when the database cannot be opened or the address cannot be bound.
  */
@@ -89,8 +91,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   if (options.file.allowInsecureHttp) {
     options.log('warning: allowInsecureHttp is on: the broker accepts plain HTTP to IdPs, JWKS and backends off loopback (development only)');
   }
-  const store = SqliteBrokerStore.open(options.dbPath, { now: deps.now() });
-  store.startCheckpoints();
+  const { store } = await openStore(options.dbPath, { now: deps.now(), background: true });
   let keys: KeyRing;
   try {
     keys = await KeyRing.load(store, deps.now);
@@ -100,6 +101,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   }
   const clients = new ClientRegistry(options.file.clients);
   const limiter = new RateLimits(options.file.rateLimit, deps.now);
+  // Refusals are counted by every instance on the database, not only the one that saw them.
+  const failureSync = options.file.rateLimit.maxFailures > 0
+    ? new FailureSync(store, limiter.failures, options.file.rateLimit.windowSeconds, deps.now)
+    : undefined;
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
   let broker: Broker | undefined;
   let crypto: BrokerCrypto | undefined;
@@ -186,7 +191,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
   crypto = new CryptoThread(() => keys.signing());
-  keys.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not re-read the signing keys', error: describeError(err) })), options.keyRefreshMs);
+  keys.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not re-read the signing keys', error: describeError(err) })), options.keyRefreshMs ?? config.keys.refreshSeconds * 1000);
+  failureSync?.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not share the failure count', error: describeError(err) })));
   // Ended sessions are deleted once past their retention, so the database does not grow for ever.
   const { retentionSeconds, purgeIntervalSeconds } = config.sessions;
   const purge = setInterval(() => {
@@ -225,6 +231,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           clearTimeout(deadline);
           // The crypto thread answers what it owes before the database goes.
           await crypto?.close();
+          await failureSync?.stop();
           await store.close();
           flush();
         }

@@ -7,8 +7,10 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PostgresBrokerStore } from '../../src/broker/store/postgres/store.js';
 import { SqliteBrokerStore } from '../../src/broker/store/sqlite/store.js';
 import type { BrokerStore } from '../../src/broker/store/types.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 export interface StoreAdapter {
   name: string;
@@ -58,4 +60,44 @@ function sqliteAdapter(): StoreAdapter {
   };
 }
 
-export const STORE_ADAPTERS: StoreAdapter[] = [sqliteAdapter()];
+/** A server started on first use (one for the test file), a new database for each test. */
+function postgresAdapter(): StoreAdapter {
+  let server: Promise<TestPostgres> | undefined;
+  let n = 0;
+  let url = '';
+  let name = '';
+  const db = () => (server ??= startPostgres());
+  return {
+    name: 'postgres',
+    async fresh() {
+      name = `verbs_${process.pid}_${n++}`;
+      url = await (await db()).createDatabase(name);
+    },
+    async open(options) {
+      return PostgresBrokerStore.open(url, { ...options, poolSize: 4 });
+    },
+    async count(table) {
+      const rows = await (await db()).query<{ n: string }>(name, `SELECT count(*) AS n FROM ${table}`);
+      return Number(rows[0]!.n);
+    },
+    async whileWritesLocked(fn) {
+      const { default: pg } = await import('pg');
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        // Writes wait for it (and give up after the store's lock_timeout); reads go on.
+        await other.query('LOCK TABLE customers, sessions IN EXCLUSIVE MODE');
+        await fn();
+      } finally {
+        await other.query('ROLLBACK').catch(() => {});
+        await other.end();
+      }
+    },
+    async dispose() {
+      await (await server)?.stop();
+    },
+  };
+}
+
+export const STORE_ADAPTERS: StoreAdapter[] = [sqliteAdapter(), postgresAdapter()];

@@ -12,7 +12,7 @@ import { optString, type Invocation, type ParseInput } from '../invocation.js';
 export interface BrokerServeOptions {
   host: string;
   port: number;
-  /** `--db FILE`; default `$XDG_DATA_HOME/authbridge/broker.db`. */
+  /** `--db FILE|URL`; default `$AUTHBRIDGE_BROKER_DB`, else `$XDG_DATA_HOME/authbridge/broker.db`. */
   db?: string;
 }
 
@@ -20,16 +20,22 @@ export function define(cmd: Command): Command {
   return cmd
     .summary('serve the broker over HTTP until SIGTERM/SIGINT')
     .description(
-      'Validate tokens from trusted IdPs or backends, register customers in SQLite, issue broker JWTs.\n' +
+      'Validate tokens from trusted IdPs or backends, register customers in SQLite or PostgreSQL, issue broker JWTs.\n' +
         'Needs --config FILE (the broker config, env AUTHBRIDGE_BROKER_CONFIG).',
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
-    .option('--db <file>', 'SQLite database (default $XDG_DATA_HOME/authbridge/broker.db)')
+    .option('--db <file|url>', 'SQLite database file, or a postgres:// URL (default $AUTHBRIDGE_BROKER_DB, else $XDG_DATA_HOME/authbridge/broker.db)')
     .addHelpText(
       'after',
-      '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db',
+      '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db\n' +
+        '  authbridge broker serve --config broker.json --db postgres://broker@db.internal/authbridge',
     );
+}
+
+/** The database a broker command uses: `--db`, else AUTHBRIDGE_BROKER_DB, else the data dir's broker.db. */
+export function brokerDb(flag: string | undefined, env: NodeJS.ProcessEnv | Record<string, string | undefined>): string {
+  return flag ?? (env.AUTHBRIDGE_BROKER_DB || undefined) ?? join(resolvePaths(env).dataDir, 'broker.db');
 }
 
 function port(text: string): number {
@@ -51,7 +57,7 @@ export async function run(inv: Invocation, options: BrokerServeOptions): Promise
   const configPath = global.config ?? ctx.env.AUTHBRIDGE_BROKER_CONFIG;
   if (!configPath) throw new UsageError('broker serve needs a config file: give --config FILE', { hint: "Run 'authbridge broker serve --help' for the format." });
   const { host } = options;
-  const dbPath = options.db ?? join(resolvePaths(ctx.env).dataDir, 'broker.db');
+  const dbPath = brokerDb(options.db, ctx.env);
   // Loaded only when the broker runs (fastify, SQLite): `authbridge --help` defines this command too.
   const [{ loadBrokerConfig }, { startBroker }] = await Promise.all([import('../../broker/config.js'), import('../../broker/server.js')]);
   const file = await loadBrokerConfig(configPath);

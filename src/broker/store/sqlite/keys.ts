@@ -1,7 +1,7 @@
 /** The broker's signing keys in SQLite: the first generated on first start, then rotated on request. */
 import type Database from 'better-sqlite3';
 import { generateSigningKey, signingKeyFromJwk, type SigningKey } from '../../../jwt/sign.js';
-import { signingKeyAt } from '../../key-schedule.js';
+import { publishedKeysAt } from '../../key-schedule.js';
 import type { StoredSigningKey } from '../types.js';
 
 interface KeyRow {
@@ -47,12 +47,14 @@ export function insertSigningKey(s: KeyStatements, key: SigningKey, createdAt: n
 }
 
 /**
- * Makes a key that signs from `now` when none signs at `now` (first start). In one immediate
- * transaction, so two brokers starting on one file agree on the key.
+ * Makes a key that signs from `now` when none is published at `now` (first start, or every key
+ * retired). In one immediate transaction, so two brokers starting on one file agree on the key;
+ * any key not retired will do, as one another process made a moment ago may sign from a `now`
+ * later than ours.
  */
 export function ensureSigningKey(db: Database.Database, s: KeyStatements, now: number): void {
   db.transaction(() => {
-    if (signingKeyAt(readSigningKeys(s), now)) return;
+    if (publishedKeysAt(readSigningKeys(s), now).length > 0) return;
     insertSigningKey(s, generateSigningKey(), now, now);
   }).immediate();
 }
