@@ -3,11 +3,10 @@
  * broker/server.ts; an exchange goes broker/routes/token.ts → broker/broker.ts → the store's
  * `upsertCustomerAndOpenSession` (broker/store/sqlite/customers.ts).
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { resolvePaths } from '../../context.js';
 import { UsageError, type Outcome } from '../../errors.js';
 import { optString, type Invocation, type ParseInput } from '../invocation.js';
+import { brokerDb, withDbOption } from './admin.js';
 
 export interface BrokerServeOptions {
   host: string;
@@ -17,25 +16,19 @@ export interface BrokerServeOptions {
 }
 
 export function define(cmd: Command): Command {
-  return cmd
+  cmd
     .summary('serve the broker over HTTP until SIGTERM/SIGINT')
     .description(
       'Validate tokens from trusted IdPs or backends, register customers in SQLite or PostgreSQL, issue broker JWTs.\n' +
         'Needs --config FILE (the broker config, env AUTHBRIDGE_BROKER_CONFIG).',
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', '8787')
-    .option('--db <file|url>', 'SQLite database file, or a postgres:// URL (default $AUTHBRIDGE_BROKER_DB, else $XDG_DATA_HOME/authbridge/broker.db)')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db\n' +
-        '  authbridge broker serve --config broker.json --db postgres://broker@db.internal/authbridge',
-    );
-}
-
-/** The database a broker command uses: `--db`, else AUTHBRIDGE_BROKER_DB, else the data dir's broker.db. */
-export function brokerDb(flag: string | undefined, env: NodeJS.ProcessEnv | Record<string, string | undefined>): string {
-  return flag ?? (env.AUTHBRIDGE_BROKER_DB || undefined) ?? join(resolvePaths(env).dataDir, 'broker.db');
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '8787');
+  return withDbOption(cmd).addHelpText(
+    'after',
+    '\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db\n' +
+      '  authbridge broker serve --config broker.json --db postgres://broker@db.internal/authbridge',
+  );
 }
 
 function port(text: string): number {
