@@ -4,6 +4,7 @@
  * the broker's tokens for introspection, userinfo and revocation.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
+import { RemoteError } from '../errors.js';
 import { parseToken } from '../jwt/parse.js';
 import { verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
@@ -77,6 +78,8 @@ export interface BrokerParts {
   keys: BrokerKeys;
   crypto: BrokerCrypto;
   deps: ProviderDeps;
+  /** Hears an upstream failure while validating a subject token (for /metrics). */
+  onUpstreamError?: (upstream: 'jwks' | 'backend') => void;
 }
 
 /** The broker's published keys, as a KeyRing (key-ring.ts) gives them. */
@@ -101,11 +104,13 @@ export class Broker {
   private readonly store: BrokerStore;
   private readonly crypto: BrokerCrypto;
   private readonly deps: ProviderDeps;
+  private readonly onUpstreamError: BrokerParts['onUpstreamError'];
 
   constructor(
     readonly config: BrokerConfig,
-    { store, keys, crypto, deps }: BrokerParts,
+    { store, keys, crypto, deps, onUpstreamError }: BrokerParts,
   ) {
+    this.onUpstreamError = onUpstreamError;
     this.store = store;
     this.crypto = crypto;
     this.deps = deps;
@@ -195,7 +200,16 @@ export class Broker {
   async exchange(input: ExchangeInput): Promise<ExchangeResult> {
     if (input.subjectToken.length > 16 * 1024) throw invalidRequest('subject_token is too long');
     const { provider, expectation } = this.select(input.subjectToken, input.kind);
-    const validated = await provider.validate(input.subjectToken, expectation);
+    let validated: Awaited<ReturnType<Provider['validate']>>;
+    try {
+      validated = await provider.validate(input.subjectToken, expectation);
+    } catch (err) {
+      // An IdP's discovery/JWKS or a backend that did not answer: a 503 to the client, counted.
+      if ((err instanceof OAuthError && err.status === 503) || err instanceof RemoteError) {
+        this.onUpstreamError?.(provider instanceof JwtProvider ? 'jwks' : 'backend');
+      }
+      throw err;
+    }
     checkFieldSizes(validated.fields);
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);

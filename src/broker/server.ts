@@ -5,6 +5,7 @@
  * the request log, error bodies. What a route decides is in Broker and protocol/.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import { UsageError, describeError } from '../errors.js';
 import { Broker, type BrokerCrypto } from './broker.js';
 import { ClientRegistry } from './clients.js';
@@ -15,7 +16,9 @@ import type { ProviderDeps } from './providers/jwt.js';
 import { RateLimits } from './rate-limit.js';
 import { FailureSync } from './failure-sync.js';
 import { KeyRing } from './key-ring.js';
-import { healthzRoute } from './routes/healthz.js';
+import { BrokerMetrics } from './metrics.js';
+import { healthzRoute, readyzRoute } from './routes/healthz.js';
+import { metricsRoute } from './routes/metrics.js';
 import { introspectRoute } from './routes/introspect.js';
 import { jwksRoute } from './routes/jwks.js';
 import { metadataRoute } from './routes/metadata.js';
@@ -25,6 +28,7 @@ import { tokenRoute } from './routes/token.js';
 import { userinfoRoute } from './routes/userinfo.js';
 import { FormParams } from './shared/form.js';
 import { BODY_LIMIT, NO_STORE } from './shared/http.js';
+import { isExchange } from './shared/exchange-route.js';
 import { countRefusal } from './shared/rate-limited.js';
 import type { RouteDeps } from './shared/route-deps.js';
 import { toOAuthError } from './shared/to-oauth-error.js';
@@ -45,6 +49,8 @@ const CLOSE_GRACE_MS = 1000;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const CONNECTIONS_CHECK_MS = 1000;
+/** An X-Request-Id the broker adopts (from a proxy): short, and nothing a log line could be fooled by. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface StartBrokerOptions {
   file: BrokerConfigFile;
@@ -123,11 +129,22 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     http: { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
     // The client's address, not the proxy's, for the rate limits: only from the proxies listed.
     trustProxy: options.file.trustProxy,
+    // Each request's id, in its log line and its X-Request-Id: a proxy's, if it sent a sane one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
   });
+  const metrics = new BrokerMetrics();
   // Past the cap node closes new connections at once: slow or idle clients cannot exhaust sockets and memory.
   app.server.maxConnections = options.file.maxConnections;
   app.decorateRequest('clientId', null);
   app.decorateRequest('failedAuthentication', null);
+  app.decorateRequest('accountStatus', null);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     done(null, new FormParams(body as string));
@@ -158,10 +175,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   });
   app.addHook('onResponse', (request, reply, done) => {
     countRefusal(request, reply.statusCode, limiter);
+    metrics.response(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, isExchange(request) ? request : undefined);
     const q = request.url.indexOf('?');
+    // The path without its query, never a body or a header: no token reaches the log.
     log(
       JSON.stringify({
         time: new Date(deps.now()).toISOString(),
+        req_id: request.id,
+        ip: request.ip,
         method: request.method,
         path: q < 0 ? request.url : request.url.slice(0, q),
         status: reply.statusCode,
@@ -177,7 +198,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   app.setNotFoundHandler((_request, reply) => sendError(reply, new OAuthError('not_found', 'no such endpoint', 404)));
 
   const routeDeps: RouteDeps = { broker: ready, clients, limiter, store, log };
-  for (const route of [healthzRoute, metadataRoute, jwksRoute, tokenRoute, revokeRoute, introspectRoute, userinfoRoute, syneriseLoginRoute]) {
+  metricsRoute(app, metrics);
+  for (const route of [healthzRoute, readyzRoute, metadataRoute, jwksRoute, tokenRoute, revokeRoute, introspectRoute, userinfoRoute, syneriseLoginRoute]) {
     route(app, routeDeps);
   }
 
@@ -196,12 +218,18 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   // Ended sessions are deleted once past their retention, so the database does not grow for ever.
   const { retentionSeconds, purgeIntervalSeconds } = config.sessions;
   const purge = setInterval(() => {
-    store.purgeSessions(deps.now() - retentionSeconds * 1000).catch((err: unknown) => {
+    store.purgeSessions(deps.now() - retentionSeconds * 1000).then((n) => metrics.purged(n), (err: unknown) => {
       log(JSON.stringify({ level: 'error', msg: 'could not purge ended sessions', error: describeError(err) }));
     });
   }, purgeIntervalSeconds * 1000);
   purge.unref();
-  broker = new Broker(config, { store, keys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
+  broker = new Broker(config, {
+    store,
+    keys,
+    crypto,
+    deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log },
+    onUpstreamError: (upstream) => metrics.upstreamError(upstream),
+  });
 
   let closed: Promise<void> | undefined;
   return {
