@@ -208,13 +208,23 @@ export class PostgresBrokerStore implements BrokerStore {
     return run;
   }
 
+  /**
+   * One READ COMMITTED transaction of four statements for a returning customer: the customer's
+   * row locked (`FOR UPDATE`: logins of one customer take turns, at any instance), their fields
+   * updated only when they change, and the session inserted together with the per-client cap.
+   * A first login inserts with `ON CONFLICT (provider, subject) DO NOTHING`: a concurrent first
+   * login of the same person at another instance waits for the one that inserted, then finds
+   * its row.
+   */
   upsertCustomerAndOpenSession(input: LoginInput): Promise<LoginOutcome> {
     // Serialized before the transaction: a value JSON cannot hold fails this login alone, as in SQLite.
     const fields = JSON.stringify(input.fields);
     return this.transaction(async (c) => {
-      let row: CustomerRow | undefined;
+      const lock = () => c.query<CustomerRow>('SELECT * FROM customers WHERE provider = $1 AND subject = $2 FOR UPDATE', [input.provider, input.subject]);
+      let row = (await lock()).rows[0];
       let status: 'created' | 'existing' = 'existing';
-      if (input.registration === 'auto') {
+      if (!row) {
+        if (input.registration === 'existing-only') return { status: 'registration_required' };
         row = (
           await c.query<CustomerRow>(
             `INSERT INTO customers (id, provider, subject, fields, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
@@ -223,18 +233,16 @@ export class PostgresBrokerStore implements BrokerStore {
           )
         ).rows[0];
         if (row) status = 'created';
+        // Another instance registered them meanwhile: theirs is the customer.
+        else row = (await lock()).rows[0]!;
       }
-      if (!row) {
-        // Locks the row: logins of one customer, at any instance, take turns (the session cap).
-        row = (await c.query<CustomerRow>('SELECT * FROM customers WHERE provider = $1 AND subject = $2 FOR UPDATE', [input.provider, input.subject])).rows[0];
-        if (!row) return { status: 'registration_required' };
-        if (input.updatePolicy === 'each-login') {
-          // Fields the upstream no longer sends are kept; the same fields again change nothing.
-          const updated = await c.query<CustomerRow>(
-            'UPDATE customers SET fields = fields || $2::jsonb, updated_at = $3 WHERE id = $1 AND fields || $2::jsonb <> fields RETURNING *',
-            [row.id, fields, input.now],
-          );
-          row = updated.rows[0] ?? row;
+      if (status === 'existing' && input.updatePolicy === 'each-login') {
+        // Fields the upstream no longer sends are kept; the same fields again change nothing.
+        const merged = { ...row.fields, ...input.fields };
+        if (JSON.stringify(merged) !== JSON.stringify({ ...row.fields })) {
+          row = (
+            await c.query<CustomerRow>('UPDATE customers SET fields = fields || $2::jsonb, updated_at = $3 WHERE id = $1 RETURNING *', [row.id, fields, input.now])
+          ).rows[0]!;
         }
       }
       const customer = toCustomer(row);
@@ -246,23 +254,21 @@ export class PostgresBrokerStore implements BrokerStore {
         expiresAt: input.now + input.ttl * 1000,
         revokedAt: null,
       };
-      await c.query('INSERT INTO sessions (customer_id, sid, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
-        session.customerId,
-        session.sid,
-        session.clientId,
-        session.createdAt,
-        session.expiresAt,
-      ]);
+      const insert = 'INSERT INTO sessions (customer_id, sid, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)';
+      const values = [session.customerId, session.sid, session.clientId, session.createdAt, session.expiresAt];
       const max = input.maxSessionsPerClient;
-      if (max !== undefined) {
-        // Exact under the row lock. Past `max`, the oldest end, down to three quarters (as SQLite).
+      if (max === undefined) await c.query(insert, values);
+      else {
+        // The cap in the same statement (exact under the row lock). The UPDATE does not see the
+        // row its WITH inserts: past `max` with it, the oldest others end, down to three quarters.
         const keep = Math.max(1, Math.floor((max * 3) / 4));
         await c.query(
-          `UPDATE sessions SET revoked_at = $1 WHERE customer_id = $2 AND sid IN (
-             SELECT sid FROM sessions WHERE customer_id = $2 AND client_id = $3 AND revoked_at IS NULL AND sid <> $4
-             ORDER BY created_at DESC OFFSET $5)
-           AND (SELECT count(*) FROM sessions WHERE customer_id = $2 AND client_id = $3 AND revoked_at IS NULL) > $6`,
-          [input.now, customer.id, input.clientId, session.sid, keep - 1, max],
+          `WITH opened AS (${insert})
+           UPDATE sessions SET revoked_at = $4 WHERE customer_id = $1 AND sid IN (
+             SELECT sid FROM sessions WHERE customer_id = $1 AND client_id = $3 AND revoked_at IS NULL
+             ORDER BY created_at DESC OFFSET $6)
+           AND (SELECT count(*) FROM sessions WHERE customer_id = $1 AND client_id = $3 AND revoked_at IS NULL) >= $7`,
+          [...values, keep - 1, max],
         );
       }
       return { status, customer, session };
