@@ -195,8 +195,8 @@ export class PostgresBrokerStore implements BrokerStore {
     });
   }
 
-  private query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.track(() => this.pool.query<R>(sql, params));
+  private query<R extends pg.QueryResultRow>(sql: string | { name: string; text: string }, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.track(() => this.pool.query<R>(typeof sql === 'string' ? { text: sql, values: params } : { ...sql, values: params }));
   }
 
   /** Runs a verb's database work, guarded, counted in `inFlight` until it settles. */
@@ -220,7 +220,9 @@ export class PostgresBrokerStore implements BrokerStore {
     // Serialized before the transaction: a value JSON cannot hold fails this login alone, as in SQLite.
     const fields = JSON.stringify(input.fields);
     return this.transaction(async (c) => {
-      const lock = () => c.query<CustomerRow>('SELECT * FROM customers WHERE provider = $1 AND subject = $2 FOR UPDATE', [input.provider, input.subject]);
+      // Named statements: parsed and planned once a connection, not at every login.
+      const lock = () =>
+        c.query<CustomerRow>({ name: 'login-lock', text: 'SELECT * FROM customers WHERE provider = $1 AND subject = $2 FOR UPDATE', values: [input.provider, input.subject] });
       let row = (await lock()).rows[0];
       let status: 'created' | 'existing' = 'existing';
       if (!row) {
@@ -257,26 +259,27 @@ export class PostgresBrokerStore implements BrokerStore {
       const insert = 'INSERT INTO sessions (customer_id, sid, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)';
       const values = [session.customerId, session.sid, session.clientId, session.createdAt, session.expiresAt];
       const max = input.maxSessionsPerClient;
-      if (max === undefined) await c.query(insert, values);
+      if (max === undefined) await c.query({ name: 'login-session', text: insert, values });
       else {
         // The cap in the same statement (exact under the row lock). The UPDATE does not see the
         // row its WITH inserts: past `max` with it, the oldest others end, down to three quarters.
         const keep = Math.max(1, Math.floor((max * 3) / 4));
-        await c.query(
-          `WITH opened AS (${insert})
+        await c.query({
+          name: 'login-session-capped',
+          text: `WITH opened AS (${insert})
            UPDATE sessions SET revoked_at = $4 WHERE customer_id = $1 AND sid IN (
              SELECT sid FROM sessions WHERE customer_id = $1 AND client_id = $3 AND revoked_at IS NULL
              ORDER BY created_at DESC OFFSET $6)
            AND (SELECT count(*) FROM sessions WHERE customer_id = $1 AND client_id = $3 AND revoked_at IS NULL) >= $7`,
-          [...values, keep - 1, max],
-        );
+          values: [...values, keep - 1, max],
+        });
       }
       return { status, customer, session };
     });
   }
 
   async session(customerId: string, sid: string): Promise<Session | undefined> {
-    const { rows } = await this.query<SessionRow>('SELECT * FROM sessions WHERE customer_id = $1 AND sid = $2', [customerId, sid]);
+    const { rows } = await this.query<SessionRow>({ name: 'session', text: 'SELECT * FROM sessions WHERE customer_id = $1 AND sid = $2' }, [customerId, sid]);
     return rows[0] && toSession(rows[0]);
   }
 
