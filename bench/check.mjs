@@ -15,6 +15,7 @@ for (const alg of ['RS256', 'ES256']) {
   if (r.verify_batch?.[alg]) checks.push([`verify --batch ${alg}`, r.verify_batch[alg].ratio, '>=', 0.5]);
 }
 if (r.broker_exchange) checks.push(['broker exchange', r.broker_exchange.ratio, '>=', 0.4]);
+if (r.broker_stores?.sqlite) checks.push([`broker exchange slowdown with ${r.broker_stores.sqlite.rows} SQLite rows`, r.broker_stores.sqlite.slowdown, '<=', 0.2]);
 if (r.login) checks.push(['login overhead (ms)', r.login.overhead_ms, '<=', 150]);
 let missed = 0;
 for (const [name, value, op, budget] of checks) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ROOT, RESULTS } from './lib.mjs';
 
 const only = process.argv.slice(2);
-const scripts = ['startup', 'verify-batch', 'broker', 'login'].filter((s) => only.length === 0 || only.includes(s));
+const scripts = ['startup', 'verify-batch', 'broker', 'broker-stores', 'login'].filter((s) => only.length === 0 || only.includes(s));
 if (only.length === 0) rmSync(RESULTS, { force: true });
 spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--no-types'], { stdio: 'inherit' });
 let failed = false;

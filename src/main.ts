@@ -29,7 +29,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   introspect: () => import('./commands/introspect.js'),
   logout: () => import('./commands/logout.js'),
   exchange: () => import('./commands/exchange.js'),
-  broker: () => import('./commands/broker-serve.js'),
+  broker: () => import('./commands/broker.js'),
   demo: () => import('./commands/demo.js'),
   doctor: () => import('./commands/doctor.js'),
   completion: () => import('./commands/completion.js'),

@@ -4,6 +4,7 @@
  * the broker's tokens for introspection, userinfo and revocation.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
+import { RemoteError } from '../errors.js';
 import { parseToken } from '../jwt/parse.js';
 import { verifyOwnJwt, type SigningKey } from '../jwt/sign.js';
 import type { BrokerConfig } from './config.js';
@@ -73,10 +74,19 @@ export interface BrokerCrypto {
 /** What a Broker is built from; the caller (startBroker) closes `crypto` and `store` after its last request. */
 export interface BrokerParts {
   store: BrokerStore;
-  /** The store's signing keys (BrokerStore.signingKeys), the one `crypto` signs with first. */
-  signingKeys: readonly SigningKey[];
+  /** The signing keys published and honoured (key-ring.ts); `crypto` signs with the scheduled one. */
+  keys: BrokerKeys;
   crypto: BrokerCrypto;
   deps: ProviderDeps;
+  /** Hears an upstream failure while validating a subject token (for /metrics). */
+  onUpstreamError?: (upstream: 'jwks' | 'backend') => void;
+}
+
+/** The broker's published keys, as a KeyRing (key-ring.ts) gives them. */
+export interface BrokerKeys {
+  keys(): ReadonlyMap<string, SigningKey>;
+  /** Re-reads the keys for a token naming an unknown one (rate-limited); resolves whether anything changed. */
+  refreshForUnknownKid(): Promise<boolean>;
 }
 
 /** The claims of a broker token that checked out, with its live session. */
@@ -90,15 +100,17 @@ export class Broker {
   private readonly byIssuer = new Map<string, JwtProvider>();
   private readonly byId = new Map<string, Provider>();
   private readonly callbacks: CallbackProvider[] = [];
-  private readonly keys: ReadonlyMap<string, SigningKey>;
+  private readonly keys: BrokerKeys;
   private readonly store: BrokerStore;
   private readonly crypto: BrokerCrypto;
   private readonly deps: ProviderDeps;
+  private readonly onUpstreamError: BrokerParts['onUpstreamError'];
 
   constructor(
     readonly config: BrokerConfig,
-    { store, signingKeys: keys, crypto, deps }: BrokerParts,
+    { store, keys, crypto, deps, onUpstreamError }: BrokerParts,
   ) {
+    this.onUpstreamError = onUpstreamError;
     this.store = store;
     this.crypto = crypto;
     this.deps = deps;
@@ -109,7 +121,7 @@ export class Broker {
       if (provider instanceof JwtProvider) this.byIssuer.set(provider.config.issuer, provider);
       else if (provider instanceof CallbackProvider) this.callbacks.push(provider);
     }
-    this.keys = new Map(keys.map((k) => [k.kid, k]));
+    this.keys = keys;
   }
 
   /**
@@ -121,7 +133,7 @@ export class Broker {
   }
 
   jwks(): { keys: unknown[] } {
-    return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
+    return { keys: [...this.keys.keys().values()].map((k) => k.publicJwk) };
   }
 
   /** Picks the provider for a subject token (RFC 8693 §2.1 `subject_token_type`). */
@@ -188,7 +200,16 @@ export class Broker {
   async exchange(input: ExchangeInput): Promise<ExchangeResult> {
     if (input.subjectToken.length > 16 * 1024) throw invalidRequest('subject_token is too long');
     const { provider, expectation } = this.select(input.subjectToken, input.kind);
-    const validated = await provider.validate(input.subjectToken, expectation);
+    let validated: Awaited<ReturnType<Provider['validate']>>;
+    try {
+      validated = await provider.validate(input.subjectToken, expectation);
+    } catch (err) {
+      // An IdP's discovery/JWKS or a backend that did not answer: a 503 to the client, counted.
+      if ((err instanceof OAuthError && err.status === 503) || err instanceof RemoteError) {
+        this.onUpstreamError?.(provider instanceof JwtProvider ? 'jwks' : 'backend');
+      }
+      throw err;
+    }
     checkFieldSizes(validated.fields);
     const now = this.deps.now();
     const issuedAt = Math.floor(now / 1000);
@@ -241,9 +262,19 @@ export class Broker {
    * low-S form of the signature, the one the broker issues, is honoured (jwt/sign.ts).
    */
   signedClaims(token: string): Record<string, unknown> | undefined {
-    const result = verifyOwnJwt(token, this.keys, 'at+jwt');
+    const result = verifyOwnJwt(token, this.keys.keys(), 'at+jwt');
     if (!result.ok || result.payload.iss !== this.config.issuer) return undefined;
     return result.payload;
+  }
+
+  /**
+   * signedClaims, re-reading the keys first when the token names a key this instance does not
+   * know (one rotated in at another instance), at most once a second.
+   */
+  private async claimsOf(token: string): Promise<Record<string, unknown> | undefined> {
+    const result = verifyOwnJwt(token, this.keys.keys(), 'at+jwt');
+    if (!result.ok && result.problem === 'unknown_key' && (await this.keys.refreshForUnknownKid())) return this.signedClaims(token);
+    return result.ok && result.payload.iss === this.config.issuer ? result.payload : undefined;
   }
 
   /**
@@ -251,7 +282,7 @@ export class Broker {
    * neither revoked nor expired. `undefined` otherwise.
    */
   async liveToken(token: string): Promise<LiveToken | undefined> {
-    const claims = this.signedClaims(token);
+    const claims = await this.claimsOf(token);
     if (!claims) return undefined;
     const now = this.deps.now();
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return undefined;
@@ -275,7 +306,7 @@ export class Broker {
    * own session and nothing more.
    */
   async revoke(token: string, client: { clientId: string; confidential: boolean }, allSessions: boolean): Promise<void> {
-    const claims = this.signedClaims(token);
+    const claims = await this.claimsOf(token);
     if (!claims || claims.client_id !== client.clientId || typeof claims.sid !== 'string' || typeof claims.sub !== 'string') return;
     if (allSessions && client.confidential && (await this.liveToken(token))) {
       await this.store.revokeAllSessions(claims.sub, this.deps.now());

@@ -239,6 +239,13 @@ const schema = z
         purgeIntervalSeconds: wholeSeconds([1, 'at least 1 second'], [86_400, 'at most 1 day'], 3600),
       })
       .default({ maxPerClient: 100, retentionSeconds: 86_400, purgeIntervalSeconds: 3600 }),
+    /**
+     * Signing keys: seconds between an instance's re-reads of the keys (how late it learns of a
+     * rotation made elsewhere; `broker keys rotate` leaves the JWKS max-age and this before a new key signs).
+     */
+    keys: z
+      .strictObject({ refreshSeconds: wholeSeconds([1, 'at least 1 second'], [3600, 'at most 1 hour'], 30) })
+      .default({ refreshSeconds: 30 }),
     /** Open connections at most (node's server.maxConnections): past it new ones are closed at once. */
     maxConnections: z
       .number({ error: 'expected a number of connections' })

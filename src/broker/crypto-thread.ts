@@ -26,8 +26,10 @@ export interface SignatureCheck {
 /** Main thread → crypto thread. */
 export interface CryptoBatch {
   id: number;
-  /** JWS signing inputs (`header.payload`) to sign with the broker's key. */
-  sign: string[];
+  /** JWS signing inputs (`header.payload`) to sign, each with the broker key `kid`. */
+  sign: { input: string; kid: string }[];
+  /** Broker keys (private JWKs) the thread has not been sent yet. */
+  signKeys: { kid: string; privateJwk: Record<string, string> }[];
   keys: KeyObject[];
   verify: SignatureCheck[];
 }
@@ -41,6 +43,7 @@ interface Pending<T> {
 }
 interface SignJob extends Pending<string> {
   input: string;
+  key: SigningKey;
 }
 interface VerifyJob extends Pending<boolean> {
   alg: string;
@@ -62,15 +65,18 @@ export class CryptoThread {
   private scheduled = false;
   private readonly inFlight = new Map<number, Batch>();
   private nextId = 0;
+  /** The kids of the broker keys the thread has. */
+  private readonly sent = new Set<string>();
+  private readonly signingKey: () => SigningKey;
 
-  /** `script`: the thread's module (default: dist/crypto-worker.js beside this bundle). */
-  constructor(
-    private readonly key: SigningKey,
-    script?: string,
-  ) {
+  /**
+   * `key`: the broker's signing key, or a function giving the one to sign with now (key rotation:
+   * key-ring.ts). `script`: the thread's module (default: dist/crypto-worker.js beside this bundle).
+   */
+  constructor(key: SigningKey | (() => SigningKey), script?: string) {
+    this.signingKey = typeof key === 'function' ? key : () => key;
     const worker = startWorker('crypto-worker', {
       script,
-      workerData: { privateJwk: key.privateJwk },
       unref: true,
       // A thread that dies takes nothing with it: its batches are done here, and so is what follows.
       onLost: () => {
@@ -86,10 +92,11 @@ export class CryptoThread {
 
   /** A compact ES256 JWS of `payload` with the broker's key (the header gets `alg`, `kid` and `header`), its signature low-S (ecdsa.ts). */
   sign(payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
-    const input = signingInput(this.key, payload, header);
-    if (!this.worker) return Promise.resolve(signInput(this.key.privateKey, input));
+    const key = this.signingKey();
+    const input = signingInput(key, payload, header);
+    if (!this.worker) return Promise.resolve(signInput(key.privateKey, input));
     return new Promise((resolve, reject) => {
-      this.queued.sign.push({ input, resolve, reject });
+      this.queued.sign.push({ input, key, resolve, reject });
       this.schedule();
     });
   }
@@ -125,7 +132,14 @@ export class CryptoThread {
     });
     // Keeps the process alive while answers are owed, and only then.
     this.worker.ref();
-    this.worker.postMessage({ id, sign: batch.sign.map((job) => job.input), keys, verify } satisfies CryptoBatch);
+    const signKeys: CryptoBatch['signKeys'] = [];
+    for (const { key } of batch.sign) {
+      if (this.sent.has(key.kid)) continue;
+      this.sent.add(key.kid);
+      signKeys.push({ kid: key.kid, privateJwk: key.privateJwk });
+    }
+    const sign = batch.sign.map((job) => ({ input: job.input, kid: job.key.kid }));
+    this.worker.postMessage({ id, sign, signKeys, keys, verify } satisfies CryptoBatch);
   }
 
   private answered(answer: CryptoAnswer): void {
@@ -145,7 +159,7 @@ export class CryptoThread {
   private doHere(batch: Batch): void {
     for (const job of batch.sign) {
       try {
-        job.resolve(signInput(this.key.privateKey, job.input));
+        job.resolve(signInput(job.key.privateKey, job.input));
       } catch (err) {
         job.reject(err as Error);
       }

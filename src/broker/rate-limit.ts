@@ -62,11 +62,29 @@ export class FailureRateLimiter {
     throw tooMany('failed requests', retryAfter);
   }
 
+  /** Hears each refusal counted here (the shared record: failure-sync.ts). */
+  onFail: ((key: string, at: number) => void) | undefined;
+
   /** Counts one refusal against `key`. */
   fail(key: string): void {
     if (this.settings.maxFailures <= 0) return;
+    const at = this.now();
+    this.onFail?.(key, at);
+    this.count(key, at);
+  }
+
+  /** Counts a refusal another broker instance saw against `key` at `at` (ms). */
+  absorb(key: string, at: number): void {
+    if (this.settings.maxFailures <= 0 || at <= this.now() - this.settings.windowSeconds * 1000) return;
+    this.count(key, at);
+  }
+
+  private count(key: string, at: number): void {
     const list = this.recent(key);
-    list.push(this.now());
+    // Oldest first: another instance's refusal may be older than the last one here.
+    let i = list.length;
+    while (i > 0 && list[i - 1]! > at) i--;
+    list.splice(i, 0, at);
     this.failures.delete(key);
     this.failures.set(key, list);
     // Keep only what the limit needs, and a bounded number of keys.

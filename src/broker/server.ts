@@ -5,6 +5,7 @@
  * the request log, error bodies. What a route decides is in Broker and protocol/.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import { UsageError, describeError } from '../errors.js';
 import { Broker, type BrokerCrypto } from './broker.js';
 import { ClientRegistry } from './clients.js';
@@ -13,7 +14,11 @@ import { CryptoThread } from './crypto-thread.js';
 import { OAuthError, temporarilyUnavailable } from './oauth-error.js';
 import type { ProviderDeps } from './providers/jwt.js';
 import { RateLimits } from './rate-limit.js';
-import { healthzRoute } from './routes/healthz.js';
+import { FailureSync } from './failure-sync.js';
+import { KeyRing } from './key-ring.js';
+import { BrokerMetrics } from './metrics.js';
+import { healthzRoute, readyzRoute } from './routes/healthz.js';
+import { metricsRoute } from './routes/metrics.js';
 import { introspectRoute } from './routes/introspect.js';
 import { jwksRoute } from './routes/jwks.js';
 import { metadataRoute } from './routes/metadata.js';
@@ -23,10 +28,11 @@ import { tokenRoute } from './routes/token.js';
 import { userinfoRoute } from './routes/userinfo.js';
 import { FormParams } from './shared/form.js';
 import { BODY_LIMIT, NO_STORE } from './shared/http.js';
+import { isExchange } from './shared/exchange-route.js';
 import { countRefusal } from './shared/rate-limited.js';
 import type { RouteDeps } from './shared/route-deps.js';
 import { toOAuthError } from './shared/to-oauth-error.js';
-import { SqliteBrokerStore } from './store/sqlite/store.js';
+import { openStore } from './store/open.js';
 
 export { BODY_LIMIT } from './shared/http.js';
 
@@ -43,16 +49,21 @@ const CLOSE_GRACE_MS = 1000;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const CONNECTIONS_CHECK_MS = 1000;
+/** An X-Request-Id the broker adopts (from a proxy): short, and nothing a log line could be fooled by. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface StartBrokerOptions {
   file: BrokerConfigFile;
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /** A SQLite file, or a postgres:// URL (store/open.ts). */
   dbPath: string;
   deps: ProviderDeps;
   /** Receives one JSON line a request, and errors. */
   log: (line: string) => void;
+  /** Milliseconds between re-reads of the signing keys (default KEY_REFRESH_SECONDS; tests make it short). */
+  keyRefreshMs?: number;
 }
 
 export interface RunningBroker {
@@ -66,7 +77,7 @@ export interface RunningBroker {
 
 /**
  * Opens the database, listens, and serves. The issuer defaults to the address actually bound.
- * The composition root: it creates the store (SQLite at `dbPath`) and the crypto thread, hands
+ * The composition root: it creates the store (SQLite or PostgreSQL, per `dbPath`) and the crypto thread, hands
  * them to the Broker, and closes them (crypto, then store) once the server has drained.
  * @throws UsageError when the database cannot be opened or the address cannot be bound.
  */
@@ -86,11 +97,20 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   if (options.file.allowInsecureHttp) {
     options.log('warning: allowInsecureHttp is on: the broker accepts plain HTTP to IdPs, JWKS and backends off loopback (development only)');
   }
-  const store = SqliteBrokerStore.open(options.dbPath, { now: deps.now() });
-  store.startCheckpoints();
-  const signingKeys = await store.signingKeys();
+  const { store } = await openStore(options.dbPath, { now: deps.now(), background: true });
+  let keys: KeyRing;
+  try {
+    keys = await KeyRing.load(store, deps.now);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const clients = new ClientRegistry(options.file.clients);
   const limiter = new RateLimits(options.file.rateLimit, deps.now);
+  // Refusals are counted by every instance on the database, not only the one that saw them.
+  const failureSync = options.file.rateLimit.maxFailures > 0
+    ? new FailureSync(store, limiter.failures, options.file.rateLimit.windowSeconds, deps.now)
+    : undefined;
   // Set right after listen() resolves, before any request can be read (I/O waits for the microtask).
   let broker: Broker | undefined;
   let crypto: BrokerCrypto | undefined;
@@ -109,11 +129,22 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     http: { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
     // The client's address, not the proxy's, for the rate limits: only from the proxies listed.
     trustProxy: options.file.trustProxy,
+    // Each request's id, in its log line and its X-Request-Id: a proxy's, if it sent a sane one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
   });
+  const metrics = new BrokerMetrics();
   // Past the cap node closes new connections at once: slow or idle clients cannot exhaust sockets and memory.
   app.server.maxConnections = options.file.maxConnections;
   app.decorateRequest('clientId', null);
   app.decorateRequest('failedAuthentication', null);
+  app.decorateRequest('accountStatus', null);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     done(null, new FormParams(body as string));
@@ -144,10 +175,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   });
   app.addHook('onResponse', (request, reply, done) => {
     countRefusal(request, reply.statusCode, limiter);
+    metrics.response(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000, isExchange(request) ? request : undefined);
     const q = request.url.indexOf('?');
+    // The path without its query, never a body or a header: no token reaches the log.
     log(
       JSON.stringify({
         time: new Date(deps.now()).toISOString(),
+        req_id: request.id,
+        ip: request.ip,
         method: request.method,
         path: q < 0 ? request.url : request.url.slice(0, q),
         status: reply.statusCode,
@@ -163,7 +198,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   app.setNotFoundHandler((_request, reply) => sendError(reply, new OAuthError('not_found', 'no such endpoint', 404)));
 
   const routeDeps: RouteDeps = { broker: ready, clients, limiter, store, log };
-  for (const route of [healthzRoute, metadataRoute, jwksRoute, tokenRoute, revokeRoute, introspectRoute, userinfoRoute, syneriseLoginRoute]) {
+  metricsRoute(app, metrics);
+  for (const route of [healthzRoute, readyzRoute, metadataRoute, jwksRoute, tokenRoute, revokeRoute, introspectRoute, userinfoRoute, syneriseLoginRoute]) {
     route(app, routeDeps);
   }
 
@@ -176,16 +212,24 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
-  crypto = new CryptoThread(signingKeys[0]!);
+  crypto = new CryptoThread(() => keys.signing());
+  keys.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not re-read the signing keys', error: describeError(err) })), options.keyRefreshMs ?? config.keys.refreshSeconds * 1000);
+  failureSync?.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not share the failure count', error: describeError(err) })));
   // Ended sessions are deleted once past their retention, so the database does not grow for ever.
   const { retentionSeconds, purgeIntervalSeconds } = config.sessions;
   const purge = setInterval(() => {
-    store.purgeSessions(deps.now() - retentionSeconds * 1000).catch((err: unknown) => {
+    store.purgeSessions(deps.now() - retentionSeconds * 1000).then((n) => metrics.purged(n), (err: unknown) => {
       log(JSON.stringify({ level: 'error', msg: 'could not purge ended sessions', error: describeError(err) }));
     });
   }, purgeIntervalSeconds * 1000);
   purge.unref();
-  broker = new Broker(config, { store, signingKeys, crypto, deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log } });
+  broker = new Broker(config, {
+    store,
+    keys,
+    crypto,
+    deps: { ...deps, allowInsecureHttp: config.allowInsecureHttp, log },
+    onUpstreamError: (upstream) => metrics.upstreamError(upstream),
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -196,6 +240,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       (closed ??= (async () => {
         closing = true;
         clearInterval(purge);
+        keys.stop();
         // Requests already on the wire but not yet read would be cut with the idle keep-alive
         // connections: read and answer them first (503 + Connection: close), until quiet.
         for (let waited = 0, quiet = 0; waited < CLOSE_GRACE_MS && quiet < 100; waited += 20) {
@@ -214,6 +259,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           clearTimeout(deadline);
           // The crypto thread answers what it owes before the database goes.
           await crypto?.close();
+          await failureSync?.stop();
           await store.close();
           flush();
         }

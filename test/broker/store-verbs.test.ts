@@ -1,33 +1,28 @@
 /**
- * The BrokerStore verbs, used only through the interface: what a second adapter (PostgreSQL)
- * must do too. Run here against the SQLite adapter on a temp file.
+ * The BrokerStore verbs, used only through the interface: every adapter must pass them. Run
+ * against SQLite (a temp file) and PostgreSQL (a real server the helper starts; test/helpers/postgres.ts).
  */
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteBrokerStore } from '../../src/broker/store/sqlite/store.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateSigningKey } from '../../src/jwt/sign.js';
 import { StoreUnavailableError, type BrokerStore, type LoginInput, type LoginOutcome } from '../../src/broker/store/types.js';
+import { STORE_ADAPTERS, type StoreAdapter } from './store-adapters.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 const HOUR = 3600_000;
 
-let dir: string;
-let dbPath: string;
+describe.each(STORE_ADAPTERS)('$name', (adapter: StoreAdapter) => {
 let store: BrokerStore;
 
-const open = async (options: { busyTimeoutMs?: number } = {}): Promise<BrokerStore> => SqliteBrokerStore.open(dbPath, { now: NOW, ...options });
+const open = (options: { busyTimeoutMs?: number } = {}): Promise<BrokerStore> => adapter.open({ now: NOW, ...options });
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'authbridge-store-verbs-'));
-  dbPath = join(dir, 'broker.db');
+  await adapter.fresh();
   store = await open();
 });
 afterEach(async () => {
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
 });
+afterAll(() => adapter.dispose());
 
 function login(subject: string, overrides: Partial<LoginInput> = {}): LoginInput {
   return {
@@ -96,13 +91,8 @@ describe('upsertCustomerAndOpenSession', () => {
   it('existing-only refuses an unknown person and writes nothing; a known one signs in', async () => {
     expect(await store.upsertCustomerAndOpenSession(login('carol', { registration: 'existing-only' }))).toEqual({ status: 'registration_required' });
     await store.close();
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      expect(db.prepare('SELECT count(*) AS n FROM customers').get()).toEqual({ n: 0 });
-      expect(db.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 0 });
-    } finally {
-      db.close();
-    }
+    expect(await adapter.count('customers')).toBe(0);
+    expect(await adapter.count('sessions')).toBe(0);
     store = await open();
     await signIn(login('carol'));
     expect((await signIn(login('carol', { registration: 'existing-only' }))).status).toBe('existing');
@@ -188,13 +178,34 @@ describe('the per-client session cap and purgeSessions', () => {
 });
 
 describe('signingKeys, ping and close', () => {
-  it('the signing key is made once and is the same after a restart', async () => {
+  it('the signing key is made once, signs from its creation, and is the same after a restart', async () => {
     const keys = await store.signingKeys();
     expect(keys).toHaveLength(1);
-    expect(keys[0]!.publicJwk).toMatchObject({ kid: keys[0]!.kid });
+    expect(keys[0]).toMatchObject({ createdAt: NOW, signsFrom: NOW, retiresAt: null });
+    expect(keys[0]!.key.publicJwk).toMatchObject({ kid: keys[0]!.key.kid });
     await store.close();
-    store = await open();
-    expect((await store.signingKeys()).map((k) => k.kid)).toEqual([keys[0]!.kid]);
+    store = await adapter.open({ now: NOW + HOUR });
+    expect((await store.signingKeys()).map((k) => k.key.kid)).toEqual([keys[0]!.key.kid]);
+  });
+
+  it('addSigningKey adds a key and schedules the retirement of the others not yet scheduled; retireSigningKey only brings it forward', async () => {
+    const [first] = await store.signingKeys();
+    const second = generateSigningKey();
+    await store.addSigningKey({ key: second, createdAt: NOW + 1, signsFrom: NOW + 10, retireOthersAt: NOW + 100 });
+    const third = generateSigningKey();
+    await store.addSigningKey({ key: third, createdAt: NOW + 2, signsFrom: NOW + 20, retireOthersAt: NOW + 200 });
+    const keys = await store.signingKeys();
+    expect(keys.map((k) => [k.key.kid, k.signsFrom, k.retiresAt])).toEqual([
+      [third.kid, NOW + 20, null],
+      [second.kid, NOW + 10, NOW + 200],
+      [first!.key.kid, NOW, NOW + 100],
+    ]);
+    // The private key survives the round trip: what one instance signs, another verifies.
+    expect(keys[0]!.key.privateJwk).toEqual(third.privateJwk);
+    expect(await store.retireSigningKey(second.kid, NOW + 300)).toBe(true);
+    expect(await store.retireSigningKey(first!.key.kid, NOW + 50)).toBe(true);
+    expect(await store.retireSigningKey('no-such-kid', NOW)).toBe(false);
+    expect((await store.signingKeys()).map((k) => k.retiresAt)).toEqual([null, NOW + 200, NOW + 50]);
   });
 
   it('ping resolves while the database answers', async () => {
@@ -213,25 +224,86 @@ describe('signingKeys, ping and close', () => {
   });
 });
 
+describe('the shared failure record', () => {
+  it('failuresAfter gives what other store objects recorded, in order, once; purgeFailures drops the old', async () => {
+    const other = await open();
+    try {
+      await store.recordFailures([{ key: 'mine', at: NOW }]);
+      await other.recordFailures([{ key: 'a', at: NOW + 1 }, { key: 'b', at: NOW + 2 }]);
+      const page = await store.failuresAfter(0);
+      expect(page.failures).toEqual([{ key: 'a', at: NOW + 1 }, { key: 'b', at: NOW + 2 }]);
+      expect((await other.failuresAfter(0)).failures).toEqual([{ key: 'mine', at: NOW }]);
+      expect((await store.failuresAfter(page.cursor)).failures).toEqual([]);
+      await other.recordFailures([{ key: 'c', at: NOW + 3 }]);
+      expect((await store.failuresAfter(page.cursor)).failures).toEqual([{ key: 'c', at: NOW + 3 }]);
+      expect(await store.purgeFailures(NOW + 2)).toBe(2);
+      expect((await store.failuresAfter(0)).failures).toEqual([{ key: 'b', at: NOW + 2 }, { key: 'c', at: NOW + 3 }]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('customer administration verbs', () => {
+  it('listCustomers pages in creation order, optionally by provider; customerBySubject and customerSessions find them', async () => {
+    const made = [];
+    for (const [i, subject] of ['p', 'q', 'r', 's', 't'].entries()) made.push(await signIn(login(subject, { now: NOW + i, provider: i === 2 ? 'backend' : 'idp' })));
+    const ids = made.map((m) => m.customer.id);
+    expect((await store.listCustomers({ limit: 2 })).map((c) => c.id)).toEqual(ids.slice(0, 2));
+    expect((await store.listCustomers({ limit: 10, after: ids[1] })).map((c) => c.id)).toEqual(ids.slice(2));
+    expect((await store.listCustomers({ limit: 10, provider: 'backend' })).map((c) => c.id)).toEqual([ids[2]]);
+    expect(await store.customerBySubject('idp', 'q')).toEqual(made[1]!.customer);
+    expect(await store.customerBySubject('backend', 'q')).toBeUndefined();
+    const again = await signIn(login('p', { now: NOW + 10 }));
+    expect((await store.customerSessions(ids[0]!)).map((x) => x.sid)).toEqual([made[0]!.session.sid, again.session.sid]);
+    expect(await store.customerSessions('no-such-id')).toEqual([]);
+  });
+
+  it('deleteCustomer deletes the customer and every session of theirs, nobody else', async () => {
+    const a = await signIn(login('uma'));
+    await signIn(login('uma'));
+    const b = await signIn(login('vic'));
+    expect(await store.deleteCustomer(a.customer.id)).toBe(2);
+    expect(await store.customer(a.customer.id)).toBeUndefined();
+    expect(await store.session(a.customer.id, a.session.sid)).toBeUndefined();
+    expect(await store.customerBySubject('idp', 'uma')).toBeUndefined();
+    expect(await store.deleteCustomer(a.customer.id)).toBeUndefined();
+    expect(await store.session(b.customer.id, b.session.sid)).toBeDefined();
+    // The same person signing in again is a new customer.
+    expect((await signIn(login('uma'))).status).toBe('created');
+  });
+});
+
 describe('an outage', () => {
   it('every verb that writes rejects with StoreUnavailableError, and nothing is half-written', async () => {
     const known = await signIn(login('judy'));
     await store.close();
     store = await open({ busyTimeoutMs: 50 });
-    const other = new Database(dbPath);
-    other.exec('BEGIN IMMEDIATE');
-    try {
+    await adapter.whileWritesLocked(async () => {
       await expect(store.upsertCustomerAndOpenSession(login('mallory'))).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.revokeSession(known.customer.id, known.session.sid, NOW)).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.revokeAllSessions(known.customer.id, NOW)).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.purgeSessions(NOW + 2 * HOUR)).rejects.toBeInstanceOf(StoreUnavailableError);
-      // Reads go on under WAL while another connection writes.
+      await expect(store.deleteCustomer(known.customer.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+      // Reads go on while another connection writes.
       expect(await store.customer(known.customer.id)).toEqual(known.customer);
-    } finally {
-      other.exec('ROLLBACK');
-      other.close();
-    }
+    });
     expect((await store.session(known.customer.id, known.session.sid))?.revokedAt).toBeNull();
     expect((await store.upsertCustomerAndOpenSession(login('mallory'))).status).toBe('created');
   });
+
+  it('concurrent first logins of one person from two store objects make one customer', async () => {
+    const other = await open();
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => ((i % 2 ? other : store) as BrokerStore).upsertCustomerAndOpenSession(login('zoe'))));
+      const ids = new Set(outcomes.map((o) => (o as Signed).customer.id));
+      expect(ids.size).toBe(1);
+      expect(outcomes.filter((o) => o.status === 'created')).toHaveLength(1);
+      expect(await adapter.count('customers')).toBe(1);
+      expect(await adapter.count('sessions')).toBe(20);
+    } finally {
+      await other.close();
+    }
+  });
+});
 });

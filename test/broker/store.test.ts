@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteBrokerStore } from '../../src/broker/store/sqlite/store.js';
 import { StoreUnavailableError, type LoginInput } from '../../src/broker/store/types.js';
+import { generateSigningKey } from '../../src/jwt/sign.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 let dir: string;
@@ -92,5 +93,34 @@ describe('logins of one turn', () => {
     await store.close();
     expect((await pending).status).toBe('created');
     expect(rows('SELECT subject FROM customers')).toEqual([{ subject: 'grace' }]);
+  });
+});
+
+describe('a database written by the previous version (schema 2)', () => {
+  it('is migrated in place: its key signs from its creation, its customers and sessions stay', async () => {
+    const old = new Database(dbPath);
+    old.exec(`CREATE TABLE customers (id TEXT PRIMARY KEY, provider TEXT NOT NULL, subject TEXT NOT NULL, fields TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (provider, subject)) STRICT;
+              CREATE TABLE sessions (customer_id TEXT NOT NULL REFERENCES customers(id), sid TEXT NOT NULL, client_id TEXT NOT NULL,
+                created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER, PRIMARY KEY (customer_id, sid)) STRICT, WITHOUT ROWID;
+              CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_jwk TEXT NOT NULL, created_at INTEGER NOT NULL, retired_at INTEGER) STRICT;
+              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+              CREATE INDEX sessions_open ON sessions (customer_id, client_id, created_at) WHERE revoked_at IS NULL;
+              PRAGMA user_version = 2;`);
+    const key = generateSigningKey();
+    old.prepare('INSERT INTO signing_keys (kid, alg, private_jwk, created_at) VALUES (?, ?, ?, ?)').run(key.kid, key.alg, JSON.stringify(key.privateJwk), NOW - 1000);
+    old.prepare("INSERT INTO customers VALUES ('c1', 'idp', 'olga', '{}', ?, ?)").run(NOW - 1000, NOW - 1000);
+    old.prepare("INSERT INTO sessions VALUES ('c1', 's1', 'app', ?, ?, NULL)").run(NOW - 1000, NOW + 3600_000);
+    old.close();
+
+    const store = SqliteBrokerStore.open(dbPath, { now: NOW });
+    try {
+      expect((await store.signingKeys()).map((k) => [k.key.kid, k.createdAt, k.signsFrom, k.retiresAt])).toEqual([[key.kid, NOW - 1000, NOW - 1000, null]]);
+      expect((await store.customerBySubject('idp', 'olga'))?.id).toBe('c1');
+      expect((await store.session('c1', 's1'))?.revokedAt).toBeNull();
+      expect((await store.upsertCustomerAndOpenSession(input('olga'))).status).toBe('existing');
+    } finally {
+      await store.close();
+    }
   });
 });

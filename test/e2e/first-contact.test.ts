@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBrokerConfig } from '../../src/broker/config.js';
-import { BROKER_CONFIG_EXAMPLE } from '../../src/commands/broker-help.js';
+import { BROKER_CONFIG_EXAMPLE } from '../../src/commands/broker/help.js';
 import { main } from '../../src/main.js';
 import { testContext } from '../helpers/context.js';
 

@@ -10,7 +10,8 @@ import type { RateLimits } from '../rate-limit.js';
 import type { ClientConfig } from '../config.js';
 import { OAuthError, invalidRequest } from '../oauth-error.js';
 import { NO_STORE } from '../shared/http.js';
-import { RATE_LIMITED, authenticationFailed, checkRateLimit } from '../shared/rate-limited.js';
+import { EXCHANGE_ROUTE } from '../shared/exchange-route.js';
+import { authenticationFailed, checkRateLimit } from '../shared/rate-limited.js';
 import type { RouteDeps } from '../shared/route-deps.js';
 import { toOAuthError } from '../shared/to-oauth-error.js';
 
@@ -66,14 +67,16 @@ export function syneriseLoginRoute(
   app: FastifyInstance,
   { broker, clients, limiter, log }: Pick<RouteDeps, 'broker' | 'clients' | 'limiter' | 'log'>,
 ): void {
-  app.post('/sauth/v3/auth/login/client', { config: RATE_LIMITED }, async (request, reply) => {
+  app.post('/sauth/v3/auth/login/client', { config: EXCHANGE_ROUTE }, async (request, reply) => {
     reply.headers(NO_STORE);
     try {
       const b = broker();
       const body = parseJsonObject(request);
       const client = authenticateApiKey(request, body, clients, limiter);
       const subjectToken = readIdentityProviderToken(body);
-      return loginResponse(await b.exchange({ subjectToken, kind: { synerise: true }, clientId: client.clientId }));
+      const result = await b.exchange({ subjectToken, kind: { synerise: true }, clientId: client.clientId });
+      request.accountStatus = result.accountStatus;
+      return loginResponse(result);
     } catch (err) {
       // That SDK's error shape: the OAuth code and reason, with `status`, `message` and `path`.
       const e = toOAuthError(err, log);

@@ -6,7 +6,7 @@ import { readTokenExchangeRequest } from '../protocol/token-exchange.js';
 import { authenticateClient } from '../shared/client-auth.js';
 import { parseForm } from '../shared/form.js';
 import { NO_STORE } from '../shared/http.js';
-import { RATE_LIMITED } from '../shared/rate-limited.js';
+import { EXCHANGE_ROUTE } from '../shared/exchange-route.js';
 import type { RouteDeps } from '../shared/route-deps.js';
 
 /** RFC 8693 §2.2.1, with `account_status` (whether this login registered the customer). */
@@ -21,13 +21,14 @@ function tokenResponse(result: ExchangeResult) {
 }
 
 export function tokenRoute(app: FastifyInstance, { broker, clients, limiter }: Pick<RouteDeps, 'broker' | 'clients' | 'limiter'>): void {
-  app.post('/oauth/token', { config: RATE_LIMITED }, async (request, reply) => {
+  app.post('/oauth/token', { config: EXCHANGE_ROUTE }, async (request, reply) => {
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
     const client = authenticateClient(request, params, clients, limiter);
     const { subjectToken, subjectTokenType } = readTokenExchangeRequest(params, b.config.audience);
     const result = await b.exchange({ subjectToken, kind: subjectTokenType, clientId: client.clientId });
+    request.accountStatus = result.accountStatus;
     return tokenResponse(result);
   });
 }

@@ -1,8 +1,9 @@
 /**
- * The broker's storage, as an adapter interface: customers, their sessions, and the signing
- * keys. SQLite (sqlite/) is the one adapter today; a second one (PostgreSQL) implements the same
- * verbs. Every verb a request uses returns a Promise, so an adapter may be asynchronous; each
- * either completes what it writes or fails with nothing half-written.
+ * The broker's storage, as an adapter interface: customers, their sessions, the signing keys and
+ * the failed requests the rate limit counts. Two adapters implement the same verbs: SQLite
+ * (sqlite/, one host) and PostgreSQL (postgres/, several broker instances on one database). Every
+ * verb returns a Promise; each either completes what it writes or fails with nothing
+ * half-written.
  */
 import type { SigningKey } from '../../jwt/sign.js';
 
@@ -46,6 +47,38 @@ export interface LoginInput {
   maxSessionsPerClient?: number;
   /** Milliseconds since the epoch. */
   now: number;
+}
+
+/** A signing key with its schedule (key-schedule.ts says what it does at a given time). */
+export interface StoredSigningKey {
+  key: SigningKey;
+  /** Milliseconds since the epoch: when it was made, and published in the JWKS. */
+  createdAt: number;
+  /** Milliseconds since the epoch: from when it signs (the newest key past this signs). */
+  signsFrom: number;
+  /** Milliseconds since the epoch: from when it is neither published nor honoured; null: not scheduled. */
+  retiresAt: number | null;
+}
+
+/** A refused request, counted against `key` by the failure rate limit (rate-limit.ts). */
+export interface FailureRecord {
+  key: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+/** Failures other instances recorded, and where to read on from next time. */
+export interface FailuresPage {
+  failures: FailureRecord[];
+  cursor: number;
+}
+
+/** Which customers `listCustomers` gives: oldest first, after the customer `after`, at most `limit`. */
+export interface CustomerQuery {
+  provider?: string;
+  /** A customer id: the page starts after it (keyset pagination). */
+  after?: string;
+  limit: number;
 }
 
 export type LoginOutcome =
@@ -95,9 +128,42 @@ export interface BrokerStore {
    * short transactions, so logins are not held up. Resolves how many were deleted.
    */
   purgeSessions(before: number): Promise<number>;
-  /** The signing keys, the one to sign with first. They persist across restarts. */
-  signingKeys(): Promise<readonly SigningKey[]>;
-  /** A cheap read, for /healthz. */
+  /**
+   * Every signing key with its schedule, retired ones too, the latest `signsFrom` first. The
+   * adapter makes the first one when it opens a database without a usable key, so there is always
+   * one that signs. They persist across restarts and are shared by every instance on the database.
+   */
+  signingKeys(): Promise<readonly StoredSigningKey[]>;
+  /**
+   * Adds `key` (published from `createdAt`, signing from `signsFrom`) and, in the same
+   * transaction, schedules the retirement at `retireOthersAt` of every other key not yet
+   * scheduled: a rotation.
+   */
+  addSigningKey(input: { key: SigningKey; createdAt: number; signsFrom: number; retireOthersAt: number }): Promise<void>;
+  /** Retires key `kid` at `at` (ms), or earlier if it was already scheduled so. Resolves false for an unknown kid. */
+  retireSigningKey(kid: string, at: number): Promise<boolean>;
+  /** Records refused requests, for every instance's failure rate limit. */
+  recordFailures(failures: readonly FailureRecord[]): Promise<void>;
+  /**
+   * The failures other instances (other store objects) recorded after `cursor` (0: the oldest
+   * kept), in the order recorded, with the cursor to read on from.
+   */
+  failuresAfter(cursor: number): Promise<FailuresPage>;
+  /** Deletes the failures recorded before `before` (ms); resolves how many. */
+  purgeFailures(before: number): Promise<number>;
+  /** Customers in creation order (ties by id), for `broker customers list`. */
+  listCustomers(query: CustomerQuery): Promise<Customer[]>;
+  /** The customer of `provider`/`subject`, if registered. */
+  customerBySubject(provider: string, subject: string): Promise<Customer | undefined>;
+  /** Every stored session of a customer (ended ones until purged), oldest first. */
+  customerSessions(customerId: string): Promise<Session[]>;
+  /**
+   * Deletes the customer and every session of theirs, in one transaction (`broker customers
+   * delete` ends the sessions first, committed, with revokeAllSessions). Resolves how many
+   * sessions were deleted, or undefined for an unknown customer.
+   */
+  deleteCustomer(customerId: string): Promise<number | undefined>;
+  /** A cheap read, for the readiness check. */
   ping(): Promise<void>;
   /** Commits the logins already accepted, then releases the database. */
   close(): Promise<void>;

@@ -37,6 +37,19 @@ const MIGRATIONS: readonly string[] = [
   // The open sessions of a customer at a client, newest last: the per-client cap reads only
   // these (at most the cap and one), however many ended sessions the customer has.
   `CREATE INDEX sessions_open ON sessions (customer_id, client_id, created_at) WHERE revoked_at IS NULL;`,
+  // Key rotation: a key signs from `signs_from` (published from `created_at`), and `retired_at`
+  // may lie ahead (scheduled). Customers listed in creation order. Refused requests, read by
+  // every broker process on the file for the shared failure rate limit.
+  `ALTER TABLE signing_keys ADD COLUMN signs_from INTEGER;
+   UPDATE signing_keys SET signs_from = created_at;
+   CREATE INDEX customers_created ON customers (created_at, id);
+   CREATE TABLE rate_failures (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     key TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     instance TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX rate_failures_at ON rate_failures (at);`,
 ];
 
 /**

@@ -8,13 +8,25 @@ import Database from 'better-sqlite3';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError, describeError } from '../../../errors.js';
+import { randomUUID } from 'node:crypto';
 import type { SigningKey } from '../../../jwt/sign.js';
-import { StoreUnavailableError, type BrokerStore, type Customer, type LoginInput, type LoginOutcome, type Session } from '../types.js';
+import {
+  StoreUnavailableError,
+  type BrokerStore,
+  type Customer,
+  type CustomerQuery,
+  type FailureRecord,
+  type FailuresPage,
+  type LoginInput,
+  type LoginOutcome,
+  type Session,
+  type StoredSigningKey,
+} from '../types.js';
 import { Checkpoints } from './checkpoints.js';
 import { OpenSessionCounts, prepareStatements, toCustomer, toSession, upsertCustomerAndOpenSession, type Statements } from './customers.js';
 import { guarded, sqliteCode } from './errors.js';
 import { GroupCommit } from './group-commit.js';
-import { loadSigningKeys } from './keys.js';
+import { addSigningKey, ensureSigningKey, prepareKeyStatements, readSigningKeys, type KeyStatements } from './keys.js';
 import { migrate, recordStart } from './schema.js';
 
 /** Sessions deleted per transaction by purgeSessions: each holds the write lock only briefly. */
@@ -34,12 +46,25 @@ export class SqliteBrokerStore implements BrokerStore {
   private readonly revokeAllTx: (customerId: string, now: number) => number;
   private readonly purgeBatchTx: (before: number) => number;
   private readonly checkpoints: Checkpoints;
+  private readonly keyStatements: KeyStatements;
+  /** This store object's name in rate_failures: failuresAfter gives only the others' records. */
+  private readonly instance = randomUUID();
+  private readonly recordFailuresTx: (failures: readonly FailureRecord[]) => void;
+  private readonly deleteCustomerTx: (customerId: string) => number | undefined;
 
-  private constructor(
-    private readonly db: Database.Database,
-    private readonly keys: readonly SigningKey[],
-  ) {
+  private constructor(private readonly db: Database.Database) {
     const s = (this.statements = prepareStatements(db));
+    this.keyStatements = prepareKeyStatements(db);
+    const insertFailure = db.prepare<[string, number, string]>('INSERT INTO rate_failures (key, at, instance) VALUES (?, ?, ?)');
+    this.recordFailuresTx = db.transaction((failures: readonly FailureRecord[]) => {
+      for (const f of failures) insertFailure.run(f.key, f.at, this.instance);
+    }).immediate;
+    const deleteSessions = db.prepare<[string]>('DELETE FROM sessions WHERE customer_id = ?');
+    const deleteCustomer = db.prepare<[string]>('DELETE FROM customers WHERE id = ?');
+    this.deleteCustomerTx = db.transaction((customerId: string) => {
+      const sessions = deleteSessions.run(customerId).changes;
+      return deleteCustomer.run(customerId).changes > 0 ? sessions : undefined;
+    }).immediate;
     const counts = new OpenSessionCounts();
     const loginTx = db.transaction((input: LoginInput) => upsertCustomerAndOpenSession(s, counts, input)).immediate;
     // Logins of one event-loop turn, in input order: a later one sees what an earlier one wrote
@@ -85,13 +110,16 @@ export class SqliteBrokerStore implements BrokerStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
+      // A large database (a million customers and sessions) keeps the pages logins touch in
+      // memory: a 64 MiB page cache instead of 2 MiB.
+      db.pragma('cache_size = -65536');
       // Checkpoints (the only fsyncs under synchronous=NORMAL) run on a timer, not inside a
       // login's commit: see startCheckpoints().
       db.pragma('wal_autocheckpoint = 0');
       migrate(db);
-      const keys = loadSigningKeys(db, options.now);
+      ensureSigningKey(db, prepareKeyStatements(db), options.now);
       recordStart(db, options.now);
-      return new SqliteBrokerStore(db, keys);
+      return new SqliteBrokerStore(db);
     } catch (err) {
       db?.close();
       const code = sqliteCode(err) ?? (err as { code?: string }).code;
@@ -113,8 +141,75 @@ export class SqliteBrokerStore implements BrokerStore {
     this.checkpoints.start(intervalMs, onThread);
   }
 
-  async signingKeys(): Promise<readonly SigningKey[]> {
-    return this.keys;
+  async signingKeys(): Promise<readonly StoredSigningKey[]> {
+    return guarded(() => readSigningKeys(this.keyStatements));
+  }
+
+  async addSigningKey(input: { key: SigningKey; createdAt: number; signsFrom: number; retireOthersAt: number }): Promise<void> {
+    guarded(() => addSigningKey(this.db, this.keyStatements, input));
+  }
+
+  async retireSigningKey(kid: string, at: number): Promise<boolean> {
+    return guarded(() => this.keyStatements.retire.run(at, at, kid).changes > 0);
+  }
+
+  async recordFailures(failures: readonly FailureRecord[]): Promise<void> {
+    if (failures.length > 0) guarded(() => this.recordFailuresTx(failures));
+  }
+
+  async failuresAfter(cursor: number): Promise<FailuresPage> {
+    // One read transaction: the newest id is read from the same snapshot as the rows.
+    return guarded(() => this.db.transaction(() => {
+      const rows = this.db
+        .prepare<[number, string], { id: number; key: string; at: number }>(
+          'SELECT id, key, at FROM rate_failures WHERE id > ? AND instance != ? ORDER BY id LIMIT 10000',
+        )
+        .all(cursor, this.instance);
+      // The cursor moves past our own records too: the newest id of all, when none of the others' is left.
+      const last = rows.length === 10_000 ? rows[rows.length - 1]!.id : (this.db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM rate_failures').get()?.id ?? cursor);
+      return { failures: rows.map((r) => ({ key: r.key, at: r.at })), cursor: Math.max(cursor, last) };
+    })());
+  }
+
+  async purgeFailures(before: number): Promise<number> {
+    return guarded(() => this.db.prepare<[number]>('DELETE FROM rate_failures WHERE at < ?').run(before).changes);
+  }
+
+  async listCustomers(query: CustomerQuery): Promise<Customer[]> {
+    return guarded(() => {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (query.provider !== undefined) {
+        where.push('provider = ?');
+        params.push(query.provider);
+      }
+      if (query.after !== undefined) {
+        where.push('(created_at, id) > (SELECT created_at, id FROM customers WHERE id = ?)');
+        params.push(query.after);
+      }
+      const sql = `SELECT * FROM customers ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ?`;
+      return this.db.prepare(sql).all(...params, query.limit).map((row) => toCustomer(row as Parameters<typeof toCustomer>[0]));
+    });
+  }
+
+  async customerBySubject(provider: string, subject: string): Promise<Customer | undefined> {
+    return guarded(() => {
+      const row = this.statements.customerBySubject.get(provider, subject);
+      return row ? toCustomer(row) : undefined;
+    });
+  }
+
+  async customerSessions(customerId: string): Promise<Session[]> {
+    return guarded(() =>
+      this.db
+        .prepare('SELECT * FROM sessions WHERE customer_id = ? ORDER BY created_at, sid')
+        .all(customerId)
+        .map((row) => toSession(row as Parameters<typeof toSession>[0])),
+    );
+  }
+
+  async deleteCustomer(customerId: string): Promise<number | undefined> {
+    return guarded(() => this.deleteCustomerTx(customerId));
   }
 
   /**

@@ -3,39 +3,33 @@
  * broker/server.ts; an exchange goes broker/routes/token.ts → broker/broker.ts → the store's
  * `upsertCustomerAndOpenSession` (broker/store/sqlite/customers.ts).
  */
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { resolvePaths } from '../context.js';
-import { UsageError, type Outcome } from '../errors.js';
-import { BROKER_SERVE_HELP } from './broker-help.js';
-import { optString, type Invocation, type ParseInput } from './invocation.js';
+import { UsageError, type Outcome } from '../../errors.js';
+import { optString, type Invocation, type ParseInput } from '../invocation.js';
+import { brokerDb, withDbOption } from './admin.js';
+import { BROKER_SERVE_HELP } from './help.js';
 
 export interface BrokerServeOptions {
   host: string;
   port: number;
-  /** `--db FILE`; default `$XDG_DATA_HOME/authbridge/broker.db`. */
+  /** `--db FILE|URL`; default `$AUTHBRIDGE_BROKER_DB`, else `$XDG_DATA_HOME/authbridge/broker.db`. */
   db?: string;
 }
 
-export function define(broker: Command): Command {
-  broker
-    .summary('run the reference token broker')
-    .description('The reference token broker (RFC 8693 token exchange, Synerise-compatible login).')
-    .addHelpText('after', '\nExamples:\n  authbridge broker serve --config broker.json --port 8787');
-  return broker
-    .command('serve')
+export function define(cmd: Command): Command {
+  cmd
     .summary('serve the broker over HTTP until SIGTERM/SIGINT')
     .description(
-      'Validate tokens from trusted IdPs or backends, register customers in SQLite, issue broker JWTs.\n' +
+      'Validate tokens from trusted IdPs or backends, register customers in SQLite or PostgreSQL, issue broker JWTs.\n' +
         'Needs --config FILE (the broker config, env AUTHBRIDGE_BROKER_CONFIG).',
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .addOption(new Option('--port <port>', 'port to listen on (0 picks a free one)').default(8787))
-    .option('--db <file>', 'SQLite database (default $XDG_DATA_HOME/authbridge/broker.db)')
-    .addHelpText(
-      'after',
-      `${BROKER_SERVE_HELP}\n\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db`,
-    );
+    .addOption(new Option('--port <port>', 'port to listen on (0 picks a free one)').default(8787));
+  return withDbOption(cmd).addHelpText(
+    'after',
+    `${BROKER_SERVE_HELP}\n\nExamples:\n  authbridge broker serve --config broker.json\n  authbridge broker serve --config broker.json --port 0 --db /tmp/broker.db\n` +
+      '  authbridge broker serve --config broker.json --db postgres://broker@db.internal/authbridge',
+  );
 }
 
 function port(text: string): number {
@@ -57,13 +51,13 @@ export async function run(inv: Invocation, options: BrokerServeOptions): Promise
   const configPath = global.config ?? ctx.env.AUTHBRIDGE_BROKER_CONFIG;
   if (!configPath) throw new UsageError('broker serve needs a config file: give --config FILE', { hint: "Run 'authbridge broker serve --help' for the format." });
   const { host } = options;
-  const dbPath = options.db ?? join(resolvePaths(ctx.env).dataDir, 'broker.db');
+  const dbPath = brokerDb(options.db, ctx.env);
   // Loaded only when the broker runs (fastify, SQLite): `authbridge --help` defines this command too.
-  const [{ loadBrokerConfig }, { startBroker }] = await Promise.all([import('../broker/config.js'), import('../broker/server.js')]);
+  const [{ loadBrokerConfig }, { startBroker }] = await Promise.all([import('../../broker/config.js'), import('../../broker/server.js')]);
   const file = await loadBrokerConfig(configPath);
   // Providers fetch through the proxy: a malformed proxy variable stops the start, not each exchange.
   if (['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => ctx.env[name])) {
-    (await import('../http/dispatcher.js')).proxySettings(ctx.env);
+    (await import('../../http/dispatcher.js')).proxySettings(ctx.env);
   }
 
   // Listening for signals before the server starts: a SIGTERM during start-up still drains cleanly.
