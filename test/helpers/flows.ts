@@ -273,10 +273,10 @@ export const BROKER_AUDIENCE = 'my-app';
 
 /**
  * The real broker (fastify + SQLite in a temp file) in this process on port 0, trusting `idp`'s
- * JWT access tokens for {@link API_RESOURCE}, with the confidential client `cli` and the
+ * JWT access tokens for {@link API_RESOURCE} (or `options.audience`), with the confidential client `cli` and the
  * API-key client `sdk`. `close()` it in `afterAll`.
  */
-export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<RunningBroker> {
+export async function startTestBroker(idp: Pick<Idp, 'issuer'>, options: { audience?: string[] } = {}): Promise<RunningBroker> {
   // Loaded here: the files without a broker do not pay for fastify and SQLite.
   const [{ parseBrokerConfig }, { startBroker }] = await Promise.all([import('../../src/broker/config.js'), import('../../src/broker/server.js')]);
   const file = parseBrokerConfig(
@@ -292,7 +292,7 @@ export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<Running
           id: 'idp',
           type: 'jwt',
           issuer: idp.issuer,
-          audience: [API_RESOURCE],
+          audience: options.audience ?? [API_RESOURCE],
           algorithms: ['RS256'],
           mapping: { email: '/email', firstName: '/given_name', lastName: '/family_name' },
         },

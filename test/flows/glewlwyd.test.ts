@@ -1,0 +1,91 @@
+/**
+ * The whole flow against a second, independent OpenID provider: Glewlwyd (Debian's `glewlwyd`,
+ * a C implementation) started by test/helpers/glewlwyd.ts on SQLite in a temp dir. Login
+ * (exact-match redirect URI), verification of its tokens, refresh, logout and the broker
+ * exchange, with the public client and with a confidential one whose id and secret contain `-`
+ * and `.`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../../src/broker/server.js';
+import type { Profile } from '../../src/config/types.js';
+import { loginFlow } from '../../src/flows/login.js';
+import { logoutFlow } from '../../src/flows/logout.js';
+import { refreshFlow } from '../../src/flows/refresh.js';
+import { verifyToken } from '../../src/index.js';
+import { BROKER_CLIENT, activeAtBroker, claimsOf, exchangeIn, liveContext, recordingTalk, recordingTrace, startTestBroker, tempCache } from '../helpers/flows.js';
+import {
+  GLEWLWYD_PUBLIC_CLIENT,
+  GLEWLWYD_USER,
+  freePort,
+  startGlewlwyd,
+  type Glewlwyd,
+} from '../helpers/glewlwyd.js';
+import { recordingBrowser } from '../helpers/recording-browser.js';
+
+let glewlwyd: Glewlwyd;
+let broker: RunningBroker;
+let port: number;
+/** Without a resource, Glewlwyd's access tokens name the granted scopes as their `aud`. */
+const SCOPES = ['openid', 'profile', 'email'];
+beforeAll(async () => {
+  port = await freePort();
+  glewlwyd = await startGlewlwyd({ redirectUris: [`http://127.0.0.1:${port}/callback`] });
+  broker = await startTestBroker(glewlwyd, { audience: [SCOPES.join(' ')] });
+}, 30_000);
+afterAll(async () => {
+  await broker?.close();
+  await glewlwyd?.close();
+});
+
+function profileFor(client: { clientId: string; clientSecret?: string }, extra: Partial<Profile> = {}): Profile {
+  return { name: 'default', issuer: glewlwyd.issuer, ...client, scopes: [...SCOPES], redirectPort: port, ...extra };
+}
+
+async function login(profile: Profile) {
+  const browser = recordingBrowser({ drive: (url) => glewlwyd.drive(url) });
+  const ctx = liveContext({ browser: browser.open });
+  const cached = tempCache();
+  const trace = recordingTrace();
+  const flow = loginFlow({ ctx, profile, cache: cached.cache, talk: recordingTalk().talk, trace: trace.trace, timeoutSeconds: 20 });
+  // A drive that fails (Glewlwyd refused the request) fails the test at once, not at the timeout.
+  const opened = new Promise<void>((resolve) => {
+    const poll = () => (browser.visits.length ? resolve() : setTimeout(poll, 10));
+    poll();
+  });
+  const drive = opened.then(() => browser.visit());
+  drive.catch(() => ctx.interrupt());
+  const [result] = await Promise.all([flow, drive]);
+  return { ...result, cached, ctx, trace, visit: await browser.visit() };
+}
+
+describe.each([['the public client', GLEWLWYD_PUBLIC_CLIENT as { clientId: string; clientSecret?: string }]])('Glewlwyd, %s', (_name, client) => {
+  it('signs in, verifies, refreshes and logs out', async () => {
+    const profile = profileFor(client);
+    const withBroker: Profile = { ...profile, broker: { url: broker.url, ...BROKER_CLIENT } };
+    const { session, claims, cached, ctx, visit } = await login(profile);
+    expect(visit.callbackUrl.origin).toBe(`http://127.0.0.1:${port}`);
+    expect(claims).toMatchObject({ iss: glewlwyd.issuer, sub: expect.any(String) });
+    expect(session.email ?? claims.email).toBe(GLEWLWYD_USER.email);
+    expect(cached.mode()).toBe(0o600);
+
+    const access = await verifyToken(session.access_token!, { issuer: glewlwyd.issuer, audience: claimsOf(session.access_token!).aud as string, type: 'access' });
+    expect(access.checks.filter((c) => !c.ok)).toEqual([]);
+    const id = await verifyToken(session.id_token!, { issuer: glewlwyd.issuer, audience: client.clientId, type: 'id' });
+    expect(id.valid).toBe(true);
+
+    const refreshed = await refreshFlow({ ctx, profile, cache: cached.cache });
+    expect(refreshed.access_token).not.toBe(session.access_token);
+    expect(cached.read().access_token).toBe(refreshed.access_token);
+
+    const exchanged = await exchangeIn({ ctx, profile: withBroker, cache: cached.cache });
+    expect(exchanged).toMatchObject({ account_status: 'created' });
+    const brokerToken = cached.read().broker!.access_token;
+    expect(claimsOf(brokerToken)).toMatchObject({ iss: broker.url, idp: 'idp' });
+    expect(await activeAtBroker(broker, brokerToken)).toBe(true);
+
+    const [outcome] = await logoutFlow({ ctx, cache: cached.cache, names: ['default'], local: false, loadProfile: async () => withBroker });
+    expect(outcome).toMatchObject({ removed: true, revoked: { broker: true } });
+    expect(await activeAtBroker(broker, brokerToken)).toBe(false);
+    expect(cached.exists()).toBe(false);
+  });
+});
