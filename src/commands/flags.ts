@@ -4,6 +4,7 @@
  */
 import { Option, type Command, type OptionValues } from 'commander';
 import type { ProfileField } from '../config/config-file.js';
+import { CLIENT_AUTH_METHOD_SETTINGS } from '../config/types.js';
 import type { ProfileOverrides } from '../config/profile.js';
 
 /** Collects a repeatable option's values (`--audience a --audience b`). */
@@ -16,6 +17,7 @@ const PROFILE_FLAGS: Readonly<Record<ProfileField, { key: string; flag: string }
   issuer: { key: 'issuer', flag: '--issuer' },
   clientId: { key: 'clientId', flag: '--client-id' },
   clientSecret: { key: 'clientSecret', flag: '--client-secret' },
+  clientAuthMethod: { key: 'clientAuthMethod', flag: '--client-auth-method' },
   scopes: { key: 'scopes', flag: '--scopes' },
   redirectPort: { key: 'port', flag: '--port' },
   'broker.url': { key: 'brokerUrl', flag: '--broker-url' },
@@ -45,7 +47,13 @@ export function idpFlags(cmd: Command): Command {
   return cmd
     .option('--issuer <url>', "the IdP's issuer (env AUTHBRIDGE_ISSUER; default: the profile's)")
     .option('--client-id <id>', 'the client id at the IdP (env AUTHBRIDGE_CLIENT_ID)')
-    .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)');
+    .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)')
+    .addOption(
+      new Option(
+        '--client-auth-method <method>',
+        "how the client authenticates at the IdP (env AUTHBRIDGE_CLIENT_AUTH_METHOD; default: none without a secret, else the IdP's first of client_secret_basic/_post)",
+      ).choices(CLIENT_AUTH_METHOD_SETTINGS),
+    );
 }
 
 /** `--broker-url`, `--broker-client-id`, `--broker-client-secret`: reaching the broker as its client. */

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UnsafePathError, currentUid, openOwnFile } from '../util/own-file.js';
-import { PROFILE_NAME, type BrokerSettings } from './types.js';
+import { CLIENT_AUTH_METHOD_SETTINGS, PROFILE_NAME, type BrokerSettings, type ClientAuthMethodSetting } from './types.js';
 
 /** A profile's broker as stored: the settings of {@link BrokerSettings}, each optional. */
 export type StoredBroker = Partial<BrokerSettings>;
@@ -21,6 +21,7 @@ export interface StoredProfile {
   issuer?: string;
   clientId?: string;
   clientSecret?: string;
+  clientAuthMethod?: ClientAuthMethodSetting;
   scopes?: string[];
   redirectPort?: number;
   broker?: StoredBroker;
@@ -37,6 +38,7 @@ export const PROFILE_FIELDS = {
   issuer: 'url',
   clientId: 'string',
   clientSecret: 'string',
+  clientAuthMethod: { oneOf: CLIENT_AUTH_METHOD_SETTINGS },
   scopes: 'scopes',
   redirectPort: 'port',
   'broker.url': 'url',

@@ -75,6 +75,7 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
     issuer: values.issuer as string | undefined,
     clientId: values.clientId as string | undefined,
     clientSecret: values.clientSecret as string | undefined,
+    clientAuthMethod: values.clientAuthMethod as Profile['clientAuthMethod'],
     scopes: (values.scopes as string[] | undefined) ?? [...DEFAULT_SCOPES],
     redirectPort: values.redirectPort as number | undefined,
     broker: broker.url ? (broker as BrokerSettings) : undefined,

@@ -12,12 +12,22 @@ export interface BrokerSettings {
   apiKey?: string;
 }
 
+/** A profile's `clientAuthMethod` (`--client-auth-method`). */
+export const CLIENT_AUTH_METHOD_SETTINGS = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type ClientAuthMethodSetting = (typeof CLIENT_AUTH_METHOD_SETTINGS)[number];
+
 /** A profile as resolved from flags > env > config file. */
 export interface Profile {
   name: string;
   issuer?: string;
   clientId?: string;
   clientSecret?: string;
+  /**
+   * How the client authenticates at the IdP's token, revocation and introspection endpoints.
+   * Default: none for a public client, else the first secret method in the IdP's
+   * `token_endpoint_auth_methods_supported`.
+   */
+  clientAuthMethod?: ClientAuthMethodSetting;
   /** Default `openid profile email offline_access`. */
   scopes: string[];
   redirectPort?: number;

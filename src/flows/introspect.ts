@@ -45,7 +45,7 @@ export async function introspectFlow(input: IntrospectInput): Promise<Introspect
       hint: 'Give --issuer and --client-id (the client that introspects must be known to the IdP).',
     });
   }
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
   return idp.introspect(token, hint);
 }
 

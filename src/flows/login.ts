@@ -64,7 +64,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   const { ctx, profile, cache, talk } = input;
   const { issuer, clientId } = requireIdp(profile);
   const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
   const server = await LoopbackServer.listen(input.port ?? profile.redirectPort ?? 0);
   const controller = new AbortController();
   const timer = setTimeout(() => {

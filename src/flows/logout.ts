@@ -7,7 +7,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { describeError, oauthErrorOf } from '../errors.js';
-import { openBroker, openIdp, type FlowIo } from './session.js';
+import { openBroker, openIdp, sameClient, type FlowIo } from './session.js';
 
 /** One profile's outcome, exactly as `logout --json` prints it. */
 export interface LogoutDocument {
@@ -38,7 +38,7 @@ async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings:
     idp = await openIdp(input, {
       issuer: session.issuer,
       clientId: session.client_id,
-      clientSecret: profile?.clientId === undefined || profile.clientId === session.client_id ? profile?.clientSecret : undefined,
+      ...sameClient(profile, session.client_id),
     });
   } catch (err) {
     warnings.push(`the tokens were not revoked at ${session.issuer}: ${describeError(err)}`);

@@ -7,7 +7,7 @@ import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError } from '../errors.js';
 import { isoTime } from '../util/time.js';
-import { isSignedIn, openBroker, openIdp, tokenLive, type FlowIo } from './session.js';
+import { isSignedIn, openBroker, openIdp, sameClient, tokenLive, type FlowIo } from './session.js';
 
 /** The result of asking the IdP (`--check`). `live` is null when the IdP offers no way to ask. */
 export interface IdpCheck {
@@ -84,7 +84,7 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
   const idp = await openIdp(input, {
     issuer: session.issuer,
     clientId: session.client_id,
-    clientSecret: profile?.clientId === undefined || profile.clientId === session.client_id ? profile?.clientSecret : undefined,
+    ...sameClient(profile, session.client_id),
   });
   let refusal: string | undefined;
   if (session.access_token && tokenLive(session.access_token_expires_at, input.ctx.now()) && idp.metadata.userinfo_endpoint) {

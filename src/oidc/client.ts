@@ -6,20 +6,22 @@
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
-import { Connection, type ClientAuthMethod } from './connection.js';
+import { Connection, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 import { IDP_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
 import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
 import { discoveryUrl } from './urls.js';
 
-export { chooseClientAuth, type ClientAuthMethod } from './connection.js';
+export { CLIENT_AUTH_METHODS, chooseClientAuth, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 
 export interface IdpConnectOptions {
   /** The issuer identifier, compared exactly with the discovery document's `issuer`. */
   issuer: string;
   clientId: string;
-  /** Present for a confidential client: client_secret_basic, or _post when that is all the IdP offers. */
+  /** Present for a confidential client: the first of client_secret_basic/_post the IdP lists. */
   clientSecret?: string;
+  /** The profile's `clientAuthMethod`: overrides the choice from discovery. */
+  clientAuthMethod?: ConfiguredClientAuthMethod;
   fetch: typeof fetch;
   /** Milliseconds since the epoch (trace timings only). */
   now: () => number;

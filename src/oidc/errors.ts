@@ -23,7 +23,12 @@ export interface FailureContext {
   party: Party;
   /** The time limit of the request, in seconds, for "no answer within N s". */
   timeoutSeconds: number;
+  /** How the client authenticated, named when the server refuses the client. */
+  clientAuth?: string;
 }
+
+/** OAuth errors about the client itself: the message names how it authenticated. */
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 
 /** OAuth error codes that mean "the server is not well", not "the server said no". */
 const REMOTE_OAUTH_ERRORS = new Set(['server_error', 'temporarily_unavailable']);
@@ -32,7 +37,8 @@ const REMOTE_OAUTH_ERRORS = new Set(['server_error', 'temporarily_unavailable'])
 const HINTS: Record<Party, Record<string, string>> = {
   IdP: {
     invalid_grant: 'Run `authbridge login` to sign in again.',
-    invalid_client: "Check the profile's clientId and clientSecret (`authbridge config get`).",
+    invalid_client:
+      "Check the profile's clientId and clientSecret (`authbridge config get`); if they are right, try the other method with --client-auth-method client_secret_post (or client_secret_basic).",
     unauthorized_client: 'Check that the client is allowed this grant at the IdP.',
     invalid_scope: "Check the profile's scopes against what the IdP offers.",
   },
@@ -101,7 +107,8 @@ export async function oauthFailure(action: string, err: unknown, context: Failur
    */
   const oauthError = (error: string, description: unknown, status: number | undefined, why: string): AuthbridgeError => {
     if (status !== undefined && (status >= 500 || REMOTE_OAUTH_ERRORS.has(error))) return fail(RemoteError, why);
-    return new OAuthRefusedError(`could not ${action}: ${why}`, error, { cause: err, hint: HINTS[party][error] });
+    const auth = CLIENT_ERRORS.has(error) && context.clientAuth ? ` (client authentication: ${context.clientAuth})` : '';
+    return new OAuthRefusedError(`could not ${action}: ${why}${auth}`, error, { cause: err, hint: HINTS[party][error] });
   };
   const describe = (error: string, description: unknown, status?: number): string =>
     `${error}${typeof description === 'string' && description ? `: ${description}` : ''}${status === undefined ? '' : ` (HTTP ${status})`}`;

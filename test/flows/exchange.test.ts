@@ -153,7 +153,7 @@ describe('exchange (RFC 8693)', () => {
 
   describe('the broker refusing: AuthorizationRefusedError with its error, and the cache untouched', () => {
     it.each([
-      ['a wrong client secret', { clientSecret: 'nope' }, undefined, /: invalid_client: unknown client or bad credentials \(HTTP 401\)$/],
+      ['a wrong client secret', { clientSecret: 'nope' }, undefined, /: invalid_client: unknown client or bad credentials \(HTTP 401\) \(client authentication: client_secret_basic\)$/],
       ['a subject token from nowhere', {}, async () => 'opaque-garbage', /: invalid_request: subject_token is not a JWT, and no backend is configured for opaque tokens \(HTTP 400\)$/],
       ['an audience it does not issue for', { audience: 'another-app' }, undefined, /: invalid_target: this broker issues tokens only for its own audience \(HTTP 400\)$/],
       [

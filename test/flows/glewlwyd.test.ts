@@ -8,12 +8,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server.js';
 import type { Profile } from '../../src/config/types.js';
+import { OAuthRefusedError, type AuthbridgeError } from '../../src/errors.js';
 import { loginFlow } from '../../src/flows/login.js';
 import { logoutFlow } from '../../src/flows/logout.js';
 import { refreshFlow } from '../../src/flows/refresh.js';
 import { verifyToken } from '../../src/index.js';
 import { BROKER_CLIENT, activeAtBroker, claimsOf, exchangeIn, liveContext, recordingTalk, recordingTrace, startTestBroker, tempCache } from '../helpers/flows.js';
 import {
+  GLEWLWYD_CONFIDENTIAL_CLIENT,
   GLEWLWYD_PUBLIC_CLIENT,
   GLEWLWYD_USER,
   freePort,
@@ -58,11 +60,20 @@ async function login(profile: Profile) {
   return { ...result, cached, ctx, trace, visit: await browser.visit() };
 }
 
-describe.each([['the public client', GLEWLWYD_PUBLIC_CLIENT as { clientId: string; clientSecret?: string }]])('Glewlwyd, %s', (_name, client) => {
+describe.each([
+  ['the public client', GLEWLWYD_PUBLIC_CLIENT as { clientId: string; clientSecret?: string }],
+  ['a confidential client whose id and secret hold - and .', GLEWLWYD_CONFIDENTIAL_CLIENT],
+])('Glewlwyd, %s', (_name, client) => {
   it('signs in, verifies, refreshes and logs out', async () => {
     const profile = profileFor(client);
     const withBroker: Profile = { ...profile, broker: { url: broker.url, ...BROKER_CLIENT } };
-    const { session, claims, cached, ctx, visit } = await login(profile);
+    const { session, claims, cached, ctx, visit, trace } = await login(profile);
+    // --verbose names the client authentication and why: Glewlwyd lists basic then post, never none.
+    expect(trace.lines).toContain(
+      client.clientSecret
+        ? 'client authentication at the IdP: client_secret_basic (the first the server lists of client_secret_basic, client_secret_post)'
+        : 'client authentication at the IdP: none (a public client: no client secret)',
+    );
     expect(visit.callbackUrl.origin).toBe(`http://127.0.0.1:${port}`);
     expect(claims).toMatchObject({ iss: glewlwyd.issuer, sub: expect.any(String) });
     expect(session.email ?? claims.email).toBe(GLEWLWYD_USER.email);
@@ -78,7 +89,8 @@ describe.each([['the public client', GLEWLWYD_PUBLIC_CLIENT as { clientId: strin
     expect(cached.read().access_token).toBe(refreshed.access_token);
 
     const exchanged = await exchangeIn({ ctx, profile: withBroker, cache: cached.cache });
-    expect(exchanged).toMatchObject({ account_status: 'created' });
+    // The same Glewlwyd user in both rows: the second one finds the broker account.
+    expect(['created', 'existing']).toContain(exchanged.account_status);
     const brokerToken = cached.read().broker!.access_token;
     expect(claimsOf(brokerToken)).toMatchObject({ iss: broker.url, idp: 'idp' });
     expect(await activeAtBroker(broker, brokerToken)).toBe(true);
@@ -87,5 +99,23 @@ describe.each([['the public client', GLEWLWYD_PUBLIC_CLIENT as { clientId: strin
     expect(outcome).toMatchObject({ removed: true, revoked: { broker: true } });
     expect(await activeAtBroker(broker, brokerToken)).toBe(false);
     expect(cached.exists()).toBe(false);
+  });
+});
+
+describe('Glewlwyd, client authentication', () => {
+  it('uses the profile clientAuthMethod (client_secret_post) over the IdP order', async () => {
+    const { trace, session } = await login(profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT, { clientAuthMethod: 'client_secret_post' }));
+    expect(trace.lines).toContain('client authentication at the IdP: client_secret_post (as configured)');
+    expect(session.access_token).toBeTruthy();
+  });
+
+  it('a wrong secret is a refusal (exit 5) that names the method used', async () => {
+    const err = await login(profileFor({ ...GLEWLWYD_CONFIDENTIAL_CLIENT, clientSecret: 'not-the-secret' })).then(
+      () => expect.fail('signed in with a wrong secret'),
+      (e: unknown) => e as AuthbridgeError,
+    );
+    expect(err).toBeInstanceOf(OAuthRefusedError);
+    expect(err.exitCode).toBe(5);
+    expect(err.message).toMatch(/^could not exchange the authorization code: .*\(client authentication: client_secret_basic\)$/);
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationRefusedError, RemoteError, UsageError } from '../../src/errors.js';
 import { LoopbackServer } from '../../src/loopback/server.js';
 import { chooseClientAuth, connectIdp, type IdpClient } from '../../src/oidc/client.js';
+import { formEncodedBasic } from '../../src/oidc/connection.js';
 import { maskParams, maskUrl } from '../../src/oidc/trace.js';
 import { driveLogin } from '../helpers/http-browser.js';
 import {
@@ -106,12 +107,41 @@ describe('connectIdp', () => {
 
 describe('client authentication', () => {
   it.each([
-    [undefined, undefined, 'none'],
-    ['s', undefined, 'client_secret_basic'],
-    ['s', ['client_secret_basic', 'client_secret_post'], 'client_secret_basic'],
-    ['s', ['client_secret_post', 'private_key_jwt'], 'client_secret_post'],
-  ])('secret %s with IdP methods %j → %s', (secret, supported, method) => {
-    expect(chooseClientAuth(secret, supported)).toBe(method);
+    [undefined, undefined, undefined, 'none'],
+    // Glewlwyd, Google: `none` is not listed, a public client still sends none.
+    [undefined, ['client_secret_basic', 'client_secret_post'], undefined, 'none'],
+    ['s', undefined, undefined, 'client_secret_basic'],
+    ['s', ['client_secret_basic', 'client_secret_post'], undefined, 'client_secret_basic'],
+    // The IdP's own order wins (Okta and Cognito list post first for some apps).
+    ['s', ['client_secret_post', 'client_secret_basic'], undefined, 'client_secret_post'],
+    ['s', ['private_key_jwt', 'client_secret_post'], undefined, 'client_secret_post'],
+    ['s', ['private_key_jwt'], undefined, 'client_secret_basic'],
+    // The profile's clientAuthMethod wins over the IdP's list.
+    ['s', ['client_secret_basic'], 'client_secret_post', 'client_secret_post'],
+    ['s', ['client_secret_basic'], 'none', 'none'],
+  ] as const)('secret %s, IdP methods %j, configured %s → %s', (secret, supported, configured, method) => {
+    expect(chooseClientAuth(secret, supported, configured).method).toBe(method);
+  });
+
+  it.each([
+    ['private_key_jwt', 's', '--client-auth-method private_key_jwt is not supported yet'],
+    ['client_secret_basic', undefined, '--client-auth-method client_secret_basic needs a client secret'],
+  ] as const)('configured %s with secret %s is a usage error', (configured, secret, message) => {
+    expect(() => chooseClientAuth(secret, undefined, configured)).toThrow(UsageError);
+    expect(() => chooseClientAuth(secret, undefined, configured)).toThrow(message);
+  });
+
+  it.each([
+    // Only what application/x-www-form-urlencoded requires is encoded: `-`, `.`, `_`, `*` stay as they are.
+    ['authbridge-cli.conf-1', 'se-cret.value_1*', 'authbridge-cli.conf-1:se-cret.value_1*'],
+    ['a b', 'p:w/~!', 'a+b:p%3Aw%2F%7E%21'],
+    ['ü', "it's(1)", "%C3%BC:it%27s%281%29"],
+  ])('client_secret_basic sends %s / %s as Basic %s', (id, secret, decoded) => {
+    const headers = new Headers();
+    formEncodedBasic(secret)({ issuer: 'x' }, { client_id: id }, new URLSearchParams(), headers);
+    const value = headers.get('authorization')!;
+    expect(value.startsWith('Basic ')).toBe(true);
+    expect(Buffer.from(value.slice(6), 'base64').toString('utf8')).toBe(decoded);
   });
 });
 
