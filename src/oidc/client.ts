@@ -6,7 +6,7 @@
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
-import { Connection, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
+import { Connection, type BearerConfiguration, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 import { IDP_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
 import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
@@ -40,6 +40,8 @@ export interface IdpMetadata {
   userinfo_endpoint?: string;
   introspection_endpoint?: string;
   revocation_endpoint?: string;
+  revocation_endpoint_auth_methods_supported?: unknown;
+  introspection_endpoint_auth_methods_supported?: unknown;
   authorization_response_iss_parameter_supported?: boolean;
 }
 
@@ -132,8 +134,8 @@ export class IdpClient {
       });
       return toTokenSet(tokens);
     } catch (err) {
-      const action = err instanceof oidc.AuthorizationResponseError ? 'sign in' : 'exchange the authorization code';
-      throw await this.connection.fail(action, err);
+      const refused = err instanceof oidc.AuthorizationResponseError;
+      throw await this.connection.fail(refused ? 'sign in' : 'exchange the authorization code', err, refused ? 'authorization' : 'token');
     }
   }
 
@@ -146,28 +148,61 @@ export class IdpClient {
   }
 
   /**
-   * RFC 7009 revocation.
-   * @throws RemoteError when the IdP has no revocation endpoint or fails; OAuthRefusedError when it refuses.
+   * How a public client reaches the revocation or introspection endpoint: as a public client
+   * when the IdP lists `none` for it or lists nothing; with `Authorization: Bearer <bearer>` when
+   * it lists `bearer` (and an access token is at hand). A confidential client authenticates as
+   * configured (undefined).
+   * @throws UsageError when the IdP lists methods for that endpoint that a public client cannot use.
    */
-  async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
+  private publicAccess(endpoint: 'revocation' | 'introspection', action: string, bearer: string | undefined): BearerConfiguration | undefined {
+    if (this.clientAuthMethod !== 'none') return undefined;
+    const listed = this.metadata[`${endpoint}_endpoint_auth_methods_supported`];
+    if (!Array.isArray(listed) || listed.length === 0 || listed.includes('none')) return undefined;
+    if (listed.includes('bearer') && bearer) return this.connection.withBearer(bearer);
+    throw new UsageError(
+      `could not ${action}: ${this.issuer} refuses public clients at its ${endpoint} endpoint (it lists ${listed.join(', ')})`,
+      {
+        hint:
+          'Give the profile a confidential client (clientId and clientSecret).' +
+          (endpoint === 'introspection' ? ' A JWT access token can be checked locally with `authbridge verify --type access`.' : ''),
+      },
+    );
+  }
+
+  /**
+   * RFC 7009 revocation. A public client uses `bearer` (an access token of the session) where the
+   * IdP lists it for revocation.
+   * @throws RemoteError when the IdP has no revocation endpoint or fails; UsageError when it
+   *   refuses public clients (see `publicAccess`); OAuthRefusedError / AuthorizationRefusedError
+   *   when it refuses.
+   */
+  async revoke(token: string, hint: 'refresh_token' | 'access_token', options: { bearer?: string } = {}): Promise<void> {
     const what = hint === 'refresh_token' ? 'the refresh token' : 'the access token';
     if (!this.metadata.revocation_endpoint) {
       throw new RemoteError(`could not revoke ${what}: ${this.issuer} has no revocation_endpoint`);
     }
-    await this.connection.run(`revoke ${what}`, (config) => oidc.tokenRevocation(config, token, { token_type_hint: hint }));
+    const access = this.publicAccess('revocation', `revoke ${what}`, options.bearer);
+    await this.connection.run(`revoke ${what}`, (config) => oidc.tokenRevocation(config, token, { token_type_hint: hint }), 'revocation', access);
   }
 
   /**
-   * RFC 7662 introspection, client-authenticated as configured.
-   * @throws UsageError when the IdP has no introspection endpoint; OAuthRefusedError when it
-   *   refuses (`invalid_client`); RemoteError when it fails.
+   * RFC 7662 introspection, client-authenticated as configured; a public client uses `bearer`
+   * where the IdP lists it for introspection.
+   * @throws UsageError when the IdP has no introspection endpoint or refuses public clients;
+   *   OAuthRefusedError when it refuses (`invalid_client`); RemoteError when it fails.
    */
-  async introspect(token: string, hint?: 'refresh_token' | 'access_token'): Promise<IntrospectionResult> {
+  async introspect(token: string, hint?: 'refresh_token' | 'access_token', options: { bearer?: string } = {}): Promise<IntrospectionResult> {
     if (!this.metadata.introspection_endpoint) {
-      throw new UsageError(`could not introspect the token: ${this.issuer} has no introspection_endpoint`);
+      throw new UsageError(`could not introspect the token: ${this.issuer} has no introspection_endpoint`, {
+        hint: 'A JWT access token can be checked locally with `authbridge verify --type access`.',
+      });
     }
-    const result = await this.connection.run('introspect the token', (config) =>
-      oidc.tokenIntrospection(config, token, hint ? { token_type_hint: hint } : undefined),
+    const access = this.publicAccess('introspection', 'introspect the token', options.bearer);
+    const result = await this.connection.run(
+      'introspect the token',
+      (config) => oidc.tokenIntrospection(config, token, hint ? { token_type_hint: hint } : undefined),
+      'introspection',
+      access,
     );
     return result as IntrospectionResult;
   }
@@ -182,8 +217,10 @@ export class IdpClient {
     if (!this.metadata.userinfo_endpoint) {
       throw new UsageError(`could not fetch userinfo: ${this.issuer} has no userinfo_endpoint`);
     }
-    const info = await this.connection.run('fetch userinfo', (config) =>
-      oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck),
+    const info = await this.connection.run(
+      'fetch userinfo',
+      (config) => oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck),
+      'userinfo',
     );
     return info as Record<string, unknown>;
   }

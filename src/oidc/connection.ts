@@ -6,7 +6,7 @@
 import * as oidc from 'openid-client';
 import { UsageError, type AuthbridgeError } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
-import { oauthFailure, type Party } from './errors.js';
+import { oauthFailure, type Endpoint, type Party } from './errors.js';
 import type { ServerMetadataDocument } from './metadata.js';
 import { DEFAULT_TIMEOUT_SECONDS, endpointFetch } from './transport.js';
 
@@ -118,6 +118,11 @@ export function createConfiguration(options: ConfigurationOptions): oidc.Configu
   return config;
 }
 
+/** A configuration that authenticates with a bearer access token (see {@link Connection.withBearer}). */
+export interface BearerConfiguration {
+  config: oidc.Configuration;
+}
+
 export interface ConnectionOptions extends Omit<ConfigurationOptions, 'clientAuth' | 'timeoutSeconds'> {
   /** Who the server is, for messages and hints. */
   party: Party;
@@ -137,6 +142,8 @@ export class Connection {
   readonly party: Party;
   /** Seconds for each request. */
   readonly timeoutSeconds: number;
+  /** Plain HTTP allowed: an issuer on loopback. */
+  private readonly insecure: boolean;
 
   /**
    * Chooses the client authentication from the configured method, the secret and the metadata
@@ -150,11 +157,13 @@ export class Connection {
     this.clientAuthMethod = choice.method;
     options.trace?.(`client authentication at the ${options.party}: ${choice.method} (${choice.reason})`);
     this.config = createConfiguration({ ...options, clientAuth: this.clientAuthMethod, timeoutSeconds: this.timeoutSeconds });
+    const issuer = URL.canParse(options.metadata.issuer) ? new URL(options.metadata.issuer) : undefined;
+    this.insecure = issuer?.protocol === 'http:' && isLoopbackHost(issuer.hostname);
   }
 
-  /** `err` as the authbridge error `could not <action>: <why>` (see `oauthFailure`). */
-  fail(action: string, err: unknown): Promise<AuthbridgeError> {
-    return oauthFailure(action, err, { party: this.party, timeoutSeconds: this.timeoutSeconds, clientAuth: this.clientAuthMethod });
+  /** `err` as the authbridge error `could not <action>: <why>` (see `oauthFailure`), naming the `endpoint` called. */
+  fail(action: string, err: unknown, endpoint: Endpoint = 'token', clientAuth: string = this.clientAuthMethod): Promise<AuthbridgeError> {
+    return oauthFailure(action, err, { party: this.party, timeoutSeconds: this.timeoutSeconds, clientAuth, endpoint });
   }
 
   /**
@@ -162,11 +171,28 @@ export class Connection {
    * @throws the call's failure through {@link Connection.fail}: RemoteError, OAuthRefusedError,
    *   AuthorizationRefusedError, TokenRejectedError or UsageError.
    */
-  async run<T>(action: string, call: (config: oidc.Configuration) => Promise<T>): Promise<T> {
+  async run<T>(action: string, call: (config: oidc.Configuration) => Promise<T>, endpoint: Endpoint = 'token', config?: BearerConfiguration): Promise<T> {
     try {
-      return await call(this.config);
+      return await call(config?.config ?? this.config);
     } catch (err) {
-      throw await this.fail(action, err);
+      throw await this.fail(action, err, endpoint, config ? 'bearer' : this.clientAuthMethod);
     }
+  }
+
+  /**
+   * This configuration with `Authorization: Bearer <accessToken>` instead of client
+   * authentication: how a public client reaches a revocation or introspection endpoint whose
+   * `*_auth_methods_supported` lists `bearer` (Glewlwyd with an introspection scope).
+   */
+  withBearer(accessToken: string): BearerConfiguration {
+    const metadata = this.config.serverMetadata();
+    const config = new oidc.Configuration(metadata, this.config.clientMetadata().client_id, undefined, (_as, _client, body, headers) => {
+      body.delete('client_id');
+      headers.set('authorization', `Bearer ${accessToken}`);
+    });
+    config.timeout = this.timeoutSeconds;
+    config[oidc.customFetch] = this.config[oidc.customFetch]!;
+    if (this.insecure) oidc.allowInsecureRequests(config);
+    return { config };
   }
 }

@@ -153,14 +153,14 @@ describe('exchange (RFC 8693)', () => {
 
   describe('the broker refusing: AuthorizationRefusedError with its error, and the cache untouched', () => {
     it.each([
-      ['a wrong client secret', { clientSecret: 'nope' }, undefined, /: invalid_client: unknown client or bad credentials \(HTTP 401\) \(client authentication: client_secret_basic\)$/],
-      ['a subject token from nowhere', {}, async () => 'opaque-garbage', /: invalid_request: subject_token is not a JWT, and no backend is configured for opaque tokens \(HTTP 400\)$/],
-      ['an audience it does not issue for', { audience: 'another-app' }, undefined, /: invalid_target: this broker issues tokens only for its own audience \(HTTP 400\)$/],
+      ['a wrong client secret', { clientSecret: 'nope' }, undefined, /: invalid_client: unknown client or bad credentials \(HTTP 401 at the token endpoint; client authentication: client_secret_basic\)$/],
+      ['a subject token from nowhere', {}, async () => 'opaque-garbage', /: invalid_request: subject_token is not a JWT, and no backend is configured for opaque tokens \(HTTP 400 at the token endpoint\)$/],
+      ['an audience it does not issue for', { audience: 'another-app' }, undefined, /: invalid_target: this broker issues tokens only for its own audience \(HTTP 400 at the token endpoint\)$/],
       [
         'a JWT from an issuer it does not trust',
         {},
         async () => sign(await makeKey('RS256', 'elsewhere'), { iss: 'https://elsewhere.example', aud: API_RESOURCE, sub: 'eve' }, { header: { typ: 'at+jwt' } }),
-        /: invalid_request: subject_token rejected: its issuer is not trusted \(HTTP 400\)$/,
+        /: invalid_request: subject_token rejected: its issuer is not trusted \(HTTP 400 at the token endpoint\)$/,
       ],
     ])('%s', async (_name, settings, subject, error) => {
       const { cached, exchange } = await signedIn(settings);

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server.js';
 import type { Profile } from '../../src/config/types.js';
-import { OAuthRefusedError, type AuthbridgeError } from '../../src/errors.js';
+import { AuthorizationRefusedError, OAuthRefusedError, UsageError, type AuthbridgeError } from '../../src/errors.js';
+import { introspectFlow } from '../../src/flows/introspect.js';
 import { loginFlow } from '../../src/flows/login.js';
 import { logoutFlow } from '../../src/flows/logout.js';
 import { refreshFlow } from '../../src/flows/refresh.js';
@@ -22,6 +23,7 @@ import {
   startGlewlwyd,
   type Glewlwyd,
 } from '../helpers/glewlwyd.js';
+import { makeKey, sign } from '../helpers/keys.js';
 import { recordingBrowser } from '../helpers/recording-browser.js';
 
 let glewlwyd: Glewlwyd;
@@ -96,7 +98,15 @@ describe.each([
     expect(await activeAtBroker(broker, brokerToken)).toBe(true);
 
     const [outcome] = await logoutFlow({ ctx, cache: cached.cache, names: ['default'], local: false, loadProfile: async () => withBroker });
-    expect(outcome).toMatchObject({ removed: true, revoked: { broker: true } });
+    if (client.clientSecret) {
+      expect(outcome).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: true }, warnings: [] });
+    } else {
+      // Glewlwyd lists only client_secret_basic for revocation: said plainly, once, as a warning.
+      expect(outcome).toMatchObject({ removed: true, revoked: { idp: false, broker: true } });
+      expect(outcome!.warnings).toEqual([
+        `not revoked: ${glewlwyd.issuer} refuses public clients at its revocation endpoint (it lists client_secret_basic) (the tokens left this machine and run out at their expiry)`,
+      ]);
+    }
     expect(await activeAtBroker(broker, brokerToken)).toBe(false);
     expect(cached.exists()).toBe(false);
   });
@@ -116,6 +126,70 @@ describe('Glewlwyd, client authentication', () => {
     );
     expect(err).toBeInstanceOf(OAuthRefusedError);
     expect(err.exitCode).toBe(5);
-    expect(err.message).toMatch(/^could not exchange the authorization code: .*\(client authentication: client_secret_basic\)$/);
+    expect(err.message).toMatch(/^could not exchange the authorization code: .*; client authentication: client_secret_basic\)$/);
+  });
+});
+
+describe('Glewlwyd, introspection and revocation refusals', () => {
+  it('a public client is told plainly that introspection needs a confidential client (exit 2, pointing at verify)', async () => {
+    const { cached, ctx } = await login(profileFor(GLEWLWYD_PUBLIC_CLIENT));
+    const err = await introspectFlow({ ctx, profile: profileFor(GLEWLWYD_PUBLIC_CLIENT), cache: cached.cache }).catch((e: unknown) => e as AuthbridgeError);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as AuthbridgeError).message).toBe(
+      `could not introspect the token: ${glewlwyd.issuer} refuses public clients at its introspection endpoint (it lists client_secret_basic)`,
+    );
+    expect((err as AuthbridgeError).hint).toContain('authbridge verify --type access');
+  });
+
+  it('a 401 with an empty body is a refusal (exit 5) naming the endpoint, the status and the method', async () => {
+    const { cached, ctx } = await login(profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT));
+    const wrong = profileFor({ ...GLEWLWYD_CONFIDENTIAL_CLIENT, clientSecret: 'not-the-secret' });
+    const err = (await introspectFlow({ ctx, profile: wrong, cache: cached.cache }).catch((e: unknown) => e)) as AuthbridgeError;
+    expect(err).toBeInstanceOf(AuthorizationRefusedError);
+    expect(err.exitCode).toBe(5);
+    expect(err.message).toBe(
+      'could not introspect the token: the IdP refused with no OAuth error (HTTP 401 at the introspection endpoint; client authentication: client_secret_basic)',
+    );
+    expect(err.hint).toBe('Check that this client may introspect tokens at the IdP, and its clientId, clientSecret and clientAuthMethod.');
+    const confidential = await introspectFlow({ ctx, profile: profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT), cache: cached.cache });
+    expect(confidential).toMatchObject({ active: true, client_id: GLEWLWYD_CONFIDENTIAL_CLIENT.clientId });
+  });
+
+  it('"inactive" for a JWT comes with a note pointing at verify --type access', async () => {
+    const { cached, ctx } = await login(profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT));
+    const said: string[] = [];
+    const forged = await sign(await makeKey('RS256'), { iss: glewlwyd.issuer, sub: 'ada' }, { header: { typ: 'at+jwt' } });
+    const profile = profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT);
+    const result = await introspectFlow({ ctx, profile, cache: cached.cache, token: forged, warn: (t) => void said.push(t) });
+    expect(result.active).toBe(false);
+    expect(said).toEqual([
+      'the IdP says "inactive", but many IdPs (the demo\'s among them) do not introspect the JWT access tokens they issue: check it locally with `authbridge verify --type access`',
+    ]);
+  });
+});
+
+describe('Glewlwyd listing bearer for introspection and revocation', () => {
+  let bearerIdp: Glewlwyd;
+  beforeAll(async () => {
+    bearerIdp = await startGlewlwyd({ redirectUris: [`http://127.0.0.1:${port}/callback`], bearerScope: 'openid' });
+  }, 30_000);
+  afterAll(async () => {
+    await bearerIdp?.close();
+  });
+
+  it('a public client introspects and revokes with its access token as bearer', async () => {
+    const profile: Profile = { ...profileFor(GLEWLWYD_PUBLIC_CLIENT), issuer: bearerIdp.issuer };
+    const browser = recordingBrowser({ drive: (url) => bearerIdp.drive(url) });
+    const ctx = liveContext({ browser: browser.open });
+    const cached = tempCache();
+    await loginFlow({ ctx, profile, cache: cached.cache, talk: recordingTalk().talk, timeoutSeconds: 20 });
+    expect(await introspectFlow({ ctx, profile, cache: cached.cache, type: 'refresh' })).toMatchObject({ active: true });
+    const session = cached.read();
+    const [outcome] = await logoutFlow({ ctx, cache: cached.cache, names: ['default'], local: false, loadProfile: async () => profile });
+    expect(outcome).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, warnings: [] });
+    // Revoked for real: the IdP says so to the confidential client.
+    const confidential: Profile = { ...profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT), issuer: bearerIdp.issuer };
+    const after = await introspectFlow({ ctx, profile: confidential, cache: cached.cache, token: session.refresh_token!, type: 'refresh' });
+    expect(after.active).toBe(false);
   });
 });

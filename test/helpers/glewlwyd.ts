@@ -38,6 +38,11 @@ export interface GlewlwydOptions {
   redirectUris: string[];
   /** The scopes that exist and are listed in discovery's `scopes_supported`. Default openid, profile, email. */
   scopes?: string[];
+  /**
+   * A scope whose access tokens may introspect and revoke as `Authorization: Bearer` (Glewlwyd's
+   * `introspection-revocation-auth-scope`; discovery then lists `bearer` for both endpoints).
+   */
+  bearerScope?: string;
 }
 
 export interface Glewlwyd {
@@ -173,6 +178,7 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         'pkce-allowed': true,
         'introspection-revocation-allowed': true,
         'introspection-revocation-allow-target-client': true,
+        ...(options.bearerScope ? { 'introspection-revocation-auth-scope': [options.bearerScope] } : {}),
         'subject-type': 'public',
         'email-claim': 'mandatory',
         'name-claim': 'mandatory',

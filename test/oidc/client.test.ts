@@ -206,7 +206,7 @@ describe('the authorization code flow against oidc-provider', () => {
     const client = await connect();
     idp.faults.token = { status: 400, body: { error: 'invalid_grant', error_description: 'grant request is invalid' } };
     try {
-      await expect(client.refresh('x')).rejects.toThrow('could not refresh the session: invalid_grant: grant request is invalid (HTTP 400)');
+      await expect(client.refresh('x')).rejects.toThrow('could not refresh the session: invalid_grant: grant request is invalid (HTTP 400 at the token endpoint)');
       idp.faults.token = { status: 503, body: { error: 'temporarily_unavailable' } };
       await expect(client.refresh('x')).rejects.toBeInstanceOf(RemoteError);
       idp.faults.token = { status: 502, body: 'bad gateway' };
