@@ -20,6 +20,7 @@ const PROFILE_FLAGS: Readonly<Record<ProfileField, { key: string; flag: string }
   clientAuthMethod: { key: 'clientAuthMethod', flag: '--client-auth-method' },
   scopes: { key: 'scopes', flag: '--scopes' },
   redirectPort: { key: 'port', flag: '--port' },
+  redirectHost: { key: 'redirectHost', flag: '--redirect-host' },
   'broker.url': { key: 'brokerUrl', flag: '--broker-url' },
   'broker.clientId': { key: 'brokerClientId', flag: '--broker-client-id' },
   'broker.clientSecret': { key: 'brokerClientSecret', flag: '--broker-client-secret' },

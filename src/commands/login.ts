@@ -1,5 +1,5 @@
 /** `login`: Authorization Code + PKCE through the browser and a 127.0.0.1 loopback server. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ProfileOverrides } from '../config/profile.js';
 import type { Outcome } from '../errors.js';
 import type { ExchangeOutcome } from '../flows/exchange.js';
@@ -37,7 +37,13 @@ export function define(cmd: Command): Command {
     ),
   )
     .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email offline_access)')
-    .option('--port <port>', 'loopback port for the redirect URI (default: a free one; profile redirectPort)')
+    .option('--port <port>', 'loopback port for the redirect URI http://127.0.0.1:PORT/callback (default: 8000, else 18000, else a free one with a warning; 0: a free one; profile redirectPort)')
+    .addOption(
+      new Option('--redirect-host <host>', 'the redirect URI\'s host, as registered at the IdP (default 127.0.0.1; profile redirectHost)').choices([
+        '127.0.0.1',
+        'localhost',
+      ]),
+    )
     .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
     .option('--timeout <seconds>', 'how long to wait for the browser to come back', '300')
     .option('--exchange', "exchange the new IdP token with the profile's broker right after")

@@ -24,6 +24,7 @@ export interface StoredProfile {
   clientAuthMethod?: ClientAuthMethodSetting;
   scopes?: string[];
   redirectPort?: number;
+  redirectHost?: '127.0.0.1' | 'localhost';
   broker?: StoredBroker;
 }
 
@@ -41,6 +42,7 @@ export const PROFILE_FIELDS = {
   clientAuthMethod: { oneOf: CLIENT_AUTH_METHOD_SETTINGS },
   scopes: 'scopes',
   redirectPort: 'port',
+  redirectHost: { oneOf: ['127.0.0.1', 'localhost'] },
   'broker.url': 'url',
   'broker.clientId': 'string',
   'broker.clientSecret': 'string',

@@ -78,6 +78,7 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
     clientAuthMethod: values.clientAuthMethod as Profile['clientAuthMethod'],
     scopes: (values.scopes as string[] | undefined) ?? [...DEFAULT_SCOPES],
     redirectPort: values.redirectPort as number | undefined,
+    redirectHost: values.redirectHost as Profile['redirectHost'],
     broker: broker.url ? (broker as BrokerSettings) : undefined,
   };
 }

@@ -31,6 +31,8 @@ export interface Profile {
   /** Default `openid profile email offline_access`. */
   scopes: string[];
   redirectPort?: number;
+  /** The redirect URI's host: `127.0.0.1` (default) or `localhost`; the server listens on 127.0.0.1 either way. */
+  redirectHost?: '127.0.0.1' | 'localhost';
   broker?: BrokerSettings;
 }
 

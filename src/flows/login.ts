@@ -9,7 +9,7 @@ import type { CachedSession } from '../cache/types.js';
 import { requireIdp } from '../config/profile.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError, InterruptedError, describeError } from '../errors.js';
-import { LoopbackServer, type RefusedCallback } from '../loopback/server.js';
+import { DEFAULT_REDIRECT_PORTS, LoopbackServer, type RefusedCallback } from '../loopback/server.js';
 import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export const DEFAULT_LOGIN_TIMEOUT_S = 300;
@@ -29,7 +29,10 @@ export interface LoginInput extends FlowIo {
   profile: Profile;
   cache: TokenCache;
   talk: LoginTalk;
-  /** `--port`; else the profile's redirectPort; else an ephemeral port. */
+  /**
+   * `--port`; else the profile's redirectPort; else 8000, then 18000, then a free port (with a
+   * warning naming the redirect URI the IdP must then accept). 0: a free port, no warning.
+   */
   port?: number;
   /** Seconds to wait for the browser to come back. Default 300. */
   timeoutSeconds?: number;
@@ -65,12 +68,29 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   const { issuer, clientId } = requireIdp(profile);
   const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
   const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
-  const server = await LoopbackServer.listen(input.port ?? profile.redirectPort ?? 0);
+  const host = profile.redirectHost ?? '127.0.0.1';
+  const configuredPort = input.port ?? profile.redirectPort;
+  let server: LoopbackServer;
+  if (configuredPort === undefined) {
+    const chosen = await LoopbackServer.listenDefault(host);
+    server = chosen.server;
+    if (chosen.fellBack) {
+      talk.warn(
+        `ports ${DEFAULT_REDIRECT_PORTS.join(' and ')} are taken: using ${server.redirectUri}, which an IdP that matches redirect URIs exactly refuses (free port ${DEFAULT_REDIRECT_PORTS[0]}, or give --port with a registered one)`,
+      );
+    }
+  } else {
+    server = await LoopbackServer.listen(configuredPort, host);
+  }
+  input.trace?.(`redirect URI: ${server.redirectUri}`);
   const controller = new AbortController();
   const timer = setTimeout(() => {
     controller.abort(
       new AuthorizationRefusedError(`could not sign in: nobody came back to ${server.redirectUri} within ${timeoutSeconds} s`, {
-        hint: `Run \`authbridge login\` again${input.noBrowser ? '' : ', or use --no-browser to open the URL yourself'}.`,
+        hint:
+          `If the IdP showed an error page, it may not accept this redirect URI: register exactly ${server.redirectUri} for client ${clientId}, ` +
+          `or choose a registered one with --port (and --redirect-host localhost|127.0.0.1). Then run \`authbridge login\` again` +
+          `${input.noBrowser ? '' : ', or use --no-browser to open the URL yourself'}.`,
       }),
     );
   }, timeoutSeconds * 1000);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server.js';
 import type { Profile } from '../../src/config/types.js';
 import { AuthorizationRefusedError, OAuthRefusedError, UsageError, type AuthbridgeError } from '../../src/errors.js';
+import { doctorFlow } from '../../src/flows/doctor.js';
 import { introspectFlow } from '../../src/flows/introspect.js';
 import { loginFlow } from '../../src/flows/login.js';
 import { logoutFlow } from '../../src/flows/logout.js';
@@ -33,7 +34,7 @@ let port: number;
 const SCOPES = ['openid', 'profile', 'email'];
 beforeAll(async () => {
   port = await freePort();
-  glewlwyd = await startGlewlwyd({ redirectUris: [`http://127.0.0.1:${port}/callback`] });
+  glewlwyd = await startGlewlwyd({ redirectUris: [`http://127.0.0.1:${port}/callback`, `http://localhost:${port}/callback`] });
   broker = await startTestBroker(glewlwyd, { audience: [SCOPES.join(' ')] });
 }, 30_000);
 afterAll(async () => {
@@ -191,5 +192,28 @@ describe('Glewlwyd listing bearer for introspection and revocation', () => {
     const confidential: Profile = { ...profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT), issuer: bearerIdp.issuer };
     const after = await introspectFlow({ ctx, profile: confidential, cache: cached.cache, token: session.refresh_token!, type: 'refresh' });
     expect(after.active).toBe(false);
+  });
+});
+
+describe('Glewlwyd matches redirect URIs exactly', () => {
+  const doctor = (profile: Profile) =>
+    doctorFlow({ profileName: 'default', loadProfile: async () => profile, configFile: '/nonexistent/config.json', cacheDir: tempCache().dir, fetch, now: Date.now() });
+
+  it.each([
+    ['the registered port', () => profileFor(GLEWLWYD_PUBLIC_CLIENT), 'ok', /^the IdP accepts client authbridge-cli\.public with http:\/\/127\.0\.0\.1:\d+\/callback/],
+    ['another port', () => profileFor(GLEWLWYD_PUBLIC_CLIENT, { redirectPort: port + 1 }), 'fail', /^the IdP refuses the login request with HTTP 403: an unknown client id, or a redirect URI it does not accept$/],
+    ['an unknown client', () => profileFor({ clientId: 'nobody' }), 'fail', /^the IdP refuses the login request with HTTP 403/],
+  ] as const)('doctor probes the authorization endpoint: %s', async (_name, profile, status, detail) => {
+    const report = await doctor(profile());
+    const check = (name: string) => report.checks.find((c) => c.name === name)!;
+    expect(check('redirect uri')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^register exactly http:\/\/127\.0\.0\.1:\d+\/callback at the IdP/) });
+    expect(check('authorization')).toMatchObject({ status, detail: expect.stringMatching(detail) });
+    if (status === 'fail') expect(check('authorization').fix).toMatch(/^Register exactly http:\/\/127\.0\.0\.1:\d+\/callback for client /);
+  });
+
+  it('signs in with --redirect-host localhost when that is the URI registered', async () => {
+    const { visit, session } = await login(profileFor(GLEWLWYD_PUBLIC_CLIENT, { redirectHost: 'localhost' }));
+    expect(visit.callbackUrl.origin).toBe(`http://localhost:${port}`);
+    expect(session.access_token).toBeTruthy();
   });
 });

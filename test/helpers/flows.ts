@@ -71,9 +71,12 @@ export function tempCache(dir = join(mkdtempSync(join(tmpdir(), 'authbridge-flow
   };
 }
 
-/** A profile for the test IdP: the public client `cli` and the default scopes unless overridden. */
+/**
+ * A profile for the test IdP: the public client `cli`, the default scopes and a free redirect
+ * port (`redirectPort: 0`: tests in parallel never compete for 8000 and 18000) unless overridden.
+ */
 export function idpProfile(idp: Pick<Idp, 'issuer'>, overrides: Partial<Profile> = {}): Profile {
-  return { name: 'default', issuer: idp.issuer, clientId: PUBLIC_CLIENT_ID, scopes: [...DEFAULT_SCOPES], ...overrides };
+  return { name: 'default', issuer: idp.issuer, clientId: PUBLIC_CLIENT_ID, scopes: [...DEFAULT_SCOPES], redirectPort: 0, ...overrides };
 }
 
 export interface RecordedTalk {
