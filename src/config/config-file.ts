@@ -25,6 +25,10 @@ export interface StoredProfile {
   scopes?: string[];
   redirectPort?: number;
   redirectHost?: '127.0.0.1' | 'localhost';
+  prompt?: string;
+  authParams?: Record<string, string>;
+  audience?: string;
+  resource?: string;
   broker?: StoredBroker;
 }
 
@@ -32,7 +36,25 @@ export interface ConfigFile {
   profiles: Record<string, StoredProfile>;
 }
 
-type FieldKind = 'url' | 'string' | 'scopes' | 'port' | { oneOf: readonly string[] };
+type FieldKind = 'url' | 'string' | 'scopes' | 'port' | 'params' | { oneOf: readonly string[] };
+
+/**
+ * Authorization request parameters authbridge sets itself: `--auth-param` may not change them
+ * (`scope` has `--scopes`, `prompt` `--prompt`, `audience`/`resource` their own flags).
+ */
+export const RESERVED_AUTH_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+  'prompt',
+  'audience',
+  'resource',
+];
 
 /** Every settable field, with its kind; `broker.*` fields live in the profile's `broker` object. */
 export const PROFILE_FIELDS = {
@@ -43,6 +65,10 @@ export const PROFILE_FIELDS = {
   scopes: 'scopes',
   redirectPort: 'port',
   redirectHost: { oneOf: ['127.0.0.1', 'localhost'] },
+  prompt: 'string',
+  authParams: 'params',
+  audience: 'string',
+  resource: 'url',
   'broker.url': 'url',
   'broker.clientId': 'string',
   'broker.clientSecret': 'string',
@@ -71,6 +97,7 @@ export function checkField(field: string, value: unknown): { value: unknown } | 
     }
     return { value: list };
   }
+  if (kind === 'params') return checkParams(value);
   if (kind === 'port') {
     const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) return { error: 'expected a port number from 0 to 65535' };
@@ -89,6 +116,37 @@ export function checkField(field: string, value: unknown): { value: unknown } | 
   }
   if (typeof kind === 'object' && !kind.oneOf.includes(value)) return { error: `expected one of ${kind.oneOf.join(', ')}` };
   return { value };
+}
+
+/**
+ * Extra authorization request parameters: an object of strings, or `KEY=VALUE` items (an array,
+ * or one string of them separated by spaces or commas, as `--auth-param`/env give them).
+ */
+function checkParams(value: unknown): { value: Record<string, string> } | { error: string } {
+  const out: Record<string, string> = {};
+  const items = typeof value === 'string' ? value.split(/[\s,]+/).filter(Boolean) : value;
+  if (Array.isArray(items)) {
+    for (const item of items) {
+      const eq = typeof item === 'string' ? item.indexOf('=') : -1;
+      if (eq <= 0) return { error: `expected KEY=VALUE, got "${String(item)}"` };
+      out[(item as string).slice(0, eq)] = (item as string).slice(eq + 1);
+    }
+  } else if (items !== null && typeof items === 'object') {
+    for (const [k, v] of Object.entries(items)) {
+      if (typeof v !== 'string') return { error: `expected a string value for "${k}"` };
+      out[k] = v;
+    }
+  } else {
+    return { error: 'expected KEY=VALUE parameters' };
+  }
+  if (Object.keys(out).length === 0) return { error: 'expected at least one KEY=VALUE' };
+  for (const key of Object.keys(out)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) return { error: `"${key}" is not a parameter name` };
+    if (RESERVED_AUTH_PARAMS.includes(key)) {
+      return { error: `"${key}" is set by authbridge${['scope', 'prompt', 'audience', 'resource'].includes(key) ? ` (use --${key === 'scope' ? 'scopes' : key})` : ''}` };
+    }
+  }
+  return { value: out };
 }
 
 function validate(doc: unknown, fail: (field: string, why: string) => never): ConfigFile {

@@ -79,6 +79,11 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
     scopes: (values.scopes as string[] | undefined) ?? [...DEFAULT_SCOPES],
     redirectPort: values.redirectPort as number | undefined,
     redirectHost: values.redirectHost as Profile['redirectHost'],
+    scopesConfigured: values.scopes !== undefined,
+    prompt: values.prompt as string | undefined,
+    authParams: values.authParams as Record<string, string> | undefined,
+    audience: values.audience as string | undefined,
+    resource: values.resource as string | undefined,
     broker: broker.url ? (broker as BrokerSettings) : undefined,
   };
 }

@@ -33,6 +33,20 @@ export interface Profile {
   redirectPort?: number;
   /** The redirect URI's host: `127.0.0.1` (default) or `localhost`; the server listens on 127.0.0.1 either way. */
   redirectHost?: '127.0.0.1' | 'localhost';
+  /**
+   * Whether `scopes` were configured (flag, env or file). When not, login drops `offline_access`
+   * from the default scopes unless the IdP lists it in `scopes_supported` (Google answers
+   * `invalid_scope` to it).
+   */
+  scopesConfigured?: boolean;
+  /** The authorization request's `prompt` (`consent`, `login`, `select_account`, `none`); none sent by default. */
+  prompt?: string;
+  /** Extra authorization request parameters (`--auth-param KEY=VALUE`), e.g. Google's `access_type=offline`. */
+  authParams?: Record<string, string>;
+  /** `audience` for the authorization request (Auth0: JWT access tokens for that API). */
+  audience?: string;
+  /** RFC 8707 `resource` for the authorization and token requests. */
+  resource?: string;
   broker?: BrokerSettings;
 }
 

@@ -99,7 +99,8 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   });
   let stopReading: (() => void) | undefined;
   try {
-    const request = await idp.authorizationRequest({ redirectUri: server.redirectUri, scopes: profile.scopes });
+    const scopes = scopesToAsk(profile, idp.metadata.scopes_supported, input.trace);
+    const request = await idp.authorizationRequest({ redirectUri: server.redirectUri, scopes, extra: authorizationParams(profile) });
     let claims: Record<string, unknown> = {};
     const session = server.waitForCallback(
       request.state,
@@ -109,7 +110,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
           claims = await verifyIdToken(input, idp, tokens.id_token, { nonce: request.nonce });
         }
         let userinfo: Record<string, unknown> | undefined;
-        if (claims.email === undefined && profile.scopes.includes('email') && idp.metadata.userinfo_endpoint) {
+        if (claims.email === undefined && scopes.includes('email') && idp.metadata.userinfo_endpoint) {
           // The ID token may carry only `sub` (OpenID Connect Core §5.4): ask userinfo for the email.
           userinfo = await idp
             .userinfo(tokens.access_token, typeof claims.sub === 'string' ? claims.sub : undefined)
@@ -129,7 +130,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
             profile: profile.name,
             issuer,
             clientId,
-            requestedScopes: profile.scopes,
+            requestedScopes: scopes,
             tokens,
             claims: tokens.id_token ? claims : undefined,
             userinfo,
@@ -169,6 +170,28 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
     removeInterrupt();
     await server.close();
   }
+}
+
+/**
+ * The scopes to ask for: the profile's as configured; the default ones without `offline_access`
+ * when the IdP's `scopes_supported` leaves it out (Google answers `invalid_scope`, Glewlwyd has no
+ * such scope).
+ */
+export function scopesToAsk(profile: Profile, supported: unknown, trace?: (line: string) => void): string[] {
+  if (profile.scopesConfigured || !profile.scopes.includes('offline_access')) return profile.scopes;
+  if (!Array.isArray(supported) || supported.includes('offline_access')) return profile.scopes;
+  trace?.('not asking for offline_access: the IdP does not list it in scopes_supported (give --scopes to ask anyway)');
+  return profile.scopes.filter((s) => s !== 'offline_access');
+}
+
+/** `prompt`, `audience`, `resource` and the `--auth-param`s of the profile, for the authorization request. */
+export function authorizationParams(profile: Profile): Record<string, string> {
+  return {
+    ...profile.authParams,
+    ...(profile.prompt ? { prompt: profile.prompt } : {}),
+    ...(profile.audience ? { audience: profile.audience } : {}),
+    ...(profile.resource ? { resource: profile.resource } : {}),
+  };
 }
 
 /** `--no-browser`: each line on stdin may be the URL the browser was redirected to. */

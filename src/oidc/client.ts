@@ -41,6 +41,7 @@ export interface IdpMetadata {
   introspection_endpoint?: string;
   revocation_endpoint?: string;
   revocation_endpoint_auth_methods_supported?: unknown;
+  scopes_supported?: unknown;
   introspection_endpoint_auth_methods_supported?: unknown;
   authorization_response_iss_parameter_supported?: boolean;
 }
@@ -53,6 +54,8 @@ export interface AuthorizationRequest {
   nonce: string;
   codeVerifier: string;
   scopes: string[];
+  /** RFC 8707 `resource`, sent again with the code exchange. */
+  resource?: string;
 }
 
 /** A token endpoint answer (RFC 6749 §5.1). */
@@ -93,7 +96,9 @@ export class IdpClient {
 
   /**
    * A fresh authorization request: PKCE S256 verifier and challenge, `state` and `nonce`, and
-   * `prompt=consent` when `offline_access` is asked (OpenID Connect Core §11).
+   * `extra` parameters (`prompt`, `audience`, `resource`, `--auth-param`s) — but no `prompt` of
+   * its own: a forced `consent` shows a consent screen at every login. `resource`, when given,
+   * is also sent with the code exchange (RFC 8707 §2.2).
    */
   async authorizationRequest(input: { redirectUri: string; scopes: string[]; extra?: Record<string, string> }): Promise<AuthorizationRequest> {
     if (!this.metadata.authorization_endpoint) {
@@ -110,11 +115,11 @@ export class IdpClient {
       code_challenge_method: 'S256',
       state,
       nonce,
-      ...input.extra,
     };
-    if (input.scopes.includes('offline_access')) params.prompt = 'consent';
+    // The extra parameters never replace the ones the flow's security rests on.
+    for (const [key, value] of Object.entries(input.extra ?? {})) if (!(key in params)) params[key] = value;
     const url = oidc.buildAuthorizationUrl(this.connection.config, params);
-    return { url, redirectUri: input.redirectUri, state, nonce, codeVerifier, scopes: input.scopes };
+    return { url, redirectUri: input.redirectUri, state, nonce, codeVerifier, scopes: input.scopes, resource: input.extra?.resource };
   }
 
   /**
@@ -126,12 +131,17 @@ export class IdpClient {
    */
   async exchangeCode(callbackUrl: URL, request: AuthorizationRequest): Promise<TokenSet> {
     try {
-      const tokens = await oidc.authorizationCodeGrant(this.connection.config, callbackUrl, {
-        pkceCodeVerifier: request.codeVerifier,
-        expectedState: request.state,
-        expectedNonce: request.nonce,
-        idTokenExpected: request.scopes.includes('openid'),
-      });
+      const tokens = await oidc.authorizationCodeGrant(
+        this.connection.config,
+        callbackUrl,
+        {
+          pkceCodeVerifier: request.codeVerifier,
+          expectedState: request.state,
+          expectedNonce: request.nonce,
+          idTokenExpected: request.scopes.includes('openid'),
+        },
+        request.resource ? { resource: request.resource } : undefined,
+      );
       return toTokenSet(tokens);
     } catch (err) {
       const refused = err instanceof oidc.AuthorizationResponseError;

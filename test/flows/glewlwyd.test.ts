@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/broker/server.js';
-import type { Profile } from '../../src/config/types.js';
+import { DEFAULT_SCOPES, type Profile } from '../../src/config/types.js';
 import { AuthorizationRefusedError, OAuthRefusedError, UsageError, type AuthbridgeError } from '../../src/errors.js';
 import { doctorFlow } from '../../src/flows/doctor.js';
 import { introspectFlow } from '../../src/flows/introspect.js';
@@ -43,7 +43,8 @@ afterAll(async () => {
 });
 
 function profileFor(client: { clientId: string; clientSecret?: string }, extra: Partial<Profile> = {}): Profile {
-  return { name: 'default', issuer: glewlwyd.issuer, ...client, scopes: [...SCOPES], redirectPort: port, ...extra };
+  // The default scopes, as a user who configured none: Glewlwyd does not list offline_access.
+  return { name: 'default', issuer: glewlwyd.issuer, ...client, scopes: [...DEFAULT_SCOPES], redirectPort: port, ...extra };
 }
 
 async function login(profile: Profile) {
@@ -78,6 +79,10 @@ describe.each([
         : 'client authentication at the IdP: none (a public client: no client secret)',
     );
     expect(visit.callbackUrl.origin).toBe(`http://127.0.0.1:${port}`);
+    // offline_access only when the IdP lists it; no forced consent screen.
+    expect(visit.authorizeUrl.searchParams.get('scope')).toBe(SCOPES.join(' '));
+    expect(visit.authorizeUrl.searchParams.has('prompt')).toBe(false);
+    expect(trace.lines).toContain('not asking for offline_access: the IdP does not list it in scopes_supported (give --scopes to ask anyway)');
     expect(claims).toMatchObject({ iss: glewlwyd.issuer, sub: expect.any(String) });
     expect(session.email ?? claims.email).toBe(GLEWLWYD_USER.email);
     expect(cached.mode()).toBe(0o600);
@@ -214,6 +219,18 @@ describe('Glewlwyd matches redirect URIs exactly', () => {
   it('signs in with --redirect-host localhost when that is the URI registered', async () => {
     const { visit, session } = await login(profileFor(GLEWLWYD_PUBLIC_CLIENT, { redirectHost: 'localhost' }));
     expect(visit.callbackUrl.origin).toBe(`http://localhost:${port}`);
+    expect(session.access_token).toBeTruthy();
+  });
+});
+
+describe('Glewlwyd, extra authorization parameters', () => {
+  it('--prompt, --auth-param and --audience reach the authorization request; the flow\'s own parameters are kept', async () => {
+    const { visit, session } = await login(
+      profileFor(GLEWLWYD_PUBLIC_CLIENT, { prompt: 'login', authParams: { ui_locales: 'fr', acr_values: 'urn:x' }, audience: 'https://api.example.test' }),
+    );
+    const params = visit.authorizeUrl.searchParams;
+    expect([params.get('prompt'), params.get('ui_locales'), params.get('acr_values'), params.get('audience')]).toEqual(['login', 'fr', 'urn:x', 'https://api.example.test']);
+    expect(params.get('code_challenge_method')).toBe('S256');
     expect(session.access_token).toBeTruthy();
   });
 });

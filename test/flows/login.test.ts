@@ -151,7 +151,7 @@ describe('login', () => {
 
   it('asks for the scopes of the profile: no offline_access, no consent prompt and no refresh token', async () => {
     const { browser, cached, input } = setup();
-    await loginFlow(input({ profile: idpProfile(idp, { scopes: ['openid', 'email'] }) }));
+    await loginFlow(input({ profile: idpProfile(idp, { scopes: ['openid', 'email'], prompt: undefined }) }));
     expect(browser.opened[0]!.searchParams.get('scope')).toBe('openid email');
     expect(browser.opened[0]!.searchParams.has('prompt')).toBe(false);
     const entry = cached.read();

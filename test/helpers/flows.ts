@@ -76,7 +76,8 @@ export function tempCache(dir = join(mkdtempSync(join(tmpdir(), 'authbridge-flow
  * port (`redirectPort: 0`: tests in parallel never compete for 8000 and 18000) unless overridden.
  */
 export function idpProfile(idp: Pick<Idp, 'issuer'>, overrides: Partial<Profile> = {}): Profile {
-  return { name: 'default', issuer: idp.issuer, clientId: PUBLIC_CLIENT_ID, scopes: [...DEFAULT_SCOPES], redirectPort: 0, ...overrides };
+  // prompt=consent: oidc-provider drops offline_access without it (OpenID Connect Core §11).
+  return { name: 'default', issuer: idp.issuer, clientId: PUBLIC_CLIENT_ID, scopes: [...DEFAULT_SCOPES], redirectPort: 0, prompt: 'consent', ...overrides };
 }
 
 export interface RecordedTalk {

@@ -32,7 +32,7 @@ const connect = (clientId = PUBLIC_CLIENT_ID, clientSecret?: string, trace?: (l:
 async function signIn(client: IdpClient, scopes = ['openid', 'email', 'offline_access']) {
   const server = await LoopbackServer.listen();
   try {
-    const request = await client.authorizationRequest({ redirectUri: server.redirectUri, scopes });
+    const request = await client.authorizationRequest({ redirectUri: server.redirectUri, scopes, extra: { prompt: 'consent' } });
     const wait = server.waitForCallback(request.state, (url) => client.exchangeCode(url, request));
     const drive = await driveLogin(request.url.href);
     return { tokens: await wait, request, drive };
@@ -42,7 +42,7 @@ async function signIn(client: IdpClient, scopes = ['openid', 'email', 'offline_a
 }
 
 describe('connectIdp', () => {
-  it('discovers the IdP and builds a PKCE S256 authorization URL with state, nonce and prompt=consent', async () => {
+  it('discovers the IdP and builds a PKCE S256 authorization URL with state, nonce and no prompt of its own', async () => {
     const client = await connect();
     expect(client.clientAuthMethod).toBe('none');
     const request = await client.authorizationRequest({ redirectUri: 'http://127.0.0.1:1234/callback', scopes: ['openid', 'offline_access'] });
@@ -53,11 +53,20 @@ describe('connectIdp', () => {
     expect(params.get('code_challenge')).not.toBe(request.codeVerifier);
     expect(params.get('state')).toBe(request.state);
     expect(params.get('nonce')).toBe(request.nonce);
-    expect(params.get('prompt')).toBe('consent');
+    // offline_access no longer forces a consent screen at every login.
+    expect(params.has('prompt')).toBe(false);
     expect(params.get('client_id')).toBe(PUBLIC_CLIENT_ID);
     expect(params.get('response_type')).toBe('code');
-    const noOffline = await client.authorizationRequest({ redirectUri: 'http://127.0.0.1:1/callback', scopes: ['openid'] });
-    expect(noOffline.url.searchParams.has('prompt')).toBe(false);
+    // Extra parameters are sent, but never replace the flow's own.
+    const extra = await client.authorizationRequest({
+      redirectUri: 'http://127.0.0.1:1/callback',
+      scopes: ['openid'],
+      extra: { prompt: 'select_account', access_type: 'offline', state: 'forged', audience: 'https://api.example.test' },
+    });
+    expect(extra.url.searchParams.get('prompt')).toBe('select_account');
+    expect(extra.url.searchParams.get('access_type')).toBe('offline');
+    expect(extra.url.searchParams.get('audience')).toBe('https://api.example.test');
+    expect(extra.url.searchParams.get('state')).toBe(extra.state);
   });
 
   it('refuses a discovery document naming another issuer', async () => {
