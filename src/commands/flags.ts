@@ -75,7 +75,8 @@ export function brokerFlags(cmd: Command): Command {
     .option('--broker-audience <aud>', 'the audience to ask the broker for (env AUTHBRIDGE_BROKER_AUDIENCE)')
     .addOption(new Option('--broker-protocol <protocol>', 'how to talk to the broker (env AUTHBRIDGE_BROKER_PROTOCOL)').choices(['rfc8693', 'synerise']))
     .option('--broker-api-key <key>', 'API key for the synerise protocol (env AUTHBRIDGE_BROKER_API_KEY)')
-    .addOption(
-      new Option('--subject-token-type <type>', 'which IdP token to hand the broker (default access_token)').choices(['access_token', 'id_token', 'jwt']),
+    .option(
+      '--subject-token-type <type>',
+      'which IdP token to hand the broker: access_token (default), id_token, jwt, or any absolute URI such as urn:authbridge:token-type:<provider> (sent as it is, with the access token)',
     );
 }

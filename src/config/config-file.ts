@@ -36,7 +36,10 @@ export interface ConfigFile {
   profiles: Record<string, StoredProfile>;
 }
 
-type FieldKind = 'url' | 'string' | 'scopes' | 'port' | 'params' | { oneOf: readonly string[] };
+type FieldKind = 'url' | 'string' | 'scopes' | 'port' | 'params' | 'tokenType' | { oneOf: readonly string[] };
+
+/** The short names of `subjectTokenType`; any absolute URI is also taken (RFC 8693 §3). */
+export const SUBJECT_TOKEN_TYPES = ['access_token', 'id_token', 'jwt'] as const;
 
 /**
  * Authorization request parameters authbridge sets itself: `--auth-param` may not change them
@@ -73,7 +76,7 @@ export const PROFILE_FIELDS = {
   'broker.clientId': 'string',
   'broker.clientSecret': 'string',
   'broker.audience': 'string',
-  'broker.subjectTokenType': { oneOf: ['access_token', 'id_token', 'jwt'] },
+  'broker.subjectTokenType': 'tokenType',
   'broker.protocol': { oneOf: ['rfc8693', 'synerise'] },
   'broker.apiKey': 'string',
 } as const satisfies Record<string, FieldKind>;
@@ -98,6 +101,13 @@ export function checkField(field: string, value: unknown): { value: unknown } | 
     return { value: list };
   }
   if (kind === 'params') return checkParams(value);
+  if (kind === 'tokenType') {
+    // RFC 8693 §3: a token type is any absolute URI, e.g. urn:authbridge:token-type:<provider>.
+    const ok =
+      typeof value === 'string' &&
+      ((SUBJECT_TOKEN_TYPES as readonly string[]).includes(value) || (/^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/.test(value) && URL.canParse(value)));
+    return ok ? { value } : { error: `expected ${SUBJECT_TOKEN_TYPES.join(', ')} or an absolute URI such as urn:authbridge:token-type:<provider>` };
+  }
   if (kind === 'port') {
     const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) return { error: 'expected a port number from 0 to 65535' };

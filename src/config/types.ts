@@ -5,8 +5,8 @@ export interface BrokerSettings {
   clientId?: string;
   clientSecret?: string;
   audience?: string;
-  /** `access_token` (default), `id_token` or `jwt`. */
-  subjectTokenType?: 'access_token' | 'id_token' | 'jwt';
+  /** `access_token` (default), `id_token`, `jwt`, or any absolute URI (`urn:authbridge:token-type:<provider>`). */
+  subjectTokenType?: string;
   /** `rfc8693` (default) or `synerise` (POST /sauth/v3/auth/login/client with `apiKey`). */
   protocol?: 'rfc8693' | 'synerise';
   apiKey?: string;

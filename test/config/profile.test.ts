@@ -43,6 +43,7 @@ describe('loadProfile precedence: flag > env > config file', () => {
     ['client auth method, redirect host, prompt from env', { AUTHBRIDGE_CLIENT_AUTH_METHOD: 'client_secret_post', AUTHBRIDGE_REDIRECT_HOST: 'localhost', AUTHBRIDGE_PROMPT: 'consent' }, {}, { clientAuthMethod: 'client_secret_post', redirectHost: 'localhost', prompt: 'consent' }],
     ['--auth-param, repeatable', {}, { authParam: ['access_type=offline', 'hd=example.com'] }, { authParams: { access_type: 'offline', hd: 'example.com' } }],
     ['auth params from env, a value holding =', { AUTHBRIDGE_AUTH_PARAMS: 'acr_values=urn:x login_hint=a=b' }, {}, { authParams: { acr_values: 'urn:x', login_hint: 'a=b' } }],
+    ['a custom subject token type (any absolute URI)', {}, { brokerUrl: 'https://broker.example', subjectTokenType: 'urn:authbridge:token-type:backend' }, { broker: { url: 'https://broker.example', subjectTokenType: 'urn:authbridge:token-type:backend' } }],
     ['audience and resource from flags', {}, { audience: 'https://api.example', resource: 'https://api.example/' }, { audience: 'https://api.example', resource: 'https://api.example/' }],
   ];
   it.each(cases)('%s', async (_name, extraEnv, opts, expected) => {
@@ -73,6 +74,7 @@ describe('loadProfile precedence: flag > env > config file', () => {
     ['--auth-param', { authParam: ['scope=x'] }, /--auth-param: "scope" is set by authbridge \(use --scopes\)/],
     ['--client-auth-method', { clientAuthMethod: 'tls_client_auth' }, /--client-auth-method: expected one of none, client_secret_basic, client_secret_post, private_key_jwt/],
     ['--redirect-host', { redirectHost: '0.0.0.0' }, /--redirect-host: expected one of 127\.0\.0\.1, localhost/],
+    ['--subject-token-type', { subjectTokenType: 'opaque' }, /--subject-token-type: expected access_token, id_token, jwt or an absolute URI such as urn:authbridge:token-type:<provider>/],
   ])('refuses a bad %s, naming the flag', async (_flag, opts, message) => {
     await expect(loadProfile(testContext({ env }), opts)).rejects.toThrow(message);
   });
