@@ -15,7 +15,7 @@ import { judgeTransport } from '../http/loopback.js';
 import { CALLBACK_PATH, DEFAULT_REDIRECT_PORTS } from '../loopback/server.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
 import { BROKER_ENDPOINTS, IDP_ENDPOINTS, endpointProblem } from '../oidc/metadata.js';
-import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } from '../oidc/urls.js';
+import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl, issuerInputProblem, issuerMismatchFix } from '../oidc/urls.js';
 import { currentUid } from '../util/own-file.js';
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
@@ -240,6 +240,9 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
         fix: missing.map((f) => `${setCommand(name, f, f === 'issuer' ? 'https://idp.example.com' : 'my-client-id')}`).join('; ') +
           ' (or --issuer/--client-id, AUTHBRIDGE_ISSUER/AUTHBRIDGE_CLIENT_ID)',
       });
+    } else if (issuerInputProblem(profile.issuer!)) {
+      const problem = issuerInputProblem(profile.issuer!)!;
+      add({ name: 'profile', status: 'fail', kind: 'config', detail: problem.message, fix: `${setCommand(name, 'issuer', problem.issuer)}` });
     } else if (judgeTransport(profile.issuer!) !== 'ok') {
       // The same rule as login's (`connectIdp`): https, plain http only on this machine.
       add({
@@ -277,7 +280,10 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
           status: 'fail',
           kind: 'config',
           detail: `${url} names the issuer "${String(doc.issuer)}", not "${issuer}"`,
-          fix: typeof doc.issuer === 'string' ? `${setCommand(name, 'issuer', doc.issuer)} (it must match exactly, trailing slash included)` : 'Check the issuer URL.',
+          fix:
+            typeof doc.issuer === 'string' && !doc.issuer.includes('{tenantid}')
+              ? `${setCommand(name, 'issuer', doc.issuer)} (it must match exactly, trailing slash included)`
+              : issuerMismatchFix(issuer, doc.issuer),
         });
       } else if (lacking.length) {
         add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url} has no ${lacking.join(', ')}`, fix: 'The IdP must publish these (OpenID Connect Discovery §3).' });

@@ -265,7 +265,7 @@ export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient>
   const doc = await fetchMetadata(tracingFetch(options.fetch, options.trace, options.now), discoveryUrl(options.issuer), {
     issuer: options.issuer,
     what: 'the discovery document',
-    issuerHint: "The profile's issuer must match the provider's exactly (scheme, host, path, trailing slash).",
+    configuredIssuer: true,
     optional: IDP_ENDPOINTS,
     // RFC 9700 §2.6 / RFC 8252 §8.3: an endpoint on plain http elsewhere, or `javascript:`, is
     // never called nor opened in the browser.

@@ -25,6 +25,30 @@ export function tokenTypeUrn(type: string): string {
   return type.includes(':') ? type : `urn:ietf:params:oauth:token-type:${type}`;
 }
 
+/**
+ * What is wrong with an issuer as typed, before anything is fetched: the discovery document's own
+ * URL given as the issuer. The fix names the exact issuer to use. Undefined when it looks right.
+ */
+export function issuerInputProblem(issuer: string): { message: string; issuer: string } | undefined {
+  const at = issuer.indexOf('/.well-known/');
+  if (at < 0) return undefined;
+  const meant = issuer.slice(0, at) || issuer;
+  return { message: `the issuer "${issuer}" is a discovery document's URL, not an issuer`, issuer: meant };
+}
+
+/**
+ * When a discovery document names `named` where `expected` was configured: the exact fix, or why
+ * none fits. Entra ID's multi-tenant documents (`…/common/v2.0`) name the template
+ * `…/{tenantid}/v2.0`, which no token carries: the tenant's own issuer is what to configure.
+ */
+export function issuerMismatchFix(expected: string, named: unknown): string {
+  if (typeof named !== 'string') return "The issuer must be the provider's exactly (scheme, host, path, trailing slash).";
+  if (named.includes('{tenantid}')) {
+    return `This is Entra ID's multi-tenant document: set the issuer to your tenant's, ${named.replace('{tenantid}', '<tenant id>')} (the tid claim of your tokens; --issuer, AUTHBRIDGE_ISSUER or \`authbridge config set issuer …\`).`;
+  }
+  return `Set the issuer to "${named}" exactly${base(named) === base(expected) ? ' (the trailing slash matters)' : ''}: --issuer, AUTHBRIDGE_ISSUER or \`authbridge config set issuer ${named}\`.`;
+}
+
 function base(issuer: string): string {
   return issuer.replace(/\/$/, '');
 }

@@ -71,8 +71,12 @@ describe('connectIdp', () => {
 
   it('refuses a discovery document naming another issuer', async () => {
     const err = await connectIdp({ issuer: `${idp.issuer}/`, clientId: 'x', fetch, now: Date.now }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RemoteError);
+    // A configuration error (exit 2) with the exact fix, as in verify and doctor.
+    expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toContain(`it names the issuer "${idp.issuer}"`);
+    expect((err as UsageError).hint).toBe(
+      `Set the issuer to "${idp.issuer}" exactly (the trailing slash matters): --issuer, AUTHBRIDGE_ISSUER or \`authbridge config set issuer ${idp.issuer}\`.`,
+    );
   });
 
   it('refuses a plain-HTTP issuer that is not loopback', async () => {
