@@ -78,6 +78,13 @@ describe('the quirks matrix', () => {
       warnings: [`not revoked: ${idp.issuer} has no revocation endpoint (the tokens left this machine and run out at their expiry)`],
     });
     expect(idp.requests.filter((r) => r.includes('revoke'))).toEqual([]);
+    // doctor notes it (a warning, not a failure).
+    const report = await doctorFlow({ profileName: 'default', loadProfile: async () => profileOf(idp), configFile: '/nonexistent/c.json', cacheDir: tempCache().dir, fetch, now: Date.now() });
+    expect(report.checks.find((c) => c.name === 'endpoints')).toMatchObject({
+      status: 'warn',
+      detail: 'the IdP has no revocation_endpoint: logout only removes the tokens from this machine',
+    });
+    expect(report.outcome).toBe('ok');
   });
 
   it('access tokens typed JWT (Keycloak, Okta, Entra ID, Auth0): the broker exchange succeeds', async () => {
