@@ -216,7 +216,7 @@ describe('terminal injection (finding 1 of the second review)', () => {
   it("a discovery document's issuer: the error line of verify and doctor's report", async () => {
     const token = await sign(key, { iss: base('impostor') });
     const verify = await runCli(['verify', '--issuer', base('impostor'), '--audience', 'cli', token]);
-    expect(verify.code).toBe(3);
+    expect(verify.code).toBe(2);
     expectNoRawControl(verify);
     expect(verify.stderr).toContain(`names the issuer "${SHOWN}"`);
 
