@@ -11,6 +11,7 @@ import { DEFAULT_SCOPES, type Profile } from '../../src/config/types.js';
 import { AuthorizationRefusedError, OAuthRefusedError, UsageError, type AuthbridgeError } from '../../src/errors.js';
 import { doctorFlow } from '../../src/flows/doctor.js';
 import { introspectFlow } from '../../src/flows/introspect.js';
+import { statusFlow } from '../../src/flows/status.js';
 import { loginFlow } from '../../src/flows/login.js';
 import { logoutFlow } from '../../src/flows/logout.js';
 import { refreshFlow } from '../../src/flows/refresh.js';
@@ -171,6 +172,20 @@ describe('Glewlwyd, introspection and revocation refusals', () => {
     expect(said).toEqual([
       'the IdP says "inactive", but many IdPs (the demo\'s among them) do not introspect the JWT access tokens they issue: check it locally with `authbridge verify --type access`',
     ]);
+  });
+});
+
+describe('Glewlwyd, status --check with a public client', () => {
+  it('an expired access token and an IdP that introspects for confidential clients only: "cannot tell", not an error', async () => {
+    const profile = profileFor(GLEWLWYD_PUBLIC_CLIENT);
+    const { ctx, cached } = await login(profile);
+    await cached.cache.update('default', (entry) => (entry ? { ...entry, access_token_expires_at: Date.now() - 1000 } : entry));
+    const [status] = await statusFlow({ ctx, cache: cached.cache, names: ['default'], check: true, loadProfile: async () => profile });
+    expect(status!.document.check?.idp).toEqual({
+      live: null,
+      method: null,
+      detail: `${glewlwyd.issuer} refuses public clients at its introspection endpoint (it lists client_secret_basic)`,
+    });
   });
 });
 
