@@ -15,7 +15,7 @@ import { judgeTransport } from '../http/loopback.js';
 import { CALLBACK_PATH, DEFAULT_REDIRECT_PORTS } from '../loopback/server.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
 import { BROKER_ENDPOINTS, IDP_ENDPOINTS, endpointProblem } from '../oidc/metadata.js';
-import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl, issuerInputProblem, issuerMismatchFix } from '../oidc/urls.js';
+import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl, fitsTenantTemplate, issuerInputProblem, issuerMismatchFix } from '../oidc/urls.js';
 import { currentUid } from '../util/own-file.js';
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
@@ -274,7 +274,7 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
       const { doc } = discovery;
       const lacking = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'].filter((k) => typeof doc[k] !== 'string');
       const insecure = endpointProblem(doc, IDP_ENDPOINTS);
-      if (doc.issuer !== issuer) {
+      if (doc.issuer !== issuer && !fitsTenantTemplate(issuer, doc.issuer)) {
         add({
           name: 'discovery',
           status: 'fail',

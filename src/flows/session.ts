@@ -95,8 +95,16 @@ export async function verifyIdToken(
     import('../oidc/trace.js'),
   ]);
   if (!idp.metadata.jwks_uri) throw new TokenRejectedError(`could not verify the ID token: ${idp.issuer} publishes no jwks_uri`);
+  // Entra ID multi-tenant: the issuer is the template with the token's own `tid`.
+  const [{ decodeToken }, { tokenIssuer }] = await Promise.all([import('../jwt/decode.js'), import('../oidc/urls.js')]);
+  let unverified: Record<string, unknown> = {};
+  try {
+    unverified = (decodeToken(idToken).payload as Record<string, unknown> | null) ?? {};
+  } catch {
+    // Not a JWT: verifyJwt says so.
+  }
   const result = await verifyJwt(idToken, {
-    issuer: idp.issuer,
+    issuer: tokenIssuer(idp.issuer, unverified),
     audience: idp.clientId,
     keys: remoteKeySet(idp.metadata.jwks_uri, {
       fetch: tracingFetch(ctx.fetch, trace, ctx.now),

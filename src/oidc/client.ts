@@ -4,13 +4,13 @@
  * openid-client's own `customFetch` hook; every failure leaves as the authbridge hierarchy.
  */
 import * as oidc from 'openid-client';
-import { RemoteError, UsageError } from '../errors.js';
+import { RemoteError, UsageError, describeError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
-import { Connection, type BearerConfiguration, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
+import { Connection, chooseClientAuth, clientAuthFor, type BearerConfiguration, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 import { IDP_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
-import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
-import { discoveryUrl } from './urls.js';
+import { DEFAULT_TIMEOUT_SECONDS, endpointFetch } from './transport.js';
+import { discoveryUrl, fitsTenantTemplate } from './urls.js';
 
 export { CLIENT_AUTH_METHODS, chooseClientAuth, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 
@@ -80,7 +80,10 @@ export class IdpClient {
   ) {}
 
   /** @internal Use {@link connectIdp}. */
-  static create(options: IdpConnectOptions, metadata: IdpMetadata & Record<string, unknown>): IdpClient {
+  static create(
+    options: IdpConnectOptions & { configure?: (auth: oidc.ClientAuth) => oidc.Configuration },
+    metadata: IdpMetadata & Record<string, unknown>,
+  ): IdpClient {
     const connection = new Connection({ ...options, party: 'IdP', metadata });
     return new IdpClient(connection, metadata, options.clientId);
   }
@@ -272,5 +275,20 @@ export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient>
     endpoints: IDP_ENDPOINTS,
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
-  return IdpClient.create(options, doc as IdpMetadata & Record<string, unknown>);
+  let configure: ((auth: oidc.ClientAuth) => oidc.Configuration) | undefined;
+  if (fitsTenantTemplate(options.issuer, doc.issuer)) {
+    // Entra ID multi-tenant: openid-client's own discovery knows to check each ID token's `iss`
+    // against the template with the token's `tid`.
+    const { method } = chooseClientAuth(options.clientSecret, doc.token_endpoint_auth_methods_supported, options.clientAuthMethod);
+    const config = await oidc
+      .discovery(new URL(options.issuer), options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, clientAuthFor(method, options.clientSecret), {
+        [oidc.customFetch]: endpointFetch({ fetch: options.fetch, trace: options.trace, now: options.now }) as oidc.CustomFetch,
+        timeout: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      })
+      .catch((err: unknown) => {
+        throw new RemoteError(`could not use the discovery document of ${options.issuer}: ${describeError(err)}`, { cause: err });
+      });
+    configure = () => config;
+  }
+  return IdpClient.create({ ...options, configure }, doc as IdpMetadata & Record<string, unknown>);
 }

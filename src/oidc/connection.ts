@@ -123,11 +123,23 @@ export interface BearerConfiguration {
   config: oidc.Configuration;
 }
 
+/** openid-client's client authentication for `method` (client_secret_basic form-encoded only). */
+export function clientAuthFor(method: ClientAuthMethod, clientSecret: string | undefined): oidc.ClientAuth {
+  if (method === 'none') return oidc.None();
+  if (method === 'client_secret_post') return oidc.ClientSecretPost(clientSecret);
+  return formEncodedBasic(clientSecret ?? '');
+}
+
 export interface ConnectionOptions extends Omit<ConfigurationOptions, 'clientAuth' | 'timeoutSeconds'> {
   /** Who the server is, for messages and hints. */
   party: Party;
   /** The method the profile names (`clientAuthMethod`); else chosen from the metadata. */
   clientAuthMethod?: ConfiguredClientAuthMethod;
+  /**
+   * Builds the configuration instead of {@link createConfiguration} (Entra ID multi-tenant:
+   * openid-client's own discovery, which checks each ID token's issuer against its `tid`).
+   */
+  configure?: (auth: oidc.ClientAuth) => oidc.Configuration;
   /** Seconds for each request. Default {@link DEFAULT_TIMEOUT_SECONDS} (30). */
   timeoutSeconds?: number;
 }
@@ -156,7 +168,9 @@ export class Connection {
     const choice = chooseClientAuth(options.clientSecret, options.metadata.token_endpoint_auth_methods_supported, options.clientAuthMethod);
     this.clientAuthMethod = choice.method;
     options.trace?.(`client authentication at the ${options.party}: ${choice.method} (${choice.reason})`);
-    this.config = createConfiguration({ ...options, clientAuth: this.clientAuthMethod, timeoutSeconds: this.timeoutSeconds });
+    this.config = options.configure
+      ? options.configure(clientAuthFor(this.clientAuthMethod, options.clientSecret))
+      : createConfiguration({ ...options, clientAuth: this.clientAuthMethod, timeoutSeconds: this.timeoutSeconds });
     const issuer = URL.canParse(options.metadata.issuer) ? new URL(options.metadata.issuer) : undefined;
     this.insecure = issuer?.protocol === 'http:' && isLoopbackHost(issuer.hostname);
   }

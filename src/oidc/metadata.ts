@@ -5,7 +5,7 @@
  * without loading the adapter.
  */
 import { RemoteError, UsageError } from '../errors.js';
-import { issuerInputProblem, issuerMismatchFix } from './urls.js';
+import { fitsTenantTemplate, issuerInputProblem, issuerMismatchFix } from './urls.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { judgeTransport } from '../http/loopback.js';
 
@@ -112,7 +112,9 @@ export async function fetchMetadata(
   const named = doc.issuer;
   const matches =
     typeof named === 'string' &&
-    (options.issuerMatch === 'ignore-trailing-slash' ? withoutTrailingSlash(named) === withoutTrailingSlash(issuer) : named === issuer);
+    ((options.issuerMatch === 'ignore-trailing-slash' ? withoutTrailingSlash(named) === withoutTrailingSlash(issuer) : named === issuer) ||
+      // Entra ID's multi-tenant document (`…/common/v2.0` names `…/{tenantid}/v2.0`).
+      (options.configuredIssuer === true && fitsTenantTemplate(issuer, named)));
   if (!matches) {
     const message = `could not use ${what} of ${subject}: it names the issuer "${String(named)}"`;
     if (options.configuredIssuer) throw new UsageError(message, { hint: issuerMismatchFix(issuer, named) });

@@ -36,6 +36,26 @@ export function issuerInputProblem(issuer: string): { message: string; issuer: s
   return { message: `the issuer "${issuer}" is a discovery document's URL, not an issuer`, issuer: meant };
 }
 
+/** Microsoft Entra ID's login host: its multi-tenant documents name `…/{tenantid}/v2.0`. */
+export const ENTRA_ORIGIN = 'https://login.microsoftonline.com';
+
+/**
+ * Whether `named`, an Entra ID multi-tenant template (`https://login.microsoftonline.com/{tenantid}/v2.0`),
+ * fits the configured issuer (`…/common/v2.0`, `…/organizations/v2.0`): each token's issuer is
+ * then the template with its `tid` claim.
+ */
+export function fitsTenantTemplate(configured: string, named: unknown): named is string {
+  if (typeof named !== 'string' || !named.includes('{tenantid}') || !URL.canParse(configured)) return false;
+  if (new URL(configured).origin !== ENTRA_ORIGIN || new URL(named.replace('{tenantid}', 't')).origin !== ENTRA_ORIGIN) return false;
+  const pattern = named.split('{tenantid}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
+  return new RegExp(`^${pattern}$`).test(configured);
+}
+
+/** The issuer of a token: the Entra ID template with its `tid`, else `issuer` as it is. */
+export function tokenIssuer(issuer: string, claims: Record<string, unknown>): string {
+  return issuer.includes('{tenantid}') && typeof claims.tid === 'string' ? issuer.replace('{tenantid}', claims.tid) : issuer;
+}
+
 /**
  * When a discovery document names `named` where `expected` was configured: the exact fix, or why
  * none fits. Entra ID's multi-tenant documents (`…/common/v2.0`) name the template

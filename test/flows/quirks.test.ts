@@ -13,7 +13,7 @@ import { refreshFlow } from '../../src/flows/refresh.js';
 import { introspectFlow } from '../../src/flows/introspect.js';
 import { BROKER_CLIENT, claimsOf, exchangeIn, liveContext, recordingTalk, startTestBroker, tempCache } from '../helpers/flows.js';
 import { freePort } from '../helpers/glewlwyd.js';
-import { QUIRKY_PUBLIC_CLIENT, startQuirkyIdp, type QuirkyIdp, type Quirks } from '../helpers/quirky-idp.js';
+import { ENTRA_TENANT_ID, QUIRKY_PUBLIC_CLIENT, startQuirkyIdp, type QuirkyIdp, type Quirks } from '../helpers/quirky-idp.js';
 import { recordingBrowser } from '../helpers/recording-browser.js';
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -33,7 +33,7 @@ function profileOf(idp: QuirkyIdp, extra: Partial<Profile> = {}): Profile {
 
 async function login(idp: QuirkyIdp, profile: Profile, timeoutSeconds = 10) {
   const browser = recordingBrowser({ drive: (url) => idp.drive(url) });
-  const ctx = liveContext({ browser: browser.open });
+  const ctx = { ...liveContext({ browser: browser.open }), fetch: idp.fetch };
   const cached = tempCache();
   const talk = recordingTalk();
   const outcome = await loginFlow({ ctx, profile, cache: cached.cache, talk: talk.talk, timeoutSeconds }).then(
@@ -110,12 +110,25 @@ describe('the quirks matrix', () => {
     expect(error?.message).toMatch(/^could not sign in: invalid_scope: Some requested scopes were invalid/);
   });
 
-  it('Entra-like {tenantid} issuer: a configuration error (exit 2) naming the tenant issuer to set', async () => {
+  it('Entra-like {tenantid} issuer (…/common/v2.0): the ID token\'s issuer is the template with its tid; login and refresh succeed', async () => {
     const idp = await idpWith({ entraTemplateIssuer: true });
-    const { error } = await login(idp, profileOf(idp));
+    const profile = profileOf(idp);
+    const { result, error, ctx, cached } = await login(idp, profile);
+    expect(error).toBeUndefined();
+    expect(result?.claims).toMatchObject({ iss: `https://login.microsoftonline.com/${ENTRA_TENANT_ID}/v2.0`, tid: ENTRA_TENANT_ID });
+    expect(cached.read().issuer).toBe('https://login.microsoftonline.com/common/v2.0');
+    const refreshed = await refreshFlow({ ctx, profile, cache: cached.cache });
+    expect(refreshed.access_token).not.toBe(result!.session.access_token);
+    const report = await doctorFlow({ profileName: 'default', loadProfile: async () => profile, configFile: '/nonexistent/c.json', cacheDir: tempCache().dir, fetch: idp.fetch, now: Date.now() });
+    expect(report.checks.find((c) => c.name === 'discovery')?.status).toBe('ok');
+  });
+
+  it('a {tenantid} document where the profile names something else: exit 2 naming the tenant issuer to set', async () => {
+    const idp = await idpWith({ entraTemplateIssuer: true });
+    const { error } = await login(idp, profileOf(idp, { issuer: 'https://login.microsoftonline.com/common/v2.0/' }));
     expect(error?.exitCode).toBe(2);
-    expect(error?.message).toMatch(/it names the issuer "http:\/\/127\.0\.0\.1:\d+\/\{tenantid\}\/v2\.0"$/);
-    expect(error?.hint).toMatch(/^This is Entra ID's multi-tenant document: set the issuer to your tenant's, http:\/\/127\.0\.0\.1:\d+\/<tenant id>\/v2\.0/);
+    expect(error?.message).toMatch(/it names the issuer "https:\/\/login\.microsoftonline\.com\/\{tenantid\}\/v2\.0"$/);
+    expect(error?.hint).toMatch(/^This is Entra ID's multi-tenant document: set the issuer to your tenant's, https:\/\/login\.microsoftonline\.com\/<tenant id>\/v2\.0/);
   });
 
   it('no ID token on refresh and auth_time 0: login and refresh succeed, the ID token is kept', async () => {

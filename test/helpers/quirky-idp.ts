@@ -21,7 +21,12 @@ export interface Quirks {
   typJwtAccessTokens?: boolean;
   /** Google: scopes_supported without offline_access, and `invalid_scope` when it is asked. */
   googleScopes?: boolean;
-  /** Entra ID multi-tenant: discovery names `<base>/{tenantid}/v2.0`. */
+  /**
+   * Entra ID multi-tenant, as Microsoft serves it: the IdP is reached as
+   * `https://login.microsoftonline.com/common/v2.0` (through {@link QuirkyIdp.fetch}, which maps
+   * that origin to this server), its discovery names `…/{tenantid}/v2.0`, and its ID tokens
+   * `…/<tid>/v2.0` with a `tid` claim.
+   */
   entraTemplateIssuer?: boolean;
   /** No ID token in the refresh answer. */
   noIdTokenOnRefresh?: boolean;
@@ -32,7 +37,10 @@ export interface Quirks {
 }
 
 export interface QuirkyIdp {
+  /** The issuer a profile names. */
   issuer: string;
+  /** A fetch that reaches this server for its public origin (login.microsoftonline.com for Entra). */
+  fetch: typeof fetch;
   /** `METHOD /path` of each request, and the Authorization header the token endpoint saw. */
   requests: string[];
   basicSeen: string[];
@@ -44,6 +52,8 @@ export interface QuirkyIdp {
 }
 
 export const QUIRKY_PUBLIC_CLIENT = 'quirky-cli';
+export const ENTRA_TENANT_ID = '9188040d-6c67-4c5b-b112-36a304b66dad';
+const ENTRA = 'https://login.microsoftonline.com';
 
 export async function startQuirkyIdp(quirks: Quirks = {}): Promise<QuirkyIdp> {
   const key: TestKey = await makeKey('RS256', 'quirky');
@@ -53,6 +63,8 @@ export async function startQuirkyIdp(quirks: Quirks = {}): Promise<QuirkyIdp> {
   const codes = new Map<string, { clientId: string; nonce?: string; scope: string }>();
   const refreshTokens = new Map<string, { clientId: string; scope: string }>();
   let issuer = '';
+  /** The issuer as the world sees it (endpoints, tokens): Entra's origin, else the server's. */
+  let pub = '';
   const now = () => Math.floor(Date.now() / 1000);
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -81,7 +93,7 @@ export async function startQuirkyIdp(quirks: Quirks = {}): Promise<QuirkyIdp> {
     const sub = 'quirky-user';
     const access = await sign(
       key,
-      { iss: issuer, sub, aud: 'https://api.quirky.test/', client_id: clientId, scope, iat: now(), exp: now() + 600, jti: randomBytes(8).toString('hex') },
+      { iss: quirks.entraTemplateIssuer ? `${ENTRA}/${ENTRA_TENANT_ID}/v2.0` : pub, sub, aud: 'https://api.quirky.test/', client_id: clientId, scope, iat: now(), exp: now() + 600, jti: randomBytes(8).toString('hex') },
       { header: { typ: quirks.typJwtAccessTokens ? 'JWT' : 'at+jwt' } },
     );
     const refresh = randomBytes(16).toString('hex');
@@ -90,7 +102,8 @@ export async function startQuirkyIdp(quirks: Quirks = {}): Promise<QuirkyIdp> {
       ? await sign(
           key,
           {
-            iss: issuer,
+            iss: quirks.entraTemplateIssuer ? `${ENTRA}/${ENTRA_TENANT_ID}/v2.0` : pub,
+            ...(quirks.entraTemplateIssuer ? { tid: ENTRA_TENANT_ID } : {}),
             sub,
             aud: clientId,
             iat: now(),
@@ -113,12 +126,12 @@ export async function startQuirkyIdp(quirks: Quirks = {}): Promise<QuirkyIdp> {
       const path = url.pathname.slice(base.length);
       if (path === '/.well-known/openid-configuration') {
         return send(res, 200, {
-          issuer: quirks.entraTemplateIssuer ? issuer.replace(/\/[^/]+\/v2\.0$/, '/{tenantid}/v2.0') : issuer,
-          authorization_endpoint: `${issuer}/authorize`,
-          token_endpoint: `${issuer}/token`,
-          jwks_uri: `${issuer}/jwks`,
-          introspection_endpoint: `${issuer}/introspect`,
-          ...(quirks.noRevocation ? {} : { revocation_endpoint: `${issuer}/revoke` }),
+          issuer: quirks.entraTemplateIssuer ? `${ENTRA}/{tenantid}/v2.0` : pub,
+          authorization_endpoint: `${pub}/authorize`,
+          token_endpoint: `${pub}/token`,
+          jwks_uri: `${pub}/jwks`,
+          introspection_endpoint: `${pub}/introspect`,
+          ...(quirks.noRevocation ? {} : { revocation_endpoint: `${pub}/revoke` }),
           // Like Google and Glewlwyd: no `none`, although public clients are served.
           token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
           scopes_supported: quirks.googleScopes ? ['openid', 'email', 'profile'] : ['openid', 'email', 'profile', 'offline_access'],
@@ -177,15 +190,22 @@ export async function startQuirkyIdp(quirks: Quirks = {}): Promise<QuirkyIdp> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   issuer = quirks.entraTemplateIssuer ? `http://127.0.0.1:${port}/common/v2.0` : `http://127.0.0.1:${port}`;
+  pub = quirks.entraTemplateIssuer ? `${ENTRA}/common/v2.0` : issuer;
+  const local = (url: string) => (url.startsWith(ENTRA) ? `http://127.0.0.1:${port}${url.slice(ENTRA.length)}` : url);
+  const mapped: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    return input instanceof Request ? fetch(new Request(local(url), input), init) : fetch(local(url), init);
+  };
 
   return {
-    issuer,
+    issuer: pub,
+    fetch: mapped,
     requests,
     basicSeen,
     authorizeParams,
     async drive(authorizeUrl) {
       const start = new URL(authorizeUrl);
-      const answer = await fetch(start, { redirect: 'manual' });
+      const answer = await mapped(start.href, { redirect: 'manual' });
       await answer.body?.cancel();
       const location = answer.headers.get('location');
       if (answer.status !== 302 || !location) throw new Error(`the IdP showed its own error page (HTTP ${answer.status})`);
