@@ -103,8 +103,18 @@ export function normalizeType(typ: string): string {
   return typ.toLowerCase().replace(/^application\//, '');
 }
 
-/** Today's types: RFC 9068 access tokens; ID tokens typed "JWT" or untyped (null). */
-export const DEFAULT_ACCEPTED_TYPES = { accessToken: ['at+jwt'], idToken: ['JWT', null] } as const;
+/**
+ * The default types: RFC 9068 access tokens, and access tokens typed "JWT" as Keycloak, Okta,
+ * Entra ID, Auth0 and LemonLDAP::NG sign them — those only when their claims say access token
+ * (see `JWT_ACCESS_TOKEN_CLAIMS`), so an ID token is still refused as an access token; ID tokens
+ * typed "JWT" or untyped (null). A configured `accessToken` list is taken as it is.
+ */
+export const DEFAULT_ACCEPTED_TYPES = { accessToken: ['at+jwt', 'JWT'], idToken: ['JWT', null] } as const;
+
+/** Claims that mark a "JWT"-typed token as an access token (OAuth scope, client): ID tokens carry none. */
+export const JWT_ACCESS_TOKEN_CLAIMS = ['scope', 'scp', 'client_id', 'cid', 'roles'] as const;
+/** Claims only an ID token carries (OpenID Connect Core §2, §3.3.2.11): never an access token. */
+export const ID_TOKEN_ONLY_CLAIMS = ['nonce', 'at_hash', 'c_hash'] as const;
 
 const acceptedType = z
   .union([z.string(), z.null()], { error: 'expected a typ string, or null for a JWT without typ' })
@@ -135,10 +145,11 @@ const jwtProvider = z.strictObject({
    */
   acceptedTypes: z
     .strictObject({
-      accessToken: acceptedTypeList.default([...DEFAULT_ACCEPTED_TYPES.accessToken]),
+      // Absent: the default policy (DEFAULT_ACCEPTED_TYPES with the claims check).
+      accessToken: acceptedTypeList.optional(),
       idToken: acceptedTypeList.default([...DEFAULT_ACCEPTED_TYPES.idToken]),
     })
-    .default({ accessToken: [...DEFAULT_ACCEPTED_TYPES.accessToken], idToken: [...DEFAULT_ACCEPTED_TYPES.idToken] }),
+    .default({ idToken: [...DEFAULT_ACCEPTED_TYPES.idToken] }),
 });
 
 const callbackProvider = z.strictObject({

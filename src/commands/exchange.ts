@@ -41,7 +41,8 @@ export function define(cmd: Command): Command {
 
 export function parse({ opts }: ParseInput): ExchangeOptions {
   return {
-    profile: profileOverrides(opts),
+    // Its --resource is the broker's, not the IdP's `resource`.
+    profile: profileOverrides(opts, ['resource']),
     subjectToken: optString(opts, 'subjectToken'),
     scope: optString(opts, 'scope'),
     resource: optString(opts, 'resource'),

@@ -4,6 +4,7 @@
  */
 import { Option, type Command, type OptionValues } from 'commander';
 import type { ProfileField } from '../config/config-file.js';
+import { CLIENT_AUTH_METHOD_SETTINGS } from '../config/types.js';
 import type { ProfileOverrides } from '../config/profile.js';
 
 /** Collects a repeatable option's values (`--audience a --audience b`). */
@@ -16,8 +17,14 @@ const PROFILE_FLAGS: Readonly<Record<ProfileField, { key: string; flag: string }
   issuer: { key: 'issuer', flag: '--issuer' },
   clientId: { key: 'clientId', flag: '--client-id' },
   clientSecret: { key: 'clientSecret', flag: '--client-secret' },
+  clientAuthMethod: { key: 'clientAuthMethod', flag: '--client-auth-method' },
   scopes: { key: 'scopes', flag: '--scopes' },
   redirectPort: { key: 'port', flag: '--port' },
+  redirectHost: { key: 'redirectHost', flag: '--redirect-host' },
+  prompt: { key: 'prompt', flag: '--prompt' },
+  authParams: { key: 'authParam', flag: '--auth-param' },
+  audience: { key: 'audience', flag: '--audience' },
+  resource: { key: 'resource', flag: '--resource' },
   'broker.url': { key: 'brokerUrl', flag: '--broker-url' },
   'broker.clientId': { key: 'brokerClientId', flag: '--broker-client-id' },
   'broker.clientSecret': { key: 'brokerClientSecret', flag: '--broker-client-secret' },
@@ -45,7 +52,13 @@ export function idpFlags(cmd: Command): Command {
   return cmd
     .option('--issuer <url>', "the IdP's issuer (env AUTHBRIDGE_ISSUER; default: the profile's)")
     .option('--client-id <id>', 'the client id at the IdP (env AUTHBRIDGE_CLIENT_ID)')
-    .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)');
+    .option('--client-secret <secret>', 'for a confidential client (env AUTHBRIDGE_CLIENT_SECRET)')
+    .addOption(
+      new Option(
+        '--client-auth-method <method>',
+        "how the client authenticates at the IdP (env AUTHBRIDGE_CLIENT_AUTH_METHOD; default: none without a secret, else the IdP's first of client_secret_basic/_post)",
+      ).choices(CLIENT_AUTH_METHOD_SETTINGS),
+    );
 }
 
 /** `--broker-url`, `--broker-client-id`, `--broker-client-secret`: reaching the broker as its client. */
@@ -62,7 +75,8 @@ export function brokerFlags(cmd: Command): Command {
     .option('--broker-audience <aud>', 'the audience to ask the broker for (env AUTHBRIDGE_BROKER_AUDIENCE)')
     .addOption(new Option('--broker-protocol <protocol>', 'how to talk to the broker (env AUTHBRIDGE_BROKER_PROTOCOL)').choices(['rfc8693', 'synerise']))
     .option('--broker-api-key <key>', 'API key for the synerise protocol (env AUTHBRIDGE_BROKER_API_KEY)')
-    .addOption(
-      new Option('--subject-token-type <type>', 'which IdP token to hand the broker (default access_token)').choices(['access_token', 'id_token', 'jwt']),
+    .option(
+      '--subject-token-type <type>',
+      'which IdP token to hand the broker: access_token (default), id_token, jwt, or any absolute URI such as urn:authbridge:token-type:<provider> (sent as it is, with the access token)',
     );
 }

@@ -58,6 +58,7 @@ export async function run(inv: Invocation, options: IntrospectOptions): Promise<
     token,
     type: options.type,
     broker: options.broker,
+    warn: (text) => out.warn(text),
     trace: out.verbose ? out.trace : undefined,
   });
   if (out.json) out.jsonDoc(result);

@@ -9,7 +9,7 @@ import { renderExchange, renderLoginDone, stderrStyle } from '../output/session.
 import { createSpinner } from '../output/spinner.js';
 import { safeText } from '../util/safe-text.js';
 import { isoTime } from '../util/time.js';
-import { brokerFlags, idpFlags, profileOverrides } from './flags.js';
+import { brokerFlags, collect, idpFlags, profileOverrides } from './flags.js';
 import { positiveSeconds } from './input.js';
 import { optFlag, type Invocation, type ParseInput } from './invocation.js';
 import { loadProfile, tokenCache } from './profile.js';
@@ -36,8 +36,18 @@ export function define(cmd: Command): Command {
         ),
     ),
   )
-    .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email offline_access)')
-    .option('--port <port>', 'loopback port for the redirect URI (default: a free one; profile redirectPort)')
+    .option('--scopes <list>', 'space- or comma-separated scopes (default: openid profile email, and offline_access when the IdP lists it)')
+    .option('--prompt <prompt>', 'the prompt parameter: consent, login, select_account or none (default: none sent; profile prompt)')
+    .option('--auth-param <key=value>', 'an extra authorization request parameter, repeatable (e.g. access_type=offline for Google; profile authParams)', collect)
+    .option('--audience <aud>', 'the audience parameter of the authorization request (Auth0: JWT access tokens for that API; profile audience)')
+    .option('--resource <uri>', 'RFC 8707 resource for the authorization and token requests (profile resource)')
+    .option('--port <port>', 'loopback port for the redirect URI http://127.0.0.1:PORT/callback (default: 8000, else 18000, else a free one with a warning; 0: a free one; profile redirectPort)')
+    .addOption(
+      new Option('--redirect-host <host>', 'the redirect URI\'s host, as registered at the IdP (default 127.0.0.1; profile redirectHost)').choices([
+        '127.0.0.1',
+        'localhost',
+      ]),
+    )
     .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the browser to come back').default(DEFAULT_LOGIN_TIMEOUT_S))
     .option('--exchange', "exchange the new IdP token with the profile's broker right after")

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UnsafePathError, currentUid, openOwnFile } from '../util/own-file.js';
-import { PROFILE_NAME, type BrokerSettings } from './types.js';
+import { CLIENT_AUTH_METHOD_SETTINGS, PROFILE_NAME, type BrokerSettings, type ClientAuthMethodSetting } from './types.js';
 
 /** A profile's broker as stored: the settings of {@link BrokerSettings}, each optional. */
 export type StoredBroker = Partial<BrokerSettings>;
@@ -21,8 +21,14 @@ export interface StoredProfile {
   issuer?: string;
   clientId?: string;
   clientSecret?: string;
+  clientAuthMethod?: ClientAuthMethodSetting;
   scopes?: string[];
   redirectPort?: number;
+  redirectHost?: '127.0.0.1' | 'localhost';
+  prompt?: string;
+  authParams?: Record<string, string>;
+  audience?: string;
+  resource?: string;
   broker?: StoredBroker;
 }
 
@@ -30,20 +36,47 @@ export interface ConfigFile {
   profiles: Record<string, StoredProfile>;
 }
 
-type FieldKind = 'url' | 'string' | 'scopes' | 'port' | { oneOf: readonly string[] };
+type FieldKind = 'url' | 'string' | 'scopes' | 'port' | 'params' | 'tokenType' | { oneOf: readonly string[] };
+
+/** The short names of `subjectTokenType`; any absolute URI is also taken (RFC 8693 §3). */
+export const SUBJECT_TOKEN_TYPES = ['access_token', 'id_token', 'jwt'] as const;
+
+/**
+ * Authorization request parameters authbridge sets itself: `--auth-param` may not change them
+ * (`scope` has `--scopes`, `prompt` `--prompt`, `audience`/`resource` their own flags).
+ */
+export const RESERVED_AUTH_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+  'prompt',
+  'audience',
+  'resource',
+];
 
 /** Every settable field, with its kind; `broker.*` fields live in the profile's `broker` object. */
 export const PROFILE_FIELDS = {
   issuer: 'url',
   clientId: 'string',
   clientSecret: 'string',
+  clientAuthMethod: { oneOf: CLIENT_AUTH_METHOD_SETTINGS },
   scopes: 'scopes',
   redirectPort: 'port',
+  redirectHost: { oneOf: ['127.0.0.1', 'localhost'] },
+  prompt: 'string',
+  authParams: 'params',
+  audience: 'string',
+  resource: 'url',
   'broker.url': 'url',
   'broker.clientId': 'string',
   'broker.clientSecret': 'string',
   'broker.audience': 'string',
-  'broker.subjectTokenType': { oneOf: ['access_token', 'id_token', 'jwt'] },
+  'broker.subjectTokenType': 'tokenType',
   'broker.protocol': { oneOf: ['rfc8693', 'synerise'] },
   'broker.apiKey': 'string',
 } as const satisfies Record<string, FieldKind>;
@@ -67,6 +100,14 @@ export function checkField(field: string, value: unknown): { value: unknown } | 
     }
     return { value: list };
   }
+  if (kind === 'params') return checkParams(value);
+  if (kind === 'tokenType') {
+    // RFC 8693 §3: a token type is any absolute URI, e.g. urn:authbridge:token-type:<provider>.
+    const ok =
+      typeof value === 'string' &&
+      ((SUBJECT_TOKEN_TYPES as readonly string[]).includes(value) || (/^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/.test(value) && URL.canParse(value)));
+    return ok ? { value } : { error: `expected ${SUBJECT_TOKEN_TYPES.join(', ')} or an absolute URI such as urn:authbridge:token-type:<provider>` };
+  }
   if (kind === 'port') {
     const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) return { error: 'expected a port number from 0 to 65535' };
@@ -85,6 +126,37 @@ export function checkField(field: string, value: unknown): { value: unknown } | 
   }
   if (typeof kind === 'object' && !kind.oneOf.includes(value)) return { error: `expected one of ${kind.oneOf.join(', ')}` };
   return { value };
+}
+
+/**
+ * Extra authorization request parameters: an object of strings, or `KEY=VALUE` items (an array,
+ * or one string of them separated by spaces or commas, as `--auth-param`/env give them).
+ */
+function checkParams(value: unknown): { value: Record<string, string> } | { error: string } {
+  const out: Record<string, string> = {};
+  const items = typeof value === 'string' ? value.split(/[\s,]+/).filter(Boolean) : value;
+  if (Array.isArray(items)) {
+    for (const item of items) {
+      const eq = typeof item === 'string' ? item.indexOf('=') : -1;
+      if (eq <= 0) return { error: `expected KEY=VALUE, got "${String(item)}"` };
+      out[(item as string).slice(0, eq)] = (item as string).slice(eq + 1);
+    }
+  } else if (items !== null && typeof items === 'object') {
+    for (const [k, v] of Object.entries(items)) {
+      if (typeof v !== 'string') return { error: `expected a string value for "${k}"` };
+      out[k] = v;
+    }
+  } else {
+    return { error: 'expected KEY=VALUE parameters' };
+  }
+  if (Object.keys(out).length === 0) return { error: 'expected at least one KEY=VALUE' };
+  for (const key of Object.keys(out)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) return { error: `"${key}" is not a parameter name` };
+    if (RESERVED_AUTH_PARAMS.includes(key)) {
+      return { error: `"${key}" is set by authbridge${['scope', 'prompt', 'audience', 'resource'].includes(key) ? ` (use --${key === 'scope' ? 'scopes' : key})` : ''}` };
+    }
+  }
+  return { value: out };
 }
 
 function validate(doc: unknown, fail: (field: string, why: string) => never): ConfigFile {

@@ -75,8 +75,15 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
     issuer: values.issuer as string | undefined,
     clientId: values.clientId as string | undefined,
     clientSecret: values.clientSecret as string | undefined,
+    clientAuthMethod: values.clientAuthMethod as Profile['clientAuthMethod'],
     scopes: (values.scopes as string[] | undefined) ?? [...DEFAULT_SCOPES],
     redirectPort: values.redirectPort as number | undefined,
+    redirectHost: values.redirectHost as Profile['redirectHost'],
+    scopesConfigured: values.scopes !== undefined,
+    prompt: values.prompt as string | undefined,
+    authParams: values.authParams as Record<string, string> | undefined,
+    audience: values.audience as string | undefined,
+    resource: values.resource as string | undefined,
     broker: broker.url ? (broker as BrokerSettings) : undefined,
   };
 }

@@ -204,6 +204,9 @@ export async function runDemo(input: DemoInput): Promise<{ summary: DemoSummary;
       issuer: idp.issuer,
       clientId: DEMO_CLIENT_ID,
       scopes: [...DEFAULT_SCOPES],
+      // Its own IdP accepts any loopback port; oidc-provider issues a refresh token only with consent.
+      redirectPort: 0,
+      prompt: 'consent',
       broker: { url: brokerUrl, clientId: DEMO_BROKER_CLIENT_ID },
     };
     const cache = new TokenCache(cacheDir, { warn: talk.warn });

@@ -5,15 +5,17 @@
  * or a remote one (exit 3).
  */
 import { lstat, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ConfigWarning } from '../config/config-file.js';
 import type { Profile } from '../config/types.js';
 import { describeError, isAuthbridgeError } from '../errors.js';
 import { fetchJson } from '../http/fetch-json.js';
+import { judgeTransport } from '../http/loopback.js';
+import { CALLBACK_PATH, DEFAULT_REDIRECT_PORTS } from '../loopback/server.js';
 import { SUPPORTED_ALGORITHMS, SYMMETRIC_ALGORITHMS, type JWK } from '../jwt/keys.js';
 import { BROKER_ENDPOINTS, IDP_ENDPOINTS, endpointProblem } from '../oidc/metadata.js';
-import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl } from '../oidc/urls.js';
+import { TOKEN_EXCHANGE_GRANT, authorizationServerMetadataUrl, discoveryUrl, fitsTenantTemplate, issuerInputProblem, issuerMismatchFix } from '../oidc/urls.js';
 import { currentUid } from '../util/own-file.js';
 import { relativeTime } from '../util/time.js';
 import { ID_TOKEN_CLOCK_TOLERANCE_S } from './session.js';
@@ -23,7 +25,8 @@ export type DoctorKind = 'config' | 'remote';
 
 export interface DoctorCheck {
   name: string;
-  status: 'ok' | 'fail' | 'skip';
+  /** `warn`: works, but says what to do so that it keeps working (does not change the exit code). */
+  status: 'ok' | 'warn' | 'fail' | 'skip';
   kind: DoctorKind;
   detail: string;
   /** What to do about a failure. */
@@ -62,6 +65,72 @@ const SIGNING_KTY = new Set(['RSA', 'EC', 'OKP']);
 
 function setCommand(profile: string, field: string, value: string): string {
   return `authbridge config set ${field} ${value}${profile === 'default' ? '' : ` --profile ${profile}`}`;
+}
+
+/** A port free on 127.0.0.1 right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Asks the authorization endpoint what login would ask (code, PKCE S256, the client id and the
+ * redirect URI), without following its answer: most IdPs refuse an unknown client or a redirect
+ * URI they do not accept at once (a 4xx page, or a redirect back with `error=`), and answer a
+ * good request with their sign-in page.
+ */
+async function probeAuthorization(input: DoctorInput, endpoint: string, clientId: string, redirectUri: string, profile: string): Promise<DoctorCheck> {
+  const url = new URL(endpoint);
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    state: 'authbridge-doctor',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  })) {
+    url.searchParams.set(k, v);
+  }
+  const name = 'authorization';
+  let response: Response;
+  try {
+    response = await input.fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(input.timeoutMs ?? 10_000) });
+    await response.body?.cancel();
+  } catch (err) {
+    return { name, status: 'fail', kind: 'remote', detail: `could not reach ${endpoint}: ${describeError(err)}`, fix: 'Check that the IdP is up.' };
+  }
+  const location = response.headers.get('location');
+  const register = `register exactly ${redirectUri} for client ${clientId} at the IdP, or check clientId (${setCommand(profile, 'clientId', 'ID')})`;
+  if (response.status >= 300 && response.status < 400 && location) {
+    const target = new URL(location, url);
+    const back = `${target.origin}${target.pathname}` === redirectUri;
+    const error = back ? target.searchParams.get('error') : null;
+    if (error) {
+      const description = target.searchParams.get('error_description');
+      return { name, status: 'fail', kind: 'config', detail: `the IdP refuses the login request: ${error}${description ? `: ${description}` : ''}`, fix: `Check the client at the IdP: ${register}.` };
+    }
+    return { name, status: 'ok', kind: 'remote', detail: `the IdP accepts client ${clientId} with ${redirectUri} (it answered with its sign-in page)` };
+  }
+  if (response.status >= 400 && response.status < 500) {
+    return {
+      name,
+      status: 'fail',
+      kind: 'config',
+      detail: `the IdP refuses the login request with HTTP ${response.status}: an unknown client id, or a redirect URI it does not accept`,
+      fix: `${register[0]!.toUpperCase()}${register.slice(1)}.`,
+    };
+  }
+  if (response.status >= 500) {
+    return { name, status: 'fail', kind: 'remote', detail: `${endpoint} answered HTTP ${response.status}`, fix: 'The IdP is failing; try again later.' };
+  }
+  return { name, status: 'ok', kind: 'remote', detail: `the IdP answered the login request for client ${clientId} with ${redirectUri} (HTTP ${response.status}, its sign-in page)` };
 }
 
 /** Whether `port` on 127.0.0.1 can be listened on right now. */
@@ -171,6 +240,18 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
         fix: missing.map((f) => `${setCommand(name, f, f === 'issuer' ? 'https://idp.example.com' : 'my-client-id')}`).join('; ') +
           ' (or --issuer/--client-id, AUTHBRIDGE_ISSUER/AUTHBRIDGE_CLIENT_ID)',
       });
+    } else if (issuerInputProblem(profile.issuer!)) {
+      const problem = issuerInputProblem(profile.issuer!)!;
+      add({ name: 'profile', status: 'fail', kind: 'config', detail: problem.message, fix: `${setCommand(name, 'issuer', problem.issuer)}` });
+    } else if (judgeTransport(profile.issuer!) !== 'ok') {
+      // The same rule as login's (`connectIdp`): https, plain http only on this machine.
+      add({
+        name: 'profile',
+        status: 'fail',
+        kind: 'config',
+        detail: `the issuer ${profile.issuer} is not https (plain http only on 127.0.0.1/localhost); login refuses it`,
+        fix: `${setCommand(name, 'issuer', profile.issuer!.replace(/^http:/, 'https:'))} (the IdP's https issuer)`,
+      });
     } else {
       add({
         name: 'profile',
@@ -193,13 +274,16 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
       const { doc } = discovery;
       const lacking = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'].filter((k) => typeof doc[k] !== 'string');
       const insecure = endpointProblem(doc, IDP_ENDPOINTS);
-      if (doc.issuer !== issuer) {
+      if (doc.issuer !== issuer && !fitsTenantTemplate(issuer, doc.issuer)) {
         add({
           name: 'discovery',
           status: 'fail',
           kind: 'config',
           detail: `${url} names the issuer "${String(doc.issuer)}", not "${issuer}"`,
-          fix: typeof doc.issuer === 'string' ? `${setCommand(name, 'issuer', doc.issuer)} (it must match exactly, trailing slash included)` : 'Check the issuer URL.',
+          fix:
+            typeof doc.issuer === 'string' && !doc.issuer.includes('{tenantid}')
+              ? `${setCommand(name, 'issuer', doc.issuer)} (it must match exactly, trailing slash included)`
+              : issuerMismatchFix(issuer, doc.issuer),
         });
       } else if (lacking.length) {
         add({ name: 'discovery', status: 'fail', kind: 'remote', detail: `${url} has no ${lacking.join(', ')}`, fix: 'The IdP must publish these (OpenID Connect Discovery §3).' });
@@ -247,40 +331,79 @@ export async function doctorFlow(input: DoctorInput): Promise<DoctorReport> {
         detail: Array.isArray(methods) ? 'the IdP supports S256' : 'the IdP does not list code_challenge_methods_supported; authbridge sends S256',
       });
     }
+    const missing = ['revocation_endpoint', 'introspection_endpoint'].filter((k) => typeof discovered![k] !== 'string');
+    if (missing.length) {
+      add({
+        name: 'endpoints',
+        status: 'warn',
+        kind: 'remote',
+        detail: `the IdP has no ${missing.join(' and no ')}: ${[
+          missing.includes('revocation_endpoint') && 'logout only removes the tokens from this machine',
+          missing.includes('introspection_endpoint') && 'introspect cannot ask it (verify --type access checks a JWT locally)',
+        ]
+          .filter(Boolean)
+          .join('; ')}`,
+      });
+    }
   } else {
     skip('jwks', 'remote', 'no discovery document');
     skip('pkce', 'remote', 'no discovery document');
   }
 
-  const port = input.port ?? profile?.redirectPort;
-  if (port === undefined || port === 0) {
+  const host = profile?.redirectHost ?? '127.0.0.1';
+  const uri = (p: number | string) => `http://${host}:${p}${CALLBACK_PATH}`;
+  const configured = input.port ?? profile?.redirectPort;
+  /** The redirect URI login would send now (probed at the authorization endpoint below). */
+  let probeUri: string | undefined;
+  if (configured === 0) {
+    probeUri = uri(await freePort());
     add({
       name: 'redirect uri',
-      status: 'ok',
+      status: 'warn',
       kind: 'config',
-      detail: 'http://127.0.0.1:<a free port>/callback; the IdP must allow http://127.0.0.1/callback with any port (RFC 8252 §7.3)',
+      detail: `${uri('<a free port>')}: a new port each login, which only IdPs that accept any loopback port take (RFC 8252 §7.3)`,
+      fix: `For an IdP that matches redirect URIs exactly: ${setCommand(name, 'redirectPort', String(DEFAULT_REDIRECT_PORTS[0]))} and register ${uri(DEFAULT_REDIRECT_PORTS[0]!)}.`,
     });
-  } else if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+  } else if (configured === undefined) {
+    const free = [];
+    for (const p of DEFAULT_REDIRECT_PORTS) if ((await portFree(p)) === true) free.push(p);
+    const [first, second] = DEFAULT_REDIRECT_PORTS as [number, number];
+    probeUri = uri(free[0] ?? first);
+    add({
+      name: 'redirect uri',
+      status: 'warn',
+      kind: 'config',
+      detail: `register exactly ${uri(first)} at the IdP (and ${uri(second)}, used when port ${first} is taken), unless it accepts any loopback port${free.length ? '' : `; ports ${first} and ${second} are both taken now: login would use a free port`}`,
+      fix: `Or choose one port: ${setCommand(name, 'redirectPort', 'PORT')}, and register ${uri('PORT')}.`,
+    });
+  } else if (!Number.isInteger(configured) || configured < 1024 || configured > 65535) {
     add({
       name: 'redirect uri',
       status: 'fail',
       kind: 'config',
-      detail: `redirectPort ${port} ${port < 1024 ? 'is a privileged port' : 'is not a port'}`,
-      fix: `Pick a port from 1024 to 65535 (${setCommand(name, 'redirectPort', '8400')}), or unset it for a free one.`,
+      detail: `redirectPort ${configured} ${configured < 1024 ? 'is a privileged port' : 'is not a port'}`,
+      fix: `Pick a port from 1024 to 65535 (${setCommand(name, 'redirectPort', '8400')}), or unset it for the defaults ${DEFAULT_REDIRECT_PORTS.join(' and ')}.`,
     });
   } else {
-    const free = await portFree(port);
+    const free = await portFree(configured);
+    probeUri = uri(configured);
     if (free === true) {
-      add({ name: 'redirect uri', status: 'ok', kind: 'config', detail: `http://127.0.0.1:${port}/callback; port ${port} is free, and the IdP must allow exactly this URI` });
+      add({ name: 'redirect uri', status: 'warn', kind: 'config', detail: `register exactly ${uri(configured)} at the IdP (port ${configured} is free)` });
     } else {
       add({
         name: 'redirect uri',
         status: 'fail',
         kind: 'config',
-        detail: `http://127.0.0.1:${port}/callback: port ${port} cannot be used now (${free})`,
-        fix: `Stop what listens on ${port}, or choose another port (${setCommand(name, 'redirectPort', 'PORT')}) and register it at the IdP.`,
+        detail: `${uri(configured)}: port ${configured} cannot be used now (${free})`,
+        fix: `Stop what listens on ${configured}, or choose another port (${setCommand(name, 'redirectPort', 'PORT')}) and register it at the IdP.`,
       });
     }
+  }
+
+  if (discovered && probeUri && profile?.clientId) {
+    add(await probeAuthorization(input, discovered.authorization_endpoint as string, profile.clientId, probeUri, name));
+  } else {
+    skip('authorization', 'remote', discovered ? 'no redirect URI' : 'no discovery document');
   }
 
   if (discovery?.date !== undefined) {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedBrokerSession, CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { NotSignedInError, RemoteError, TokenRejectedError, UsageError } from '../errors.js';
+import { NotSignedInError, OAuthRefusedError, RemoteError, TokenRejectedError, UsageError } from '../errors.js';
 import { remoteKeySet } from '../jwt/keys.js';
 import { parseToken } from '../jwt/parse.js';
 import { failureSummary, verifyJwt } from '../jwt/verify.js';
@@ -28,10 +28,24 @@ export interface ExchangeInput extends FlowIo {
   profile: Profile;
   /** Exchange this token instead of the cached IdP token. */
   subjectToken?: string;
-  /** `access_token` (default), `id_token` or `jwt`. */
-  subjectTokenType?: 'access_token' | 'id_token' | 'jwt';
+  /** `access_token` (default), `id_token`, `jwt`, or an absolute URI sent as it is (the cached access token is sent). */
+  subjectTokenType?: string;
   scope?: string;
   resource?: string;
+}
+
+/**
+ * The broker refusing the token as not of the type sent (its `invalid_request` "it is not an
+ * access token" …): the same refusal, with a hint naming `--subject-token-type`.
+ */
+function wrongTypeHint(err: unknown, tokenType: string): unknown {
+  if (!(err instanceof OAuthRefusedError) || err.oauthError !== 'invalid_request') return err;
+  if (!/it is not an? (access|ID) token|its typ is not that of/.test(err.message)) return err;
+  const other = tokenType === 'id_token' ? 'access_token' : 'id_token';
+  return new OAuthRefusedError(err.message, err.oauthError, {
+    cause: err,
+    hint: `The broker takes this token for another type than ${tokenType}: try --subject-token-type ${other} (or jwt, or the broker's urn:authbridge:token-type:<provider>); \`authbridge verify --type access\` shows the token's typ.`,
+  });
 }
 
 /** What `exchange --json` prints. */
@@ -128,13 +142,17 @@ export async function exchangeFlow(input: ExchangeInput): Promise<ExchangeOutcom
     };
   } else {
     const broker = await connect.broker({ ...common, url: settings.url, clientId: settings.clientId, clientSecret: settings.clientSecret });
-    const answer = await broker.exchange({
-      subjectToken,
-      subjectTokenType: tokenType,
-      audience: settings.audience,
-      scope: input.scope,
-      resource: input.resource,
-    });
+    const answer = await broker
+      .exchange({
+        subjectToken,
+        subjectTokenType: tokenType,
+        audience: settings.audience,
+        scope: input.scope,
+        resource: input.resource,
+      })
+      .catch((err: unknown) => {
+        throw wrongTypeHint(err, tokenType);
+      });
     const payload = await verifyBrokerToken(answer.access_token, broker, settings.audience, input, timeoutSeconds);
     issuedTokenType = answer.issued_token_type;
     session = {

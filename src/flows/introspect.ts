@@ -3,6 +3,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { Profile } from '../config/types.js';
 import { NotSignedInError, UsageError } from '../errors.js';
 import type { IntrospectionResult } from '../oidc/client.js';
+import { decodeToken } from '../jwt/decode.js';
 import { loginCommand, openBroker, openIdp, type FlowIo } from './session.js';
 
 export interface IntrospectInput extends FlowIo {
@@ -14,6 +15,17 @@ export interface IntrospectInput extends FlowIo {
   type?: 'access' | 'refresh';
   /** Ask the profile's broker about a broker token (default: the cached broker token). */
   broker?: boolean;
+  /** Receives a note for the user (stderr): why an answer may mislead. */
+  warn?: (text: string) => void;
+}
+
+/** Whether `token` is a signed JWT whose payload is a JSON object (no verification). */
+function isJwt(token: string): boolean {
+  try {
+    return decodeToken(token).format === 'jws';
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -45,8 +57,19 @@ export async function introspectFlow(input: IntrospectInput): Promise<Introspect
       hint: 'Give --issuer and --client-id (the client that introspects must be known to the IdP).',
     });
   }
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
-  return idp.introspect(token, hint);
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
+  // A public client may introspect with the session's access token where the IdP lists `bearer`.
+  const held = profile.clientSecret ? undefined : (session ?? (await cache.get(profile.name)));
+  const bearer = held?.issuer === issuer ? held.access_token : undefined;
+  const result = await idp.introspect(token, hint, { bearer });
+  if (result.active !== true && hint !== 'refresh_token' && isJwt(token)) {
+    // oidc-provider (the demo's IdP) and others answer `active: false` for the JWT access tokens
+    // they issue, as they keep no record of them (RFC 7662 §2.2 lets them).
+    input.warn?.(
+      'the IdP says "inactive", but many IdPs (the demo\'s among them) do not introspect the JWT access tokens they issue: check it locally with `authbridge verify --type access`',
+    );
+  }
+  return result;
 }
 
 /**

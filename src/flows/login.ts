@@ -9,7 +9,7 @@ import type { CachedSession } from '../cache/types.js';
 import { requireIdp } from '../config/profile.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError, InterruptedError, describeError } from '../errors.js';
-import { LoopbackServer, type RefusedCallback } from '../loopback/server.js';
+import { DEFAULT_REDIRECT_PORTS, LoopbackServer, type RefusedCallback } from '../loopback/server.js';
 import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export const DEFAULT_LOGIN_TIMEOUT_S = 300;
@@ -35,7 +35,10 @@ export interface LoginInput extends FlowIo {
   profile: Profile;
   cache: TokenCache;
   talk: LoginTalk;
-  /** `--port`; else the profile's redirectPort; else an ephemeral port. */
+  /**
+   * `--port`; else the profile's redirectPort; else 8000, then 18000, then a free port (with a
+   * warning naming the redirect URI the IdP must then accept). 0: a free port, no warning.
+   */
   port?: number;
   /** Seconds to wait for the browser to come back. Default 300. */
   timeoutSeconds?: number;
@@ -72,13 +75,30 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   const { ctx, profile, cache, talk } = input;
   const { issuer, clientId } = requireIdp(profile);
   const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret });
-  const server = await LoopbackServer.listen(input.port ?? profile.redirectPort ?? 0);
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
+  const host = profile.redirectHost ?? '127.0.0.1';
+  const configuredPort = input.port ?? profile.redirectPort;
+  let server: LoopbackServer;
+  if (configuredPort === undefined) {
+    const chosen = await LoopbackServer.listenDefault(host);
+    server = chosen.server;
+    if (chosen.fellBack) {
+      talk.warn(
+        `ports ${DEFAULT_REDIRECT_PORTS.join(' and ')} are taken: using ${server.redirectUri}, which an IdP that matches redirect URIs exactly refuses (free port ${DEFAULT_REDIRECT_PORTS[0]}, or give --port with a registered one)`,
+      );
+    }
+  } else {
+    server = await LoopbackServer.listen(configuredPort, host);
+  }
+  input.trace?.(`redirect URI: ${server.redirectUri}`);
   const controller = new AbortController();
   const timer = setTimeout(() => {
     controller.abort(
       new AuthorizationRefusedError(`could not sign in: nobody came back to ${server.redirectUri} within ${timeoutSeconds} s`, {
-        hint: `Run \`authbridge login\` again${input.noBrowser ? '' : ', or use --no-browser to open the URL yourself'}.`,
+        hint:
+          `If the IdP showed an error page, it may not accept this redirect URI: register exactly ${server.redirectUri} for client ${clientId}, ` +
+          `or choose a registered one with --port (and --redirect-host localhost|127.0.0.1). Then run \`authbridge login\` again` +
+          `${input.noBrowser ? '' : ', or use --no-browser to open the URL yourself'}.`,
       }),
     );
   }, timeoutSeconds * 1000);
@@ -90,7 +110,8 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   let heard = false;
   let nothingBack: NodeJS.Timeout | undefined;
   try {
-    const request = await idp.authorizationRequest({ redirectUri: server.redirectUri, scopes: profile.scopes });
+    const scopes = scopesToAsk(profile, idp.metadata.scopes_supported, input.trace);
+    const request = await idp.authorizationRequest({ redirectUri: server.redirectUri, scopes, extra: authorizationParams(profile) });
     let claims: Record<string, unknown> = {};
     const session = server.waitForCallback(
       request.state,
@@ -101,7 +122,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
           claims = await verifyIdToken(input, idp, tokens.id_token, { nonce: request.nonce });
         }
         let userinfo: Record<string, unknown> | undefined;
-        if (claims.email === undefined && profile.scopes.includes('email') && idp.metadata.userinfo_endpoint) {
+        if (claims.email === undefined && scopes.includes('email') && idp.metadata.userinfo_endpoint) {
           // The ID token may carry only `sub` (OpenID Connect Core §5.4): ask userinfo for the email.
           userinfo = await idp
             .userinfo(tokens.access_token, typeof claims.sub === 'string' ? claims.sub : undefined)
@@ -121,7 +142,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
             profile: profile.name,
             issuer,
             clientId,
-            requestedScopes: profile.scopes,
+            requestedScopes: scopes,
             tokens,
             claims: tokens.id_token ? claims : undefined,
             userinfo,
@@ -175,12 +196,34 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
 
 /** What to check when the browser never comes back: the IdP is showing an error page. */
 function nothingBackWarning(clientId: string, redirectUri: string): string {
-  const port = new URL(redirectUri).port;
+  const { port, hostname } = new URL(redirectUri);
   return (
     'nothing has come back from the browser yet. If the IdP shows an error page, the usual causes are the client id ' +
-    `("${clientId}": is it registered at this IdP?) and the redirect URI (the client must allow http://127.0.0.1/callback ` +
+    `("${clientId}": is it registered at this IdP?) and the redirect URI (the client must allow http://${hostname}/callback ` +
     `with any port, RFC 8252, or exactly ${redirectUri} for port ${port}). Still waiting; Ctrl-C to stop.`
   );
+}
+
+/**
+ * The scopes to ask for: the profile's as configured; the default ones without `offline_access`
+ * when the IdP's `scopes_supported` leaves it out (Google answers `invalid_scope`, Glewlwyd has no
+ * such scope).
+ */
+export function scopesToAsk(profile: Profile, supported: unknown, trace?: (line: string) => void): string[] {
+  if (profile.scopesConfigured || !profile.scopes.includes('offline_access')) return profile.scopes;
+  if (!Array.isArray(supported) || supported.includes('offline_access')) return profile.scopes;
+  trace?.('not asking for offline_access: the IdP does not list it in scopes_supported (give --scopes to ask anyway)');
+  return profile.scopes.filter((s) => s !== 'offline_access');
+}
+
+/** `prompt`, `audience`, `resource` and the `--auth-param`s of the profile, for the authorization request. */
+export function authorizationParams(profile: Profile): Record<string, string> {
+  return {
+    ...profile.authParams,
+    ...(profile.prompt ? { prompt: profile.prompt } : {}),
+    ...(profile.audience ? { audience: profile.audience } : {}),
+    ...(profile.resource ? { resource: profile.resource } : {}),
+  };
 }
 
 /** `--no-browser`: each line on stdin may be the URL the browser was redirected to. */

@@ -7,7 +7,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { UsageError, describeError, oauthErrorOf } from '../errors.js';
-import { openBroker, openIdp, sameBroker, type FlowIo } from './session.js';
+import { openBroker, openIdp, sameBroker, sameClient, type FlowIo } from './session.js';
 
 /** One profile's outcome, exactly as `logout --json` prints it. */
 export interface LogoutDocument {
@@ -38,19 +38,29 @@ async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings:
     idp = await openIdp(input, {
       issuer: session.issuer,
       clientId: session.client_id,
-      clientSecret: profile?.clientId === undefined || profile.clientId === session.client_id ? profile?.clientSecret : undefined,
+      ...sameClient(profile, session.client_id),
     });
   } catch (err) {
     warnings.push(`the tokens were not revoked at ${session.issuer}: ${describeError(err)}`);
+    return false;
+  }
+  if (!idp.metadata.revocation_endpoint) {
+    warnings.push(`not revoked: ${session.issuer} has no revocation endpoint (the tokens left this machine and run out at their expiry)`);
     return false;
   }
   let all = true;
   let grantEnded = false;
   for (const [hint, token] of tokens) {
     try {
-      await idp.revoke(token, hint);
+      // A public client may revoke with the session's access token where the IdP lists `bearer`.
+      await idp.revoke(token, hint, { bearer: session.access_token });
       if (hint === 'refresh_token') grantEnded = true;
     } catch (err) {
+      if (err instanceof UsageError) {
+        // The IdP refuses public clients at revocation: the same for every token, said once.
+        warnings.push(`not revoked: ${err.message.replace(/^could not [^:]*: /, '')} (the tokens left this machine and run out at their expiry)`);
+        return false;
+      }
       // RFC 7009 §2.2.1: an IdP may refuse to revoke self-contained (JWT) access tokens. With the
       // refresh token revoked the grant is over; the JWT simply runs out at its `exp`.
       if (hint === 'access_token' && grantEnded && oauthErrorOf(err) === 'unsupported_token_type') {
@@ -58,7 +68,7 @@ async function revokeAtIdp(input: LogoutInput, session: CachedSession, warnings:
         continue;
       }
       all = false;
-      warnings.push(describeError(err));
+      warnings.push(`not revoked: ${describeError(err)}`);
     }
   }
   return all;

@@ -6,7 +6,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { NotSignedInError, oauthErrorOf } from '../errors.js';
-import { loginCommand, openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
+import { loginCommand, openIdp, sameClient, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export interface RefreshInput extends FlowIo {
   profile: Profile;
@@ -49,7 +49,7 @@ export async function refreshFlow(input: RefreshInput): Promise<CachedSession> {
       const idp = await openIdp(input, {
         issuer: current.issuer,
         clientId: current.client_id,
-        clientSecret: profile.clientId === undefined || profile.clientId === current.client_id ? profile.clientSecret : undefined,
+        ...sameClient(profile, current.client_id),
       });
       const tokens = await idp.refresh(current.refresh_token);
       const claims = tokens.id_token

@@ -7,7 +7,7 @@
 import type { CachedSession } from '../cache/types.js';
 import type { Context, Env } from '../context.js';
 import { TokenRejectedError, UsageError } from '../errors.js';
-import type { Profile } from '../config/types.js';
+import type { ClientAuthMethodSetting, Profile } from '../config/types.js';
 import type { BrokerClient } from '../oidc/broker-client.js';
 import type { IdpClient, TokenSet } from '../oidc/client.js';
 import { oidcConnectors, type Connectors } from './connectors.js';
@@ -19,6 +19,8 @@ export interface IdpSettings {
   issuer: string;
   clientId: string;
   clientSecret?: string;
+  /** The profile's `clientAuthMethod`. */
+  clientAuthMethod?: ClientAuthMethodSetting;
 }
 
 export interface FlowIo {
@@ -40,6 +42,15 @@ export function httpTimeoutSeconds(env: Env): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`AUTHBRIDGE_HTTP_TIMEOUT must be a positive number of seconds, got "${value}"`);
   return n;
+}
+
+/**
+ * The profile's client credentials (secret, authentication method) when the cached tokens were
+ * issued to the profile's client; none when the config now names another client.
+ */
+export function sameClient(profile: Profile | undefined, clientId: string): Pick<IdpSettings, 'clientSecret' | 'clientAuthMethod'> {
+  if (profile?.clientId !== undefined && profile.clientId !== clientId) return {};
+  return { clientSecret: profile?.clientSecret, clientAuthMethod: profile?.clientAuthMethod };
 }
 
 /** Discovers the IdP and configures the client, through `io.connect`. */
@@ -90,8 +101,16 @@ export async function verifyIdToken(
     import('../oidc/trace.js'),
   ]);
   if (!idp.metadata.jwks_uri) throw new TokenRejectedError(`could not verify the ID token: ${idp.issuer} publishes no jwks_uri`);
+  // Entra ID multi-tenant: the issuer is the template with the token's own `tid`.
+  const [{ decodeToken }, { tokenIssuer }] = await Promise.all([import('../jwt/decode.js'), import('../oidc/urls.js')]);
+  let unverified: Record<string, unknown> = {};
+  try {
+    unverified = (decodeToken(idToken).payload as Record<string, unknown> | null) ?? {};
+  } catch {
+    // Not a JWT: verifyJwt says so.
+  }
   const result = await verifyJwt(idToken, {
-    issuer: idp.issuer,
+    issuer: tokenIssuer(idp.issuer, unverified),
     audience: idp.clientId,
     keys: remoteKeySet(idp.metadata.jwks_uri, {
       fetch: tracingFetch(ctx.fetch, trace, ctx.now),

@@ -5,9 +5,9 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
-import { AuthorizationRefusedError } from '../errors.js';
+import { AuthorizationRefusedError, UsageError } from '../errors.js';
 import { isoTime } from '../util/time.js';
-import { isSignedIn, openBroker, openIdp, sameBroker, tokenLive, type FlowIo } from './session.js';
+import { isSignedIn, openBroker, openIdp, sameBroker, sameClient, tokenLive, type FlowIo } from './session.js';
 
 /** The result of asking the IdP (`--check`). `live` is null when the IdP offers no way to ask. */
 export interface IdpCheck {
@@ -84,7 +84,7 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
   const idp = await openIdp(input, {
     issuer: session.issuer,
     clientId: session.client_id,
-    clientSecret: profile?.clientId === undefined || profile.clientId === session.client_id ? profile?.clientSecret : undefined,
+    ...sameClient(profile, session.client_id),
   });
   let refusal: string | undefined;
   if (session.access_token && tokenLive(session.access_token_expires_at, input.ctx.now()) && idp.metadata.userinfo_endpoint) {
@@ -98,7 +98,16 @@ async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<I
     }
   }
   if (session.refresh_token && idp.metadata.introspection_endpoint) {
-    const result = await idp.introspect(session.refresh_token, 'refresh_token');
+    let result;
+    try {
+      // A public client introspects with its access token where the IdP lists `bearer`.
+      result = await idp.introspect(session.refresh_token, 'refresh_token', { bearer: session.access_token });
+    } catch (err) {
+      // The IdP introspects for confidential clients only: it cannot tell, which is not an error.
+      if (!(err instanceof UsageError)) throw err;
+      if (refusal) return { live: false, method: 'userinfo', detail: refusal };
+      return { live: null, method: null, detail: err.message.replace(/^could not [^:]*: /, '') };
+    }
     return {
       live: result.active,
       method: 'introspection',

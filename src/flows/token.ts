@@ -98,7 +98,7 @@ export async function tokenFlow(input: TokenInput): Promise<TokenResult> {
  */
 export async function sessionWithFreshIdpToken(
   input: Omit<TokenInput, 'type'>,
-  subjectTokenType: 'access_token' | 'id_token' | 'jwt' | undefined,
+  subjectTokenType: string | undefined,
 ): Promise<CachedSession> {
   await tokenFlow({ ...input, type: subjectTokenType === 'id_token' ? 'id' : 'access' });
   const session = await input.cache.get(input.profile.name);

@@ -298,7 +298,7 @@ export async function discoverJwksUri(issuer: string, options: DiscoverJwksUriOp
   const doc = await fetchMetadata(options.fetch, discoveryUrl(issuer), {
     issuer,
     what: 'the discovery document',
-    issuerHint: 'The --issuer value must match the provider\'s issuer exactly (scheme, host, path, trailing slash).',
+    configuredIssuer: true,
     required: ['jwks_uri'],
     timeoutMs: options.timeoutMs,
   });

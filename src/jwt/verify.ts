@@ -230,7 +230,15 @@ function checkType(header: JsonObject, type: 'id' | 'access'): Outcome {
     // RFC 9068 §2.1: JWT access tokens carry typ "at+jwt".
     return typ === 'at+jwt'
       ? pass('type', 'typ is at+jwt (access token)')
-      : fail('type', 'wrong_type', `typ is ${show(header.typ ?? null)}, expected "at+jwt" for an access token`);
+      : fail(
+          'type',
+          'wrong_type',
+          `typ is ${show(header.typ ?? null)}, expected "at+jwt" for an access token (RFC 9068)${
+            typeof header.typ === 'string' && header.typ.toLowerCase() === 'jwt'
+              ? '; Keycloak, Okta, Entra ID, Auth0 and LemonLDAP::NG type theirs "JWT": leave out --type to check the rest (the broker takes them by their scope/client claims)'
+              : ''
+          }`,
+        );
   }
   return typ === undefined || typ === 'jwt'
     ? pass('type', `typ is ${typ === undefined ? 'absent' : '"JWT"'} (ID token)`)

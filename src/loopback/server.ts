@@ -8,7 +8,19 @@ import { UsageError, describeError, isAuthbridgeError } from '../errors.js';
 import { failurePage, successPage } from './pages.js';
 
 export const CALLBACK_PATH = '/callback';
+/** The address listened on, whatever the redirect URI names: never a wider interface. */
 const HOST = '127.0.0.1';
+
+/** The host the redirect URI names: `127.0.0.1` (RFC 8252 §7.3's advice) or `localhost`, which some IdPs require. */
+export type RedirectHost = '127.0.0.1' | 'localhost';
+export const REDIRECT_HOSTS: readonly RedirectHost[] = ['127.0.0.1', 'localhost'];
+
+/**
+ * The ports tried, in order, when none is configured: fixed, so that an IdP that matches redirect
+ * URIs exactly (Glewlwyd, Cognito, LemonLDAP::NG, many enterprise IdPs) can have them registered
+ * (kubelogin's 8000 and 18000); when both are taken a free port is used and the caller warns.
+ */
+export const DEFAULT_REDIRECT_PORTS: readonly number[] = [8000, 18000];
 
 /** Why a callback was turned away without ending the wait. */
 export type RefusedCallback = 'wrong_state' | 'wrong_host' | 'wrong_path' | 'wrong_method' | 'already_done';
@@ -39,15 +51,30 @@ export class LoopbackServer {
     private readonly server: Server,
     /** The port the server listens on. */
     readonly port: number,
+    /** The host the redirect URI names (the server listens on 127.0.0.1 either way). */
+    readonly host: RedirectHost = HOST,
   ) {
     server.on('request', (req, res) => void this.onRequest(req, res));
   }
 
   /**
-   * Listens on 127.0.0.1:`port` (0: an ephemeral port).
+   * Listens on the first free port of {@link DEFAULT_REDIRECT_PORTS}, else on an ephemeral port
+   * (`fellBack` true: the caller says which redirect URI the IdP must then accept).
+   * @throws UsageError when even an ephemeral port cannot be had.
+   */
+  static async listenDefault(host: RedirectHost = HOST): Promise<{ server: LoopbackServer; fellBack: boolean }> {
+    for (const port of DEFAULT_REDIRECT_PORTS) {
+      const server = await LoopbackServer.listen(port, host).catch(() => undefined);
+      if (server) return { server, fellBack: false };
+    }
+    return { server: await LoopbackServer.listen(0, host), fellBack: true };
+  }
+
+  /**
+   * Listens on 127.0.0.1:`port` (0: an ephemeral port); the redirect URI names `host`.
    * @throws UsageError when the port is taken or not allowed (a local problem, exit 2).
    */
-  static async listen(port = 0): Promise<LoopbackServer> {
+  static async listen(port = 0, host: RedirectHost = HOST): Promise<LoopbackServer> {
     const server = createServer();
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
@@ -64,12 +91,12 @@ export class LoopbackServer {
         hint: 'Choose another --port (the IdP must accept that redirect URI), or leave it out for a free port.',
       });
     });
-    return new LoopbackServer(server, (server.address() as AddressInfo).port);
+    return new LoopbackServer(server, (server.address() as AddressInfo).port, host);
   }
 
-  /** `http://127.0.0.1:PORT/callback`, the redirect URI to register in the authorization request. */
+  /** `http://127.0.0.1:PORT/callback` (or `localhost`), the redirect URI of the authorization request. */
   get redirectUri(): string {
-    return `http://${HOST}:${this.port}${CALLBACK_PATH}`;
+    return `http://${this.host}:${this.port}${CALLBACK_PATH}`;
   }
 
   /**
@@ -153,11 +180,11 @@ export class LoopbackServer {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // DNS-rebinding defence: only requests addressed to 127.0.0.1:PORT are answered.
-    if (req.headers.host !== `${HOST}:${this.port}`) {
-      return this.refuse(res, 'wrong_host', 400, `This server only answers requests to ${HOST}:${this.port}.`);
+    // DNS-rebinding defence: only requests addressed to the redirect URI's host:PORT are answered.
+    if (req.headers.host !== `${this.host}:${this.port}`) {
+      return this.refuse(res, 'wrong_host', 400, `This server only answers requests to ${this.host}:${this.port}.`);
     }
-    const url = new URL(req.url ?? '/', `http://${HOST}:${this.port}`);
+    const url = new URL(req.url ?? '/', `http://${this.host}:${this.port}`);
     if (url.pathname !== CALLBACK_PATH) return this.refuse(res, 'wrong_path', 404, 'Not found.');
     if (req.method !== 'GET') {
       res.setHeader('allow', 'GET');

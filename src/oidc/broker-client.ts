@@ -92,8 +92,10 @@ export class BrokerClient {
   /** RFC 7009: ends the broker session the token belongs to. */
   async revoke(token: string): Promise<void> {
     if (!this.metadata.revocation_endpoint) throw new RemoteError(`could not end the broker session: ${this.issuer} has no revocation_endpoint`);
-    await this.connection.run('end the broker session', (config) =>
-      oidc.tokenRevocation(config, token, { token_type_hint: 'access_token' }),
+    await this.connection.run(
+      'end the broker session',
+      (config) => oidc.tokenRevocation(config, token, { token_type_hint: 'access_token' }),
+      'revocation',
     );
   }
 
@@ -107,8 +109,10 @@ export class BrokerClient {
    */
   async userinfo(token: string, expectedSubject?: string): Promise<Record<string, unknown>> {
     if (!this.metadata.userinfo_endpoint) throw new UsageError(`could not ask the broker: ${this.issuer} has no userinfo_endpoint`);
-    const info = await this.connection.run('fetch the broker userinfo', (config) =>
-      oidc.fetchUserInfo(config, token, expectedSubject ?? oidc.skipSubjectCheck),
+    const info = await this.connection.run(
+      'fetch the broker userinfo',
+      (config) => oidc.fetchUserInfo(config, token, expectedSubject ?? oidc.skipSubjectCheck),
+      'userinfo',
     );
     return info as Record<string, unknown>;
   }
@@ -118,7 +122,7 @@ export class BrokerClient {
     if (!this.metadata.introspection_endpoint) {
       throw new UsageError(`could not introspect at the broker: ${this.issuer} has no introspection_endpoint`);
     }
-    const result = await this.connection.run('introspect the broker token', (config) => oidc.tokenIntrospection(config, token));
+    const result = await this.connection.run('introspect the broker token', (config) => oidc.tokenIntrospection(config, token), 'introspection');
     return result as Record<string, unknown> & { active: boolean };
   }
 }

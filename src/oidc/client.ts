@@ -4,22 +4,24 @@
  * openid-client's own `customFetch` hook; every failure leaves as the authbridge hierarchy.
  */
 import * as oidc from 'openid-client';
-import { RemoteError, UsageError } from '../errors.js';
+import { RemoteError, UsageError, describeError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
-import { Connection, type ClientAuthMethod } from './connection.js';
+import { Connection, chooseClientAuth, clientAuthFor, type BearerConfiguration, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 import { IDP_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
-import { DEFAULT_TIMEOUT_SECONDS } from './transport.js';
-import { discoveryUrl } from './urls.js';
+import { DEFAULT_TIMEOUT_SECONDS, endpointFetch } from './transport.js';
+import { discoveryUrl, fitsTenantTemplate } from './urls.js';
 
-export { chooseClientAuth, type ClientAuthMethod } from './connection.js';
+export { CLIENT_AUTH_METHODS, chooseClientAuth, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 
 export interface IdpConnectOptions {
   /** The issuer identifier, compared exactly with the discovery document's `issuer`. */
   issuer: string;
   clientId: string;
-  /** Present for a confidential client: client_secret_basic, or _post when that is all the IdP offers. */
+  /** Present for a confidential client: the first of client_secret_basic/_post the IdP lists. */
   clientSecret?: string;
+  /** The profile's `clientAuthMethod`: overrides the choice from discovery. */
+  clientAuthMethod?: ConfiguredClientAuthMethod;
   fetch: typeof fetch;
   /** Milliseconds since the epoch (trace timings only). */
   now: () => number;
@@ -38,6 +40,9 @@ export interface IdpMetadata {
   userinfo_endpoint?: string;
   introspection_endpoint?: string;
   revocation_endpoint?: string;
+  revocation_endpoint_auth_methods_supported?: unknown;
+  scopes_supported?: unknown;
+  introspection_endpoint_auth_methods_supported?: unknown;
   authorization_response_iss_parameter_supported?: boolean;
 }
 
@@ -49,6 +54,8 @@ export interface AuthorizationRequest {
   nonce: string;
   codeVerifier: string;
   scopes: string[];
+  /** RFC 8707 `resource`, sent again with the code exchange. */
+  resource?: string;
 }
 
 /** A token endpoint answer (RFC 6749 §5.1). */
@@ -73,7 +80,10 @@ export class IdpClient {
   ) {}
 
   /** @internal Use {@link connectIdp}. */
-  static create(options: IdpConnectOptions, metadata: IdpMetadata & Record<string, unknown>): IdpClient {
+  static create(
+    options: IdpConnectOptions & { configure?: (auth: oidc.ClientAuth) => oidc.Configuration },
+    metadata: IdpMetadata & Record<string, unknown>,
+  ): IdpClient {
     const connection = new Connection({ ...options, party: 'IdP', metadata });
     return new IdpClient(connection, metadata, options.clientId);
   }
@@ -89,7 +99,9 @@ export class IdpClient {
 
   /**
    * A fresh authorization request: PKCE S256 verifier and challenge, `state` and `nonce`, and
-   * `prompt=consent` when `offline_access` is asked (OpenID Connect Core §11).
+   * `extra` parameters (`prompt`, `audience`, `resource`, `--auth-param`s) — but no `prompt` of
+   * its own: a forced `consent` shows a consent screen at every login. `resource`, when given,
+   * is also sent with the code exchange (RFC 8707 §2.2).
    */
   async authorizationRequest(input: { redirectUri: string; scopes: string[]; extra?: Record<string, string> }): Promise<AuthorizationRequest> {
     if (!this.metadata.authorization_endpoint) {
@@ -106,11 +118,11 @@ export class IdpClient {
       code_challenge_method: 'S256',
       state,
       nonce,
-      ...input.extra,
     };
-    if (input.scopes.includes('offline_access')) params.prompt = 'consent';
+    // The extra parameters never replace the ones the flow's security rests on.
+    for (const [key, value] of Object.entries(input.extra ?? {})) if (!(key in params)) params[key] = value;
     const url = oidc.buildAuthorizationUrl(this.connection.config, params);
-    return { url, redirectUri: input.redirectUri, state, nonce, codeVerifier, scopes: input.scopes };
+    return { url, redirectUri: input.redirectUri, state, nonce, codeVerifier, scopes: input.scopes, resource: input.extra?.resource };
   }
 
   /**
@@ -122,16 +134,21 @@ export class IdpClient {
    */
   async exchangeCode(callbackUrl: URL, request: AuthorizationRequest): Promise<TokenSet> {
     try {
-      const tokens = await oidc.authorizationCodeGrant(this.connection.config, callbackUrl, {
-        pkceCodeVerifier: request.codeVerifier,
-        expectedState: request.state,
-        expectedNonce: request.nonce,
-        idTokenExpected: request.scopes.includes('openid'),
-      });
+      const tokens = await oidc.authorizationCodeGrant(
+        this.connection.config,
+        callbackUrl,
+        {
+          pkceCodeVerifier: request.codeVerifier,
+          expectedState: request.state,
+          expectedNonce: request.nonce,
+          idTokenExpected: request.scopes.includes('openid'),
+        },
+        request.resource ? { resource: request.resource } : undefined,
+      );
       return toTokenSet(tokens);
     } catch (err) {
-      const action = err instanceof oidc.AuthorizationResponseError ? 'sign in' : 'exchange the authorization code';
-      throw await this.connection.fail(action, err);
+      const refused = err instanceof oidc.AuthorizationResponseError;
+      throw await this.connection.fail(refused ? 'sign in' : 'exchange the authorization code', err, refused ? 'authorization' : 'token');
     }
   }
 
@@ -144,28 +161,61 @@ export class IdpClient {
   }
 
   /**
-   * RFC 7009 revocation.
-   * @throws RemoteError when the IdP has no revocation endpoint or fails; OAuthRefusedError when it refuses.
+   * How a public client reaches the revocation or introspection endpoint: as a public client
+   * when the IdP lists `none` for it or lists nothing; with `Authorization: Bearer <bearer>` when
+   * it lists `bearer` (and an access token is at hand). A confidential client authenticates as
+   * configured (undefined).
+   * @throws UsageError when the IdP lists methods for that endpoint that a public client cannot use.
    */
-  async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
+  private publicAccess(endpoint: 'revocation' | 'introspection', action: string, bearer: string | undefined): BearerConfiguration | undefined {
+    if (this.clientAuthMethod !== 'none') return undefined;
+    const listed = this.metadata[`${endpoint}_endpoint_auth_methods_supported`];
+    if (!Array.isArray(listed) || listed.length === 0 || listed.includes('none')) return undefined;
+    if (listed.includes('bearer') && bearer) return this.connection.withBearer(bearer);
+    throw new UsageError(
+      `could not ${action}: ${this.issuer} refuses public clients at its ${endpoint} endpoint (it lists ${listed.join(', ')})`,
+      {
+        hint:
+          'Give the profile a confidential client (clientId and clientSecret).' +
+          (endpoint === 'introspection' ? ' A JWT access token can be checked locally with `authbridge verify --type access`.' : ''),
+      },
+    );
+  }
+
+  /**
+   * RFC 7009 revocation. A public client uses `bearer` (an access token of the session) where the
+   * IdP lists it for revocation.
+   * @throws RemoteError when the IdP has no revocation endpoint or fails; UsageError when it
+   *   refuses public clients (see `publicAccess`); OAuthRefusedError / AuthorizationRefusedError
+   *   when it refuses.
+   */
+  async revoke(token: string, hint: 'refresh_token' | 'access_token', options: { bearer?: string } = {}): Promise<void> {
     const what = hint === 'refresh_token' ? 'the refresh token' : 'the access token';
     if (!this.metadata.revocation_endpoint) {
       throw new RemoteError(`could not revoke ${what}: ${this.issuer} has no revocation_endpoint`);
     }
-    await this.connection.run(`revoke ${what}`, (config) => oidc.tokenRevocation(config, token, { token_type_hint: hint }));
+    const access = this.publicAccess('revocation', `revoke ${what}`, options.bearer);
+    await this.connection.run(`revoke ${what}`, (config) => oidc.tokenRevocation(config, token, { token_type_hint: hint }), 'revocation', access);
   }
 
   /**
-   * RFC 7662 introspection, client-authenticated as configured.
-   * @throws UsageError when the IdP has no introspection endpoint; OAuthRefusedError when it
-   *   refuses (`invalid_client`); RemoteError when it fails.
+   * RFC 7662 introspection, client-authenticated as configured; a public client uses `bearer`
+   * where the IdP lists it for introspection.
+   * @throws UsageError when the IdP has no introspection endpoint or refuses public clients;
+   *   OAuthRefusedError when it refuses (`invalid_client`); RemoteError when it fails.
    */
-  async introspect(token: string, hint?: 'refresh_token' | 'access_token'): Promise<IntrospectionResult> {
+  async introspect(token: string, hint?: 'refresh_token' | 'access_token', options: { bearer?: string } = {}): Promise<IntrospectionResult> {
     if (!this.metadata.introspection_endpoint) {
-      throw new UsageError(`could not introspect the token: ${this.issuer} has no introspection_endpoint`);
+      throw new UsageError(`could not introspect the token: ${this.issuer} has no introspection_endpoint`, {
+        hint: 'A JWT access token can be checked locally with `authbridge verify --type access`.',
+      });
     }
-    const result = await this.connection.run('introspect the token', (config) =>
-      oidc.tokenIntrospection(config, token, hint ? { token_type_hint: hint } : undefined),
+    const access = this.publicAccess('introspection', 'introspect the token', options.bearer);
+    const result = await this.connection.run(
+      'introspect the token',
+      (config) => oidc.tokenIntrospection(config, token, hint ? { token_type_hint: hint } : undefined),
+      'introspection',
+      access,
     );
     return result as IntrospectionResult;
   }
@@ -180,8 +230,10 @@ export class IdpClient {
     if (!this.metadata.userinfo_endpoint) {
       throw new UsageError(`could not fetch userinfo: ${this.issuer} has no userinfo_endpoint`);
     }
-    const info = await this.connection.run('fetch userinfo', (config) =>
-      oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck),
+    const info = await this.connection.run(
+      'fetch userinfo',
+      (config) => oidc.fetchUserInfo(config, accessToken, expectedSubject ?? oidc.skipSubjectCheck),
+      'userinfo',
     );
     return info as Record<string, unknown>;
   }
@@ -216,12 +268,27 @@ export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient>
   const doc = await fetchMetadata(tracingFetch(options.fetch, options.trace, options.now), discoveryUrl(options.issuer), {
     issuer: options.issuer,
     what: 'the discovery document',
-    issuerHint: "The profile's issuer must match the provider's exactly (scheme, host, path, trailing slash).",
+    configuredIssuer: true,
     optional: IDP_ENDPOINTS,
     // RFC 9700 §2.6 / RFC 8252 §8.3: an endpoint on plain http elsewhere, or `javascript:`, is
     // never called nor opened in the browser.
     endpoints: IDP_ENDPOINTS,
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
-  return IdpClient.create(options, doc as IdpMetadata & Record<string, unknown>);
+  let configure: ((auth: oidc.ClientAuth) => oidc.Configuration) | undefined;
+  if (fitsTenantTemplate(options.issuer, doc.issuer)) {
+    // Entra ID multi-tenant: openid-client's own discovery knows to check each ID token's `iss`
+    // against the template with the token's `tid`.
+    const { method } = chooseClientAuth(options.clientSecret, doc.token_endpoint_auth_methods_supported, options.clientAuthMethod);
+    const config = await oidc
+      .discovery(new URL(options.issuer), options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, clientAuthFor(method, options.clientSecret), {
+        [oidc.customFetch]: endpointFetch({ fetch: options.fetch, trace: options.trace, now: options.now }) as oidc.CustomFetch,
+        timeout: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      })
+      .catch((err: unknown) => {
+        throw new RemoteError(`could not use the discovery document of ${options.issuer}: ${describeError(err)}`, { cause: err });
+      });
+    configure = () => config;
+  }
+  return IdpClient.create({ ...options, configure }, doc as IdpMetadata & Record<string, unknown>);
 }

@@ -4,29 +4,71 @@
  * error funnel every call goes through.
  */
 import * as oidc from 'openid-client';
-import type { AuthbridgeError } from '../errors.js';
+import { UsageError, type AuthbridgeError } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
-import { oauthFailure, type Party } from './errors.js';
+import { oauthFailure, type Endpoint, type Party } from './errors.js';
 import type { ServerMetadataDocument } from './metadata.js';
 import { DEFAULT_TIMEOUT_SECONDS, endpointFetch } from './transport.js';
 
-export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+/** The client authentication methods authbridge speaks at a token endpoint. */
+export const CLIENT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** What `--client-auth-method` / the profile's `clientAuthMethod` may name (`private_key_jwt` is refused: not yet). */
+export type ConfiguredClientAuthMethod = ClientAuthMethod | 'private_key_jwt';
+
+/** The method chosen and why, for `--verbose`. */
+export interface ClientAuthChoice {
+  method: ClientAuthMethod;
+  reason: string;
+}
 
 /**
- * Picks the token endpoint client authentication: none for a public client; for a confidential
- * one client_secret_basic (RFC 6749 §2.3.1, and the metadata default) unless the server lists
- * only client_secret_post.
+ * Picks the token endpoint client authentication: the configured method when there is one; none
+ * for a public client (whether or not the server lists `none`: many IdPs omit it); for a
+ * confidential one the first of client_secret_basic / client_secret_post in the server's own
+ * order of `token_endpoint_auth_methods_supported`, client_secret_basic when it lists neither or
+ * nothing (RFC 8414 §2's default).
  *
  * @param supported The metadata's `token_endpoint_auth_methods_supported`, as found (any type).
+ * @throws UsageError for `private_key_jwt` (not supported yet) or a secret-based method without a secret.
  * @example
- * chooseClientAuth('s3cret', ['client_secret_post']); // 'client_secret_post'
+ * chooseClientAuth('s3cret', ['client_secret_post', 'client_secret_basic']).method; // 'client_secret_post'
  */
-export function chooseClientAuth(secret: string | undefined, supported: unknown): ClientAuthMethod {
-  if (!secret) return 'none';
-  if (Array.isArray(supported) && !supported.includes('client_secret_basic') && supported.includes('client_secret_post')) {
-    return 'client_secret_post';
+export function chooseClientAuth(secret: string | undefined, supported: unknown, configured?: ConfiguredClientAuthMethod): ClientAuthChoice {
+  if (configured === 'private_key_jwt') {
+    throw new UsageError('--client-auth-method private_key_jwt is not supported yet', {
+      hint: 'Use client_secret_basic or client_secret_post with a client secret, or none for a public client.',
+    });
   }
-  return 'client_secret_basic';
+  if (configured) {
+    if (configured !== 'none' && !secret) {
+      throw new UsageError(`--client-auth-method ${configured} needs a client secret`, { hint: 'Give --client-secret, or set clientAuthMethod to none.' });
+    }
+    return { method: configured, reason: 'as configured' };
+  }
+  if (!secret) return { method: 'none', reason: 'a public client: no client secret' };
+  if (Array.isArray(supported)) {
+    const first = supported.find((m): m is ClientAuthMethod => m === 'client_secret_basic' || m === 'client_secret_post');
+    if (first) return { method: first, reason: `the first the server lists of ${supported.join(', ')}` };
+    return { method: 'client_secret_basic', reason: `the default: the server lists none of the secret methods (${supported.join(', ') || 'an empty list'})` };
+  }
+  return { method: 'client_secret_basic', reason: 'the default: the server lists no token_endpoint_auth_methods_supported' };
+}
+
+/**
+ * RFC 6749 §2.3.1 HTTP Basic client authentication, each of id and secret encoded with
+ * `application/x-www-form-urlencoded` only (URLSearchParams, the WHATWG serializer): unlike
+ * openid-client's own, which also percent-encodes `-_.!~*'()`, so that servers that do not decode
+ * Basic credentials (Glewlwyd and many others) still see an id or secret holding `-` or `.` as it
+ * is.
+ */
+export function formEncodedBasic(clientSecret: string): oidc.ClientAuth {
+  const encode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
+  return (_as, client, _body, headers) => {
+    const credentials = `${encode(client.client_id)}:${encode(clientSecret)}`;
+    headers.set('authorization', `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`);
+  };
 }
 
 export interface ConfigurationOptions {
@@ -62,7 +104,7 @@ export function createConfiguration(options: ConfigurationOptions): oidc.Configu
       ? oidc.None()
       : clientAuth === 'client_secret_post'
         ? oidc.ClientSecretPost(clientSecret)
-        : oidc.ClientSecretBasic(clientSecret);
+        : formEncodedBasic(clientSecret ?? '');
   const config = new oidc.Configuration(
     metadata as oidc.ServerMetadata,
     clientId,
@@ -76,9 +118,28 @@ export function createConfiguration(options: ConfigurationOptions): oidc.Configu
   return config;
 }
 
+/** A configuration that authenticates with a bearer access token (see {@link Connection.withBearer}). */
+export interface BearerConfiguration {
+  config: oidc.Configuration;
+}
+
+/** openid-client's client authentication for `method` (client_secret_basic form-encoded only). */
+export function clientAuthFor(method: ClientAuthMethod, clientSecret: string | undefined): oidc.ClientAuth {
+  if (method === 'none') return oidc.None();
+  if (method === 'client_secret_post') return oidc.ClientSecretPost(clientSecret);
+  return formEncodedBasic(clientSecret ?? '');
+}
+
 export interface ConnectionOptions extends Omit<ConfigurationOptions, 'clientAuth' | 'timeoutSeconds'> {
   /** Who the server is, for messages and hints. */
   party: Party;
+  /** The method the profile names (`clientAuthMethod`); else chosen from the metadata. */
+  clientAuthMethod?: ConfiguredClientAuthMethod;
+  /**
+   * Builds the configuration instead of {@link createConfiguration} (Entra ID multi-tenant:
+   * openid-client's own discovery, which checks each ID token's issuer against its `tid`).
+   */
+  configure?: (auth: oidc.ClientAuth) => oidc.Configuration;
   /** Seconds for each request. Default {@link DEFAULT_TIMEOUT_SECONDS} (30). */
   timeoutSeconds?: number;
 }
@@ -93,18 +154,30 @@ export class Connection {
   readonly party: Party;
   /** Seconds for each request. */
   readonly timeoutSeconds: number;
+  /** Plain HTTP allowed: an issuer on loopback. */
+  private readonly insecure: boolean;
 
-  /** Chooses the client authentication from the secret and the metadata ({@link chooseClientAuth}). */
+  /**
+   * Chooses the client authentication from the configured method, the secret and the metadata
+   * ({@link chooseClientAuth}) and says which in `--verbose`.
+   * @throws UsageError from {@link chooseClientAuth}.
+   */
   constructor(options: ConnectionOptions) {
     this.party = options.party;
     this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    this.clientAuthMethod = chooseClientAuth(options.clientSecret, options.metadata.token_endpoint_auth_methods_supported);
-    this.config = createConfiguration({ ...options, clientAuth: this.clientAuthMethod, timeoutSeconds: this.timeoutSeconds });
+    const choice = chooseClientAuth(options.clientSecret, options.metadata.token_endpoint_auth_methods_supported, options.clientAuthMethod);
+    this.clientAuthMethod = choice.method;
+    options.trace?.(`client authentication at the ${options.party}: ${choice.method} (${choice.reason})`);
+    this.config = options.configure
+      ? options.configure(clientAuthFor(this.clientAuthMethod, options.clientSecret))
+      : createConfiguration({ ...options, clientAuth: this.clientAuthMethod, timeoutSeconds: this.timeoutSeconds });
+    const issuer = URL.canParse(options.metadata.issuer) ? new URL(options.metadata.issuer) : undefined;
+    this.insecure = issuer?.protocol === 'http:' && isLoopbackHost(issuer.hostname);
   }
 
-  /** `err` as the authbridge error `could not <action>: <why>` (see `oauthFailure`). */
-  fail(action: string, err: unknown): Promise<AuthbridgeError> {
-    return oauthFailure(action, err, { party: this.party, timeoutSeconds: this.timeoutSeconds });
+  /** `err` as the authbridge error `could not <action>: <why>` (see `oauthFailure`), naming the `endpoint` called. */
+  fail(action: string, err: unknown, endpoint: Endpoint = 'token', clientAuth: string = this.clientAuthMethod): Promise<AuthbridgeError> {
+    return oauthFailure(action, err, { party: this.party, timeoutSeconds: this.timeoutSeconds, clientAuth, endpoint });
   }
 
   /**
@@ -112,11 +185,28 @@ export class Connection {
    * @throws the call's failure through {@link Connection.fail}: RemoteError, OAuthRefusedError,
    *   AuthorizationRefusedError, TokenRejectedError or UsageError.
    */
-  async run<T>(action: string, call: (config: oidc.Configuration) => Promise<T>): Promise<T> {
+  async run<T>(action: string, call: (config: oidc.Configuration) => Promise<T>, endpoint: Endpoint = 'token', config?: BearerConfiguration): Promise<T> {
     try {
-      return await call(this.config);
+      return await call(config?.config ?? this.config);
     } catch (err) {
-      throw await this.fail(action, err);
+      throw await this.fail(action, err, endpoint, config ? 'bearer' : this.clientAuthMethod);
     }
+  }
+
+  /**
+   * This configuration with `Authorization: Bearer <accessToken>` instead of client
+   * authentication: how a public client reaches a revocation or introspection endpoint whose
+   * `*_auth_methods_supported` lists `bearer` (Glewlwyd with an introspection scope).
+   */
+  withBearer(accessToken: string): BearerConfiguration {
+    const metadata = this.config.serverMetadata();
+    const config = new oidc.Configuration(metadata, this.config.clientMetadata().client_id, undefined, (_as, _client, body, headers) => {
+      body.delete('client_id');
+      headers.set('authorization', `Bearer ${accessToken}`);
+    });
+    config.timeout = this.timeoutSeconds;
+    config[oidc.customFetch] = this.config[oidc.customFetch]!;
+    if (this.insecure) oidc.allowInsecureRequests(config);
+    return { config };
   }
 }

@@ -18,23 +18,34 @@ import {
 /** Who answered: named in messages ("the IdP answered HTTP 500") and choosing the hints. */
 export type Party = 'IdP' | 'broker';
 
+/** Which of the server's endpoints answered: named in messages, and choosing the hints. */
+export type Endpoint = 'token' | 'revocation' | 'introspection' | 'userinfo' | 'authorization';
+
 export interface FailureContext {
   /** Who was asked. */
   party: Party;
   /** The time limit of the request, in seconds, for "no answer within N s". */
   timeoutSeconds: number;
+  /** How the client authenticated, named when the server refuses the client. */
+  clientAuth?: string;
+  /** The endpoint called. Default `token`. */
+  endpoint?: Endpoint;
 }
+
+/** OAuth errors about the client itself: the message names how it authenticated. */
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 
 /** OAuth error codes that mean "the server is not well", not "the server said no". */
 const REMOTE_OAUTH_ERRORS = new Set(['server_error', 'temporarily_unavailable']);
 
-/** What to do next, by who refused and the OAuth error code. */
-const HINTS: Record<Party, Record<string, string>> = {
+/** What to do next at the token endpoint, by who refused and the OAuth error code. */
+const TOKEN_HINTS: Record<Party, Record<string, string>> = {
   IdP: {
     invalid_grant: 'Run `authbridge login` to sign in again.',
-    invalid_client: "Check the profile's clientId and clientSecret (`authbridge config get`).",
-    unauthorized_client: 'Check that the client is allowed this grant at the IdP.',
-    invalid_scope: "Check the profile's scopes against what the IdP offers.",
+    invalid_client:
+      "Check the profile's clientId and clientSecret (`authbridge config get`); if they are right, try the other method with --client-auth-method client_secret_post (or client_secret_basic).",
+    unauthorized_client: 'Check that the client is allowed the authorization_code and refresh_token grants at the IdP.',
+    invalid_scope: "Check the profile's scopes against what the IdP offers (its scopes_supported; `authbridge doctor` lists them).",
   },
   broker: {
     invalid_grant: 'Run `authbridge login` to sign in again.',
@@ -43,6 +54,35 @@ const HINTS: Record<Party, Record<string, string>> = {
     invalid_scope: 'Check the scope asked for against what the broker offers.',
   },
 };
+
+/**
+ * The hint that fits the endpoint: a refusal of the client at revocation or introspection is not
+ * about grants; for a public client it usually means the IdP serves confidential clients only.
+ */
+function hintFor(context: FailureContext, error: string | undefined, status: number | undefined): string | undefined {
+  const endpoint = context.endpoint ?? 'token';
+  const clientRefused = error === 'invalid_client' || error === 'unauthorized_client' || (error === undefined && (status === 401 || status === 403));
+  if (endpoint === 'introspection' && error === 'unsupported_token_type') {
+    // oidc-provider (the demo's IdP): "Structured JWT Tokens cannot be introspected".
+    return 'This IdP does not introspect the JWT access tokens it issues: check it locally with `authbridge verify --type access`.';
+  }
+  if (endpoint === 'revocation' || endpoint === 'introspection') {
+    if (!clientRefused) return undefined;
+    const verb = endpoint === 'revocation' ? 'revoke' : 'introspect';
+    if (context.clientAuth === 'none') {
+      return (
+        `This ${context.party} lets only confidential clients ${verb} tokens: give the profile a confidential client (clientId and clientSecret).` +
+        (endpoint === 'introspection' ? ' A JWT access token can be checked locally with `authbridge verify --type access`.' : '')
+      );
+    }
+    return `Check that this client may ${verb} tokens at the ${context.party}, and its ${context.party === 'broker' ? 'broker.clientId and broker.clientSecret' : 'clientId, clientSecret and clientAuthMethod'}.`;
+  }
+  if (endpoint === 'userinfo') {
+    return clientRefused || error === 'invalid_token' ? 'The access token was refused: run `authbridge refresh`, or `authbridge login`.' : undefined;
+  }
+  if (error === undefined) return clientRefused ? TOKEN_HINTS[context.party].invalid_client : undefined;
+  return TOKEN_HINTS[context.party][error];
+}
 
 type ErrorClass<T extends AuthbridgeError> = new (message: string, options: { cause?: unknown; hint?: string }) => T;
 
@@ -93,18 +133,40 @@ export async function oauthFailure(action: string, err: unknown, context: Failur
     if (isAuthbridgeError(e)) return e;
   }
   const { party, timeoutSeconds } = context;
+  const endpoint = context.endpoint ?? 'token';
   const fail = <T extends AuthbridgeError>(Kind: ErrorClass<T>, why: string, hint?: string): T =>
     new Kind(`could not ${action}: ${why}`, { cause: err, hint });
+  /** `(HTTP 401 at the token endpoint; client authentication: none)`: where, and how the client came. */
+  const where = (status: number | undefined, error: string | undefined): string => {
+    const parts = [status === undefined ? undefined : `HTTP ${status} at the ${endpoint} endpoint`];
+    const clientRefused = (error !== undefined && CLIENT_ERRORS.has(error)) || (error === undefined && (status === 401 || status === 403));
+    if (clientRefused && context.clientAuth) parts.push(`client authentication: ${context.clientAuth}`);
+    const text = parts.filter(Boolean).join('; ');
+    return text ? ` (${text})` : '';
+  };
   /**
    * An OAuth error: a refusal with its code, unless an endpoint's answer (`status`) says the
    * server is unwell (5xx, `server_error`, `temporarily_unavailable`).
    */
   const oauthError = (error: string, description: unknown, status: number | undefined, why: string): AuthbridgeError => {
     if (status !== undefined && (status >= 500 || REMOTE_OAUTH_ERRORS.has(error))) return fail(RemoteError, why);
-    return new OAuthRefusedError(`could not ${action}: ${why}`, error, { cause: err, hint: HINTS[party][error] });
+    return new OAuthRefusedError(`could not ${action}: ${why}`, error, { cause: err, hint: hintFor(context, error, status) });
   };
   const describe = (error: string, description: unknown, status?: number): string =>
-    `${error}${typeof description === 'string' && description ? `: ${description}` : ''}${status === undefined ? '' : ` (HTTP ${status})`}`;
+    `${error}${typeof description === 'string' && description ? `: ${description}` : ''}${where(status, error)}`;
+  /**
+   * An answer without an OAuth error: a 4xx is the server saying no (exit 5: a 401 with an empty
+   * body is how Glewlwyd refuses a public client at revocation), anything else an outage (exit 3).
+   */
+  const bare = (response: Response | undefined, what: string): AuthbridgeError => {
+    const status = response?.status;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return fail(AuthorizationRefusedError, `the ${party} refused with no OAuth error${where(status, undefined)}`, hintFor(context, undefined, status));
+    }
+    if (status === undefined) return fail(RemoteError, `the ${party} answered ${what} at the ${endpoint} endpoint`);
+    const notJson = what.includes('JSON') ? ' that is not JSON' : '';
+    return fail(RemoteError, `the ${party} answered HTTP ${status}${notJson} at the ${endpoint} endpoint`);
+  };
 
   if (err instanceof ResponseBodyError) {
     return oauthError(err.error, err.error_description, err.status, describe(err.error, err.error_description, err.status));
@@ -121,7 +183,12 @@ export async function oauthFailure(action: string, err: unknown, context: Failur
     if (error) return oauthError(error, parameters.error_description, err.status, describe(error, parameters.error_description));
     const body = await challengeBody(err);
     if (body) return oauthError(body.error, body.error_description, err.status, describe(body.error, body.error_description, err.status));
-    return fail(AuthorizationRefusedError, describe(`HTTP ${err.status}`, parameters?.error_description));
+    const description = parameters?.error_description;
+    return fail(
+      AuthorizationRefusedError,
+      `the ${party} refused with no OAuth error${typeof description === 'string' && description ? `: ${description}` : ''}${where(err.status, undefined)}`,
+      hintFor(context, undefined, err.status),
+    );
   }
   if (err instanceof Error) {
     if (err.name === 'TimeoutError' || err.name === 'AbortError') {
@@ -134,13 +201,12 @@ export async function oauthFailure(action: string, err: unknown, context: Failur
       case 'OAUTH_HTTP_REQUEST_FORBIDDEN':
       case 'OAUTH_REQUEST_PROTOCOL_FORBIDDEN':
         return fail(UsageError, `the ${party} asks for a plain-HTTP request; only https is allowed (http only on 127.0.0.1/localhost)`);
-      case 'OAUTH_RESPONSE_IS_NOT_CONFORM': {
+      case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
+      case 'OAUTH_RESPONSE_IS_NOT_JSON': {
         const response = (err as { cause?: unknown }).cause;
-        const status = response instanceof Response ? `HTTP ${response.status}` : 'an unexpected HTTP status';
-        return fail(RemoteError, `the ${party} answered ${status}`);
+        const what = codeOf(err) === 'OAUTH_RESPONSE_IS_NOT_JSON' ? 'something that is not JSON' : 'an unexpected HTTP status';
+        return bare(response instanceof Response ? response : undefined, what);
       }
-      case 'OAUTH_RESPONSE_IS_NOT_JSON':
-        return fail(RemoteError, `the ${party} answered something that is not JSON`);
       case 'OAUTH_PARSE_ERROR':
       case 'OAUTH_INVALID_RESPONSE':
       case 'OAUTH_INVALID_SERVER_METADATA':

@@ -4,7 +4,8 @@
  * endpoints its caller uses. No openid-client here: `verify` finds its keys through this module
  * without loading the adapter.
  */
-import { RemoteError } from '../errors.js';
+import { RemoteError, UsageError } from '../errors.js';
+import { fitsTenantTemplate, issuerInputProblem, issuerMismatchFix } from './urls.js';
 import { fetchJson } from '../http/fetch-json.js';
 import { judgeTransport } from '../http/loopback.js';
 
@@ -62,6 +63,12 @@ export interface FetchMetadataOptions {
   subject?: string;
   /** The hint given when the document names another issuer (what the user should change). */
   issuerHint?: string;
+  /**
+   * The issuer was configured by the user (an IdP's, not a broker URL): a document naming
+   * another one, or an issuer typed as the discovery URL, is a configuration error (UsageError,
+   * exit 2) with the exact fix, the same in login, verify and doctor.
+   */
+  configuredIssuer?: boolean;
   /** Fields that must be strings: `it has no <field>` otherwise. */
   required?: readonly string[];
   /** Fields that must be strings when present: `<field> is not a string` otherwise. */
@@ -97,15 +104,21 @@ export async function fetchMetadata(
 ): Promise<ServerMetadataDocument> {
   const { issuer, what } = options;
   const subject = options.subject ?? issuer;
+  if (options.configuredIssuer) {
+    const problem = issuerInputProblem(issuer);
+    if (problem) throw new UsageError(problem.message, { hint: issuerMismatchFix(issuer, problem.issuer) });
+  }
   const doc = await fetchJson(fetchImpl, url, { what, timeoutMs: options.timeoutMs });
   const named = doc.issuer;
   const matches =
     typeof named === 'string' &&
-    (options.issuerMatch === 'ignore-trailing-slash' ? withoutTrailingSlash(named) === withoutTrailingSlash(issuer) : named === issuer);
+    ((options.issuerMatch === 'ignore-trailing-slash' ? withoutTrailingSlash(named) === withoutTrailingSlash(issuer) : named === issuer) ||
+      // Entra ID's multi-tenant document (`…/common/v2.0` names `…/{tenantid}/v2.0`).
+      (options.configuredIssuer === true && fitsTenantTemplate(issuer, named)));
   if (!matches) {
-    throw new RemoteError(`could not use ${what} of ${subject}: it names the issuer "${String(named)}"`, {
-      hint: options.issuerHint,
-    });
+    const message = `could not use ${what} of ${subject}: it names the issuer "${String(named)}"`;
+    if (options.configuredIssuer) throw new UsageError(message, { hint: issuerMismatchFix(issuer, named) });
+    throw new RemoteError(message, { hint: options.issuerHint });
   }
   for (const field of options.required ?? []) {
     if (typeof doc[field] !== 'string') throw new RemoteError(`could not use ${what} of ${subject}: it has no ${field}`);

@@ -39,6 +39,12 @@ describe('loadProfile precedence: flag > env > config file', () => {
     ['flag over env', { AUTHBRIDGE_ISSUER: 'https://env.example' }, { issuer: 'https://flag.example' }, { issuer: 'https://flag.example' }],
     ['env scopes list', { AUTHBRIDGE_SCOPES: 'openid email' }, {}, { scopes: ['openid', 'email'] }],
     ['redirect port from flag', {}, { port: '8400' }, { redirectPort: 8400 }],
+    ['configured scopes are marked so', {}, { scopes: 'openid' }, { scopes: ['openid'], scopesConfigured: true }],
+    ['client auth method, redirect host, prompt from env', { AUTHBRIDGE_CLIENT_AUTH_METHOD: 'client_secret_post', AUTHBRIDGE_REDIRECT_HOST: 'localhost', AUTHBRIDGE_PROMPT: 'consent' }, {}, { clientAuthMethod: 'client_secret_post', redirectHost: 'localhost', prompt: 'consent' }],
+    ['--auth-param, repeatable', {}, { authParam: ['access_type=offline', 'hd=example.com'] }, { authParams: { access_type: 'offline', hd: 'example.com' } }],
+    ['auth params from env, a value holding =', { AUTHBRIDGE_AUTH_PARAMS: 'acr_values=urn:x login_hint=a=b' }, {}, { authParams: { acr_values: 'urn:x', login_hint: 'a=b' } }],
+    ['a custom subject token type (any absolute URI)', {}, { brokerUrl: 'https://broker.example', subjectTokenType: 'urn:authbridge:token-type:backend' }, { broker: { url: 'https://broker.example', subjectTokenType: 'urn:authbridge:token-type:backend' } }],
+    ['audience and resource from flags', {}, { audience: 'https://api.example', resource: 'https://api.example/' }, { audience: 'https://api.example', resource: 'https://api.example/' }],
   ];
   it.each(cases)('%s', async (_name, extraEnv, opts, expected) => {
     const profile = await loadProfile(testContext({ env: { ...env, ...extraEnv } }), opts);
@@ -56,9 +62,21 @@ describe('loadProfile precedence: flag > env > config file', () => {
     expect((await loadProfile(testContext({ env: { ...env, AUTHBRIDGE_PROFILE: 'work' } }))).clientId).toBe('work-client');
   });
 
-  it('defaults scopes to openid profile email offline_access', async () => {
+  it('defaults scopes to openid profile email offline_access, not marked configured (login drops offline_access where the IdP does not list it)', async () => {
     const profile = await loadProfile(testContext({ env }), {}, { profile: 'work' });
     expect(profile.scopes).toEqual(['openid', 'profile', 'email', 'offline_access']);
+    expect(profile.scopesConfigured).toBe(false);
+  });
+
+  it.each([
+    ['--auth-param', { authParam: ['nokey'] }, /--auth-param: expected KEY=VALUE, got "nokey"/],
+    ['--auth-param', { authParam: ['state=x'] }, /--auth-param: "state" is set by authbridge/],
+    ['--auth-param', { authParam: ['scope=x'] }, /--auth-param: "scope" is set by authbridge \(use --scopes\)/],
+    ['--client-auth-method', { clientAuthMethod: 'tls_client_auth' }, /--client-auth-method: expected one of none, client_secret_basic, client_secret_post, private_key_jwt/],
+    ['--redirect-host', { redirectHost: '0.0.0.0' }, /--redirect-host: expected one of 127\.0\.0\.1, localhost/],
+    ['--subject-token-type', { subjectTokenType: 'opaque' }, /--subject-token-type: expected access_token, id_token, jwt or an absolute URI such as urn:authbridge:token-type:<provider>/],
+  ])('refuses a bad %s, naming the flag', async (_flag, opts, message) => {
+    await expect(loadProfile(testContext({ env }), opts)).rejects.toThrow(message);
   });
 
   it('names the env var of a bad value', async () => {

@@ -473,7 +473,6 @@ describe('verify: remote failures exit 3', () => {
     ['discovery without jwks_uri', () => ['--issuer', issuer('no-jwks-uri')], /could not use the discovery document of .*: it has no jwks_uri/],
     ['discovery naming a jwks_uri that is not http(s)', () => ['--issuer', issuer('file-jwks-uri')], /could not use the discovery document of .*: its jwks_uri is not an http\(s\) URL/],
     ['discovery answering 500', () => ['--issuer', issuer('discovery-500')], /could not fetch the discovery document from .*: HTTP 500/],
-    ['discovery naming another issuer', () => ['--issuer', issuer('impostor')], /it names the issuer "https:\/\/someone-else\.example"/],
     ['the issuer unreachable (discovery)', () => ['--issuer', `http://127.0.0.1:${port0}`], /could not fetch the discovery document from .*ECONNREFUSED/],
   ])('%s', async (_name, args, message) => {
     const t = await sign(key, {}, { now: NOW });
@@ -481,6 +480,17 @@ describe('verify: remote failures exit 3', () => {
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toBe('');
     expectOneLineError(r, message);
+  });
+
+  it.each([
+    ['discovery naming another issuer', () => issuer('impostor'), /it names the issuer "https:\/\/someone-else\.example"/, /^Set the issuer to "https:\/\/someone-else\.example" exactly/],
+    ['the discovery URL given as the issuer', () => `${issuer('x')}/.well-known/openid-configuration`, /is a discovery document's URL, not an issuer/, /^Set the issuer to "http:\/\/127\.0\.0\.1:\d+\/iss\/x" exactly/],
+  ])('%s: a configuration error (exit 2, as in login and doctor) with the exact fix', async (_name, iss, message, fix) => {
+    const t = await sign(key, {}, { now: NOW });
+    const r = await runCli(['verify', '--audience', 'cli', '--now', String(NOW), '--issuer', iss(), t]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(message);
+    expect(r.stderr.split('\n')[1]).toMatch(fix);
   });
 
   it('--debug adds the error chain with its stack, after the one-line error', async () => {

@@ -67,19 +67,23 @@ describe('doctor', () => {
     const { code, stdout, doc, check } = await doctor(env);
     expect(code, stdout).toBe(0);
     expect(doc.ok).toBe(true);
-    expect(doc.checks.map((c) => c.name)).toEqual(['config', 'profile', 'discovery', 'jwks', 'pkce', 'redirect uri', 'clock', 'cache']);
-    expect(doc.checks.every((c) => c.status === 'ok')).toBe(true);
+    expect(doc.checks.map((c) => c.name)).toEqual(['config', 'profile', 'discovery', 'jwks', 'pkce', 'redirect uri', 'authorization', 'clock', 'cache']);
+    // A free port each login (AUTHBRIDGE_REDIRECT_PORT=0): a note, not a failure.
+    expect(doc.checks.filter((c) => c.status !== 'ok').map((c) => [c.name, c.status])).toEqual([['redirect uri', 'warn']]);
+    expect(check('authorization').detail).toMatch(/^the IdP accepts client cli with http:\/\/127\.0\.0\.1:\d+\/callback/);
     expect(check('discovery').detail).toContain(`names the issuer ${idp.issuer}`);
     expect(check('jwks').detail).toMatch(/^1 signing key \(RS256 kid "idp-rs256"\)/);
     expect(check('clock').detail).toMatch(/in step with the IdP/);
     expect(stdout).toMatch(/^✓ discovery /m);
-    expect(stdout).toMatch(/All checks passed\./);
+    expect(stdout).toMatch(/All checks passed\. Read the note marked ! \(redirect uri\)\./);
   });
 
   it.each([
     ['an unreachable IdP', 3, () => healthyEnv({ AUTHBRIDGE_ISSUER: `http://127.0.0.1:${closedPort}` }), 'discovery', /could not fetch the discovery document .*ECONNREFUSED/, /curl -i/],
     ['an issuer that differs from what the IdP calls itself', 2, () => healthyEnv({ AUTHBRIDGE_ISSUER: `${idp.issuer}/` }), 'discovery', /names the issuer "http:\/\/127\.0\.0\.1:\d+", not/, /authbridge config set issuer http:\/\/127\.0\.0\.1:\d+ /],
     ['no issuer at all', 2, () => ({ ...isolatedEnv() }), 'profile', /missing issuer and client id/, /authbridge config set issuer/],
+    // The same rule as login's: plain http only on this machine.
+    ['a plain-http issuer elsewhere', 2, () => healthyEnv({ AUTHBRIDGE_ISSUER: 'http://idp.example.com' }), 'profile', /^the issuer http:\/\/idp\.example\.com is not https .*login refuses it$/, /authbridge config set issuer https:\/\/idp\.example\.com/],
     ['a redirect port in use', 2, () => healthyEnv({ AUTHBRIDGE_REDIRECT_PORT: String(busyPort) }), 'redirect uri', /port \d+ cannot be used now \(EADDRINUSE\)/, /choose another port/],
     ['a broker that is down', 3, () => healthyEnv({ AUTHBRIDGE_BROKER_URL: `http://127.0.0.1:${closedPort}` }), 'broker', /could not fetch the broker's metadata/, /curl -i/],
   ])('%s → exit %i, the check fails and names the fix', async (_name, exit, makeEnv, name, detail, fix) => {

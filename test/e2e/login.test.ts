@@ -135,8 +135,8 @@ describe('login', () => {
     });
 
     it.each([
-      ['a 4xx OAuth error', { status: 400, body: { error: 'invalid_grant', error_description: 'grant request is invalid' } }, 5, 'could not exchange the authorization code: invalid_grant: grant request is invalid (HTTP 400)'],
-      ['a 500', { status: 500, body: { error: 'server_error' } }, 3, 'could not exchange the authorization code: the IdP answered HTTP 500'],
+      ['a 4xx OAuth error', { status: 400, body: { error: 'invalid_grant', error_description: 'grant request is invalid' } }, 5, 'could not exchange the authorization code: invalid_grant: grant request is invalid (HTTP 400 at the token endpoint)'],
+      ['a 500', { status: 500, body: { error: 'server_error' } }, 3, 'could not exchange the authorization code: the IdP answered HTTP 500 at the token endpoint'],
       ['garbage', { status: 200, body: 'not a token response' }, 3, /^authbridge: could not exchange the authorization code: /],
       ['2 MiB', { status: 200, body: { access_token: 'x'.repeat(2 * 1024 * 1024), token_type: 'Bearer' } }, 3, /^authbridge: could not read the answer of .*\/token: it is larger than 1048576 bytes/],
     ])('the token endpoint answering %s', async (_name, fault, code, message) => {

@@ -299,8 +299,8 @@ describe('logout', () => {
       const doc = JSON.parse(result.stdout) as { removed: boolean; revoked: { idp: boolean }; warnings: string[] };
       expect(doc.removed).toBe(true);
       expect(doc.revoked.idp).toBe(false);
-      expect(doc.warnings[0]).toMatch(/^could not revoke the refresh token: /);
-      expect(result.stderr).toContain('warning: could not revoke the refresh token');
+      expect(doc.warnings[0]).toMatch(/^not revoked: could not revoke the refresh token: /);
+      expect(result.stderr).toContain('warning: not revoked: could not revoke the refresh token');
     } finally {
       delete idp.faults.revocation;
     }

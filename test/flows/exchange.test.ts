@@ -10,6 +10,7 @@ import type { BrokerSettings } from '../../src/config/types.js';
 import {
   AuthorizationRefusedError,
   NotSignedInError,
+  OAuthRefusedError,
   RemoteError,
   TokenRejectedError,
   UsageError,
@@ -155,14 +156,14 @@ describe('exchange (RFC 8693)', () => {
 
   describe('the broker refusing: AuthorizationRefusedError with its error, and the cache untouched', () => {
     it.each([
-      ['a wrong client secret', { clientSecret: 'nope' }, undefined, /: invalid_client: unknown client or bad credentials \(HTTP 401\)$/],
-      ['a subject token from nowhere', {}, async () => 'opaque-garbage', /: invalid_request: subject_token is not a JWT, and no backend is configured for opaque tokens \(HTTP 400\)$/],
-      ['an audience it does not issue for', { audience: 'another-app' }, undefined, /: invalid_target: this broker issues tokens only for its own audience \(HTTP 400\)$/],
+      ['a wrong client secret', { clientSecret: 'nope' }, undefined, /: invalid_client: unknown client or bad credentials \(HTTP 401 at the token endpoint; client authentication: client_secret_basic\)$/],
+      ['a subject token from nowhere', {}, async () => 'opaque-garbage', /: invalid_request: subject_token is not a JWT, and no backend is configured for opaque tokens \(HTTP 400 at the token endpoint\)$/],
+      ['an audience it does not issue for', { audience: 'another-app' }, undefined, /: invalid_target: this broker issues tokens only for its own audience \(HTTP 400 at the token endpoint\)$/],
       [
         'a JWT from an issuer it does not trust',
         {},
         async () => sign(await makeKey('RS256', 'elsewhere'), { iss: 'https://elsewhere.example', aud: API_RESOURCE, sub: 'eve' }, { header: { typ: 'at+jwt' } }),
-        /: invalid_request: subject_token rejected: its issuer is not trusted \(HTTP 400\)$/,
+        /: invalid_request: subject_token rejected: its issuer is not trusted \(HTTP 400 at the token endpoint\)$/,
       ],
     ])('%s', async (_name, settings, subject, error) => {
       const { cached, exchange } = await signedIn(settings);
@@ -244,5 +245,25 @@ describe('exchange (Synerise-compatible)', () => {
     expect(err).toBeInstanceOf(Kind);
     expect(err.message).toMatch(message);
     expect(cached.text()).toBe(before);
+  });
+});
+
+describe('subject token types', () => {
+  it('a custom absolute URI (the broker provider\'s urn:authbridge:token-type:<id>) is sent as it is, with the access token', async () => {
+    const { cached } = await signedIn({ subjectTokenType: 'urn:authbridge:token-type:idp' });
+    const profile = brokerProfile(idp, broker, { subjectTokenType: 'urn:authbridge:token-type:idp' });
+    const spy = spyConnectors();
+    const outcome = await exchangeIn({ ctx: liveContext(), profile, cache: cached.cache, connect: spy.connect });
+    expect(outcome.issued_token_type).toBe(ACCESS_TOKEN_TYPE);
+    expect(cached.read().broker?.access_token).toBe(spy.exchanges[0]!.access_token);
+  });
+
+  it('an ID token sent as an access token: the broker\'s refusal (exit 5) comes with a --subject-token-type hint', async () => {
+    const { exchange, session } = await signedIn();
+    const err = await failure(exchange({ subjectToken: session.id_token! }).run());
+    expect(err).toBeInstanceOf(OAuthRefusedError);
+    expect(err.exitCode).toBe(5);
+    expect(err.message).toMatch(/invalid_request: subject_token rejected: it is not an access token/);
+    expect(err.hint).toMatch(/^The broker takes this token for another type than access_token: try --subject-token-type id_token/);
   });
 });

@@ -151,7 +151,7 @@ describe('login', () => {
 
   it('asks for the scopes of the profile: no offline_access, no consent prompt and no refresh token', async () => {
     const { browser, cached, input } = setup();
-    await loginFlow(input({ profile: idpProfile(idp, { scopes: ['openid', 'email'] }) }));
+    await loginFlow(input({ profile: idpProfile(idp, { scopes: ['openid', 'email'], prompt: undefined }) }));
     expect(browser.opened[0]!.searchParams.get('scope')).toBe('openid email');
     expect(browser.opened[0]!.searchParams.has('prompt')).toBe(false);
     const entry = cached.read();
@@ -261,15 +261,19 @@ describe('login', () => {
 
   describe('nobody coming back', () => {
     it.each([
-      ['with a browser', false, 'Run `authbridge login` again, or use --no-browser to open the URL yourself.'],
-      ['with --no-browser', true, 'Run `authbridge login` again.'],
+      ['with a browser', false, 'Then run `authbridge login` again, or use --no-browser to open the URL yourself.'],
+      ['with --no-browser', true, 'Then run `authbridge login` again.'],
     ])('times out %s: AuthorizationRefusedError naming the redirect URI, nothing cached, the port closed', async (_name, noBrowser, hint) => {
       const { ctx, cached, talk, input } = setup({ mode: 'record' });
       const err = await failure(loginFlow(input({ timeoutSeconds: 0.2, noBrowser })));
       expect(err).toBeInstanceOf(AuthorizationRefusedError);
       const redirectUri = /nobody came back to (\S+) within/.exec(err.message)?.[1];
       expect(err.message).toBe(`could not sign in: nobody came back to ${redirectUri} within 0.2 s`);
-      expect(err.hint).toBe(hint);
+      // The hint names the redirect URI to register and the flags that choose it.
+      expect(err.hint).toBe(
+        `If the IdP showed an error page, it may not accept this redirect URI: register exactly ${redirectUri} for client cli, ` +
+          `or choose a registered one with --port (and --redirect-host localhost|127.0.0.1). ${hint}`,
+      );
       expect(redirectUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
       expect(talk.lines.at(-1)).toBe('waiting: off');
       expect(cached.exists()).toBe(false);

@@ -170,7 +170,7 @@ describe('refresh', () => {
     it.each([
       ['unreachable (no discovery)', { override: { 'idp.connect': outage } }, undefined, /^could not fetch the discovery document from .*ECONNREFUSED/],
       ['failing the grant', { override: { 'idp.refresh': new RemoteError('could not refresh the session: no answer within 30 s') } }, undefined, /^could not refresh the session: no answer within 30 s$/],
-      ['answering 503 at the token endpoint', {}, { status: 503, body: { error: 'temporarily_unavailable' } }, /^could not refresh the session: the IdP answered HTTP 503$/],
+      ['answering 503 at the token endpoint', {}, { status: 503, body: { error: 'temporarily_unavailable' } }, /^could not refresh the session: the IdP answered HTTP 503 at the token endpoint$/],
     ] as const)('%s: RemoteError, and the entry exactly as it was', async (_name, spy, tokenFault, message) => {
       const { cached, refresh } = await signedIn();
       const before = cached.text();

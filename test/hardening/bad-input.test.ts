@@ -185,7 +185,7 @@ const rows: Row[] = [
   { name: 'exchange: no broker', args: ['exchange', '--subject-token', 'x'], code: 2, message: /no broker configured/ },
   { name: 'exchange: --broker-url not a URL', args: ['exchange', '--broker-url', 'broker', '--subject-token', 'x'], code: 2, message: /--broker-url/ },
   { name: 'exchange: --broker-protocol outside its choices', args: ['exchange', '--broker-protocol', 'soap'], code: 2, message: /argument 'soap' is invalid/ },
-  { name: 'exchange: --subject-token-type outside its choices', args: ['exchange', '--subject-token-type', 'saml'], code: 2, message: /argument 'saml' is invalid/ },
+  { name: 'exchange: --subject-token-type neither a short name nor an absolute URI', args: ['exchange', '--subject-token-type', 'saml'], code: 2, message: /--subject-token-type: expected access_token, id_token, jwt or an absolute URI/ },
   { name: 'exchange: zero --timeout', args: ['exchange', '--broker-url', 'http://127.0.0.1:9', '--broker-client-id', 'c', '--subject-token', 'x', '--timeout', '0'], code: 2, message: /^--timeout must be a positive/ },
   { name: 'exchange: bad --timeout', args: ['exchange', '--broker-url', 'http://127.0.0.1:9', '--broker-client-id', 'c', '--subject-token', 'x', '--timeout', 'abc'], code: 2, message: /^--timeout must be/ },
   // broker serve

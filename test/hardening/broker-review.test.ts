@@ -582,9 +582,25 @@ describe('finding 6: the caller\'s subject_token_type could send a trusted JWT t
   it('finding 6: acceptedTypes per provider widens what it takes as an access token, and never takes a non-login type', async () => {
     const typedJwt = await lenientIdp.accessToken({ sub: 'f6-lenient' }, { typ: 'JWT' });
     expect((await exchange(broker.url, { token: typedJwt })).status).toBe(200);
-    // The default provider keeps RFC 9068: a "JWT" is not an access token.
-    const strict = await idp.accessToken({ sub: 'f6-user' }, { typ: 'JWT' });
-    expect((await exchange(broker.url, { token: strict })).status).toBe(400);
+    // The default provider takes access tokens typed "JWT" (Keycloak, Okta, Entra ID, Auth0,
+    // LemonLDAP::NG) when their claims say access token, and still refuses an ID token as one.
+    const typed = (claims: Record<string, unknown>) => idp.accessToken({ sub: 'f6-user', ...claims }, { typ: 'JWT' });
+    const rows: Array<[string, Record<string, unknown>, number]> = [
+      ['Keycloak-like (scope, typ claim Bearer)', { scope: 'openid email', typ: 'Bearer', azp: 'cli' }, 200],
+      ['Okta-like (scp, cid)', { scp: ['openid'], cid: 'cli' }, 200],
+      ['Auth0/LemonLDAP-like (scope, client_id)', { scope: 'openid', client_id: 'cli' }, 200],
+      ['Entra-like app token (roles)', { roles: ['Reader'] }, 200],
+      ['no scope, scp, client_id, cid or roles (an ID token)', {}, 400],
+      ['a scope but a nonce (an ID token)', { scope: 'openid', nonce: 'n' }, 400],
+      ['a scope but at_hash (an ID token)', { scope: 'openid', at_hash: 'x' }, 400],
+      ['Keycloak ID token (typ claim ID)', { scope: 'openid', typ: 'ID' }, 400],
+    ];
+    for (const [name, claims, status] of rows) {
+      const response = await exchange(broker.url, { token: await typed(claims) });
+      expect({ name, status: response.status, error: response.body.error }, String(response.body.error_description)).toEqual({ name, status, error: status === 200 ? undefined : 'invalid_request' });
+    }
+    const idAsAccess = await exchange(broker.url, { token: await idp.idToken({ sub: 'f6-user' }) });
+    expect(idAsAccess.body.error_description).toMatch(/it is not an access token \(typ "JWT" without scope, scp, client_id, cid, roles, or with nonce, at_hash, c_hash: an ID token\?\)/);
 
     const doc = (acceptedTypes: unknown) => ({
       clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'none' }],

@@ -133,8 +133,8 @@ describe('hostile servers', () => {
     expect(result.code, result.stderr).toBe(0);
   });
 
-  it('discovery naming another issuer is refused (RFC 8414 §3.3)', async () => {
-    expectError(await verify(`${hostile}/other-issuer`), 3, /names the issuer "https:\/\/idp\.evil\.example"/);
+  it('discovery naming another issuer is refused (RFC 8414 §3.3) as a configuration error, exit 2 as in login and doctor', async () => {
+    expectError(await verify(`${hostile}/other-issuer`), 2, /names the issuer "https:\/\/idp\.evil\.example"/);
   });
 
   it('a JWKS of 10 MB is refused at the size limit, announced or not', async () => {

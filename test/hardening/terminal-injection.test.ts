@@ -202,7 +202,7 @@ describe('terminal injection (finding 1 of the second review)', () => {
     const result = await runCli(['login', '--timeout', '20'], { env: idpEnv('refuse') });
     expect(result.code, result.stderr).toBe(5);
     expectNoRawControl(result);
-    expect(result.stderr).toContain(`authbridge: could not exchange the authorization code: invalid_grant: ${SHOWN} (HTTP 400)\n`);
+    expect(result.stderr).toContain(`authbridge: could not exchange the authorization code: invalid_grant: ${SHOWN} (HTTP 400 at the token endpoint)\n`);
   });
 
   it('login: the "signed in as" line shows an ID token\'s crafted sub and email escaped', async () => {
@@ -216,7 +216,7 @@ describe('terminal injection (finding 1 of the second review)', () => {
   it("a discovery document's issuer: the error line of verify and doctor's report", async () => {
     const token = await sign(key, { iss: base('impostor') });
     const verify = await runCli(['verify', '--issuer', base('impostor'), '--audience', 'cli', token]);
-    expect(verify.code).toBe(3);
+    expect(verify.code).toBe(2);
     expectNoRawControl(verify);
     expect(verify.stderr).toContain(`names the issuer "${SHOWN}"`);
 
@@ -233,7 +233,7 @@ describe('terminal injection (finding 1 of the second review)', () => {
     const result = await runCli(args);
     expect(result.code, result.stderr).toBe(5);
     expectNoRawControl(result);
-    expect(result.stderr).toContain(`invalid_request: ${SHOWN} (HTTP 400)`);
+    expect(result.stderr).toContain(`invalid_request: ${SHOWN} (HTTP 400 at the token endpoint)`);
     const json = await runCli(['--json', ...args]);
     expectNoRawControl(json);
     expect((JSON.parse(json.stdout) as { error: { message: string } }).error.message).toContain(`invalid_request: ${SHOWN}`);

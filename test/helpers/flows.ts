@@ -71,9 +71,13 @@ export function tempCache(dir = join(mkdtempSync(join(tmpdir(), 'authbridge-flow
   };
 }
 
-/** A profile for the test IdP: the public client `cli` and the default scopes unless overridden. */
+/**
+ * A profile for the test IdP: the public client `cli`, the default scopes and a free redirect
+ * port (`redirectPort: 0`: tests in parallel never compete for 8000 and 18000) unless overridden.
+ */
 export function idpProfile(idp: Pick<Idp, 'issuer'>, overrides: Partial<Profile> = {}): Profile {
-  return { name: 'default', issuer: idp.issuer, clientId: PUBLIC_CLIENT_ID, scopes: [...DEFAULT_SCOPES], ...overrides };
+  // prompt=consent: oidc-provider drops offline_access without it (OpenID Connect Core §11).
+  return { name: 'default', issuer: idp.issuer, clientId: PUBLIC_CLIENT_ID, scopes: [...DEFAULT_SCOPES], redirectPort: 0, prompt: 'consent', ...overrides };
 }
 
 export interface RecordedTalk {
@@ -274,10 +278,10 @@ export const BROKER_AUDIENCE = 'my-app';
 
 /**
  * The real broker (fastify + SQLite in a temp file) in this process on port 0, trusting `idp`'s
- * JWT access tokens for {@link API_RESOURCE}, with the confidential client `cli`, the
- * API-key client `sdk` and the public client `mobile-app`. `close()` it in `afterAll`.
+ * JWT access tokens for {@link API_RESOURCE} (or `options.audience`), with the confidential client
+ * `cli`, the API-key client `sdk` and the public client `mobile-app`. `close()` it in `afterAll`.
  */
-export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<RunningBroker> {
+export async function startTestBroker(idp: Pick<Idp, 'issuer'>, options: { audience?: string[] } = {}): Promise<RunningBroker> {
   // Loaded here: the files without a broker do not pay for fastify and SQLite.
   const [{ parseBrokerConfig }, { startBroker }] = await Promise.all([import('../../src/broker/config.js'), import('../../src/broker/server.js')]);
   const file = parseBrokerConfig(
@@ -295,7 +299,7 @@ export async function startTestBroker(idp: Pick<Idp, 'issuer'>): Promise<Running
           id: 'idp',
           type: 'jwt',
           issuer: idp.issuer,
-          audience: [API_RESOURCE],
+          audience: options.audience ?? [API_RESOURCE],
           algorithms: ['RS256'],
           mapping: { email: '/email', firstName: '/given_name', lastName: '/family_name' },
         },

@@ -183,6 +183,10 @@ export function idpEnv(idp: Idp, base: Record<string, string>, extra: Record<str
     ...base,
     AUTHBRIDGE_ISSUER: idp.issuer,
     AUTHBRIDGE_CLIENT_ID: PUBLIC_CLIENT_ID,
+    // A free port: tests in parallel never compete for the default 8000 and 18000.
+    AUTHBRIDGE_REDIRECT_PORT: '0',
+    // oidc-provider drops offline_access (no refresh token) without prompt=consent.
+    AUTHBRIDGE_PROMPT: 'consent',
     ...extra,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

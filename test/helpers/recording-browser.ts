@@ -23,6 +23,8 @@ export interface RecordingBrowserBehaviour extends HttpBrowserBehaviour {
   mode?: 'drive' | 'record' | 'fail';
   /** The error `open` rejects with in `fail` mode. Default: "no browser on this machine". */
   failure?: Error;
+  /** How `drive` mode follows the URL. Default {@link driveLogin} (oidc-provider's pages). */
+  drive?: (url: string) => Promise<DriveResult>;
 }
 
 export interface RecordingBrowser {
@@ -56,7 +58,7 @@ export function recordingBrowser(
       if (mode === 'fail') throw chosen.failure ?? new Error('no browser on this machine');
       if (mode === 'record') return;
       // A real browser outlives the call that started it: the drive goes on in the background.
-      const drive = driveLogin(url, chosen);
+      const drive = chosen.drive ? chosen.drive(url) : driveLogin(url, chosen);
       drive.catch(() => {});
       visits.push(drive);
     },

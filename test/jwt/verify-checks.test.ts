@@ -172,6 +172,14 @@ describe('checks reported', () => {
     expect(check(result, 'signature').detail).toContain('PS256');
   });
 
+  it('--type access on a typ "JWT" access token explains who types them so', async () => {
+    const key = keys.get('PS256')!;
+    const result = await verifyJwt(await sign(key, {}, { now: NOW, header: { typ: 'JWT' } }), options(key, { type: 'access' }));
+    expect(check(result, 'type').detail).toBe(
+      'typ is "JWT", expected "at+jwt" for an access token (RFC 9068); Keycloak, Okta, Entra ID, Auth0 and LemonLDAP::NG type theirs "JWT": leave out --type to check the rest (the broker takes them by their scope/client claims)',
+    );
+  });
+
   it('verifies a token without kid against the one key that fits its algorithm', async () => {
     const es = keys.get('ES256')!;
     const rs = keys.get('RS256')!;

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthorizationRefusedError, UsageError } from '../../src/errors.js';
-import { LoopbackServer, type RefusedCallback } from '../../src/loopback/server.js';
+import { DEFAULT_REDIRECT_PORTS, LoopbackServer, type RefusedCallback } from '../../src/loopback/server.js';
 
 function get(port: number, path: string, host = `127.0.0.1:${port}`, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -120,5 +120,25 @@ describe('LoopbackServer', () => {
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).message).toBe(`could not listen on 127.0.0.1:${first.port}: the port is already in use`);
     expect((err as UsageError).exitCode).toBe(2);
+  });
+});
+
+describe('the default redirect ports', () => {
+  /** Holds `port` for the test when it is free (someone else holding it serves as well). */
+  async function occupy(port: number): Promise<LoopbackServer | undefined> {
+    return LoopbackServer.listen(port).catch(() => undefined);
+  }
+
+  it('8000, else 18000, else a free port (fellBack: the caller warns); the redirect URI names the chosen host', async () => {
+    const held = (await Promise.all(DEFAULT_REDIRECT_PORTS.map(occupy))).filter((s): s is LoopbackServer => s !== undefined);
+    servers.push(...held);
+    const { server, fellBack } = await LoopbackServer.listenDefault('localhost');
+    servers.push(server);
+    expect(fellBack).toBe(true);
+    expect(DEFAULT_REDIRECT_PORTS).not.toContain(server.port);
+    expect(server.redirectUri).toBe(`http://localhost:${server.port}/callback`);
+    // The server listens on 127.0.0.1 and answers requests addressed to localhost:PORT only.
+    expect((await get(server.port, '/callback?state=x', `localhost:${server.port}`)).body).toContain('state mismatch');
+    expect((await get(server.port, '/callback?state=x', `127.0.0.1:${server.port}`)).body).toContain('only answers requests to localhost:');
   });
 });

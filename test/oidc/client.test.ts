@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationRefusedError, RemoteError, UsageError } from '../../src/errors.js';
 import { LoopbackServer } from '../../src/loopback/server.js';
 import { chooseClientAuth, connectIdp, type IdpClient } from '../../src/oidc/client.js';
+import { formEncodedBasic } from '../../src/oidc/connection.js';
 import { maskParams, maskUrl } from '../../src/oidc/trace.js';
 import { driveLogin } from '../helpers/http-browser.js';
 import {
@@ -31,7 +32,7 @@ const connect = (clientId = PUBLIC_CLIENT_ID, clientSecret?: string, trace?: (l:
 async function signIn(client: IdpClient, scopes = ['openid', 'email', 'offline_access']) {
   const server = await LoopbackServer.listen();
   try {
-    const request = await client.authorizationRequest({ redirectUri: server.redirectUri, scopes });
+    const request = await client.authorizationRequest({ redirectUri: server.redirectUri, scopes, extra: { prompt: 'consent' } });
     const wait = server.waitForCallback(request.state, (url) => client.exchangeCode(url, request));
     const drive = await driveLogin(request.url.href);
     return { tokens: await wait, request, drive };
@@ -41,7 +42,7 @@ async function signIn(client: IdpClient, scopes = ['openid', 'email', 'offline_a
 }
 
 describe('connectIdp', () => {
-  it('discovers the IdP and builds a PKCE S256 authorization URL with state, nonce and prompt=consent', async () => {
+  it('discovers the IdP and builds a PKCE S256 authorization URL with state, nonce and no prompt of its own', async () => {
     const client = await connect();
     expect(client.clientAuthMethod).toBe('none');
     const request = await client.authorizationRequest({ redirectUri: 'http://127.0.0.1:1234/callback', scopes: ['openid', 'offline_access'] });
@@ -52,17 +53,30 @@ describe('connectIdp', () => {
     expect(params.get('code_challenge')).not.toBe(request.codeVerifier);
     expect(params.get('state')).toBe(request.state);
     expect(params.get('nonce')).toBe(request.nonce);
-    expect(params.get('prompt')).toBe('consent');
+    // offline_access no longer forces a consent screen at every login.
+    expect(params.has('prompt')).toBe(false);
     expect(params.get('client_id')).toBe(PUBLIC_CLIENT_ID);
     expect(params.get('response_type')).toBe('code');
-    const noOffline = await client.authorizationRequest({ redirectUri: 'http://127.0.0.1:1/callback', scopes: ['openid'] });
-    expect(noOffline.url.searchParams.has('prompt')).toBe(false);
+    // Extra parameters are sent, but never replace the flow's own.
+    const extra = await client.authorizationRequest({
+      redirectUri: 'http://127.0.0.1:1/callback',
+      scopes: ['openid'],
+      extra: { prompt: 'select_account', access_type: 'offline', state: 'forged', audience: 'https://api.example.test' },
+    });
+    expect(extra.url.searchParams.get('prompt')).toBe('select_account');
+    expect(extra.url.searchParams.get('access_type')).toBe('offline');
+    expect(extra.url.searchParams.get('audience')).toBe('https://api.example.test');
+    expect(extra.url.searchParams.get('state')).toBe(extra.state);
   });
 
   it('refuses a discovery document naming another issuer', async () => {
     const err = await connectIdp({ issuer: `${idp.issuer}/`, clientId: 'x', fetch, now: Date.now }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RemoteError);
+    // A configuration error (exit 2) with the exact fix, as in verify and doctor.
+    expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toContain(`it names the issuer "${idp.issuer}"`);
+    expect((err as UsageError).hint).toBe(
+      `Set the issuer to "${idp.issuer}" exactly (the trailing slash matters): --issuer, AUTHBRIDGE_ISSUER or \`authbridge config set issuer ${idp.issuer}\`.`,
+    );
   });
 
   it('refuses a plain-HTTP issuer that is not loopback', async () => {
@@ -106,12 +120,41 @@ describe('connectIdp', () => {
 
 describe('client authentication', () => {
   it.each([
-    [undefined, undefined, 'none'],
-    ['s', undefined, 'client_secret_basic'],
-    ['s', ['client_secret_basic', 'client_secret_post'], 'client_secret_basic'],
-    ['s', ['client_secret_post', 'private_key_jwt'], 'client_secret_post'],
-  ])('secret %s with IdP methods %j → %s', (secret, supported, method) => {
-    expect(chooseClientAuth(secret, supported)).toBe(method);
+    [undefined, undefined, undefined, 'none'],
+    // Glewlwyd, Google: `none` is not listed, a public client still sends none.
+    [undefined, ['client_secret_basic', 'client_secret_post'], undefined, 'none'],
+    ['s', undefined, undefined, 'client_secret_basic'],
+    ['s', ['client_secret_basic', 'client_secret_post'], undefined, 'client_secret_basic'],
+    // The IdP's own order wins (Okta and Cognito list post first for some apps).
+    ['s', ['client_secret_post', 'client_secret_basic'], undefined, 'client_secret_post'],
+    ['s', ['private_key_jwt', 'client_secret_post'], undefined, 'client_secret_post'],
+    ['s', ['private_key_jwt'], undefined, 'client_secret_basic'],
+    // The profile's clientAuthMethod wins over the IdP's list.
+    ['s', ['client_secret_basic'], 'client_secret_post', 'client_secret_post'],
+    ['s', ['client_secret_basic'], 'none', 'none'],
+  ] as const)('secret %s, IdP methods %j, configured %s → %s', (secret, supported, configured, method) => {
+    expect(chooseClientAuth(secret, supported, configured).method).toBe(method);
+  });
+
+  it.each([
+    ['private_key_jwt', 's', '--client-auth-method private_key_jwt is not supported yet'],
+    ['client_secret_basic', undefined, '--client-auth-method client_secret_basic needs a client secret'],
+  ] as const)('configured %s with secret %s is a usage error', (configured, secret, message) => {
+    expect(() => chooseClientAuth(secret, undefined, configured)).toThrow(UsageError);
+    expect(() => chooseClientAuth(secret, undefined, configured)).toThrow(message);
+  });
+
+  it.each([
+    // Only what application/x-www-form-urlencoded requires is encoded: `-`, `.`, `_`, `*` stay as they are.
+    ['authbridge-cli.conf-1', 'se-cret.value_1*', 'authbridge-cli.conf-1:se-cret.value_1*'],
+    ['a b', 'p:w/~!', 'a+b:p%3Aw%2F%7E%21'],
+    ['ü', "it's(1)", "%C3%BC:it%27s%281%29"],
+  ])('client_secret_basic sends %s / %s as Basic %s', (id, secret, decoded) => {
+    const headers = new Headers();
+    formEncodedBasic(secret)({ issuer: 'x' }, { client_id: id }, new URLSearchParams(), headers);
+    const value = headers.get('authorization')!;
+    expect(value.startsWith('Basic ')).toBe(true);
+    expect(Buffer.from(value.slice(6), 'base64').toString('utf8')).toBe(decoded);
   });
 });
 
@@ -176,7 +219,7 @@ describe('the authorization code flow against oidc-provider', () => {
     const client = await connect();
     idp.faults.token = { status: 400, body: { error: 'invalid_grant', error_description: 'grant request is invalid' } };
     try {
-      await expect(client.refresh('x')).rejects.toThrow('could not refresh the session: invalid_grant: grant request is invalid (HTTP 400)');
+      await expect(client.refresh('x')).rejects.toThrow('could not refresh the session: invalid_grant: grant request is invalid (HTTP 400 at the token endpoint)');
       idp.faults.token = { status: 503, body: { error: 'temporarily_unavailable' } };
       await expect(client.refresh('x')).rejects.toBeInstanceOf(RemoteError);
       idp.faults.token = { status: 502, body: 'bad gateway' };

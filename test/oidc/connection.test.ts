@@ -115,8 +115,8 @@ describe('the error funnel', () => {
     expect(err).toBeInstanceOf(OAuthRefusedError);
     expect(oauthErrorOf(err)).toBe('invalid_client');
     expect((err as OAuthRefusedError).exitCode).toBe(5);
-    expect((err as Error).message).toBe('could not refresh the session: invalid_client: client authentication failed (HTTP 401)');
-    expect((err as OAuthRefusedError).hint).toBe("Check the profile's clientId and clientSecret (`authbridge config get`).");
+    expect((err as Error).message).toBe('could not refresh the session: invalid_client: client authentication failed (HTTP 401 at the token endpoint; client authentication: client_secret_basic)');
+    expect((err as OAuthRefusedError).hint).toMatch(/^Check the profile's clientId and clientSecret \(`authbridge config get`\); if they are right, try the other method with --client-auth-method/);
   });
 
   it('the broker answering the same is invalid_client too, with the broker hint', async () => {
@@ -128,7 +128,7 @@ describe('the error funnel', () => {
     expect(oauthErrorOf(err)).toBe('invalid_client');
     expect((err as OAuthRefusedError).exitCode).toBe(5);
     expect((err as Error).message).toBe(
-      `could not exchange the token with the broker at ${base}/: invalid_client: client authentication failed (HTTP 401)`,
+      `could not exchange the token with the broker at ${base}/: invalid_client: client authentication failed (HTTP 401 at the token endpoint; client authentication: client_secret_basic)`,
     );
     expect((err as OAuthRefusedError).hint).toBe("Check the profile's broker.clientId and broker.clientSecret.");
   });
@@ -138,7 +138,7 @@ describe('the error funnel', () => {
     const err = await (await idp()).refresh('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthorizationRefusedError);
     expect(oauthErrorOf(err)).toBeUndefined();
-    expect((err as Error).message).toBe('could not refresh the session: HTTP 401');
+    expect((err as Error).message).toBe('could not refresh the session: the IdP refused with no OAuth error (HTTP 401 at the token endpoint; client authentication: client_secret_basic)');
   });
 
   it('a Bearer challenge naming the error (userinfo, RFC 6750 §3) is a refusal with that code, whatever the body says', async () => {
@@ -159,11 +159,11 @@ describe('the error funnel', () => {
     expect((unavailable as RemoteError).exitCode).toBe(3);
     routes.set('/token', (_req, res) => json(res, { error: 'server_error' }, 503));
     expect(((await (await idp()).refresh('x').catch((e: unknown) => e)) as Error).message).toBe(
-      'could not refresh the session: the IdP answered HTTP 503',
+      'could not refresh the session: the IdP answered HTTP 503 at the token endpoint',
     );
     const err = await (await broker()).exchange({ subjectToken: 'x', subjectTokenType: 'jwt' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
-    expect((err as Error).message).toBe(`could not exchange the token with the broker at ${base}/: the broker answered HTTP 503`);
+    expect((err as Error).message).toBe(`could not exchange the token with the broker at ${base}/: the broker answered HTTP 503 at the token endpoint`);
   });
 });
 

@@ -12,7 +12,7 @@ import { remoteKeySet, type KeySet } from '../../jwt/keys.js';
 import { verifyJwt, type ReasonCode, type SignatureChecker } from '../../jwt/verify.js';
 import { verifySignatureSync } from '../../jwt/jws.js';
 import { parseToken } from '../../jwt/parse.js';
-import { NEVER_ACCEPTED_TYPES, normalizeType, type JwtProviderConfig } from '../config.js';
+import { DEFAULT_ACCEPTED_TYPES, ID_TOKEN_ONLY_CLAIMS, JWT_ACCESS_TOKEN_CLAIMS, NEVER_ACCEPTED_TYPES, normalizeType, type JwtProviderConfig } from '../config.js';
 import { invalidRequest, temporarilyUnavailable } from '../oauth-error.js';
 import { compileMapping, readFields, readSubject, type CompiledMapping } from './mapping.js';
 import type { Provider, TokenExpectation, ValidatedSubject } from './types.js';
@@ -85,6 +85,8 @@ export class JwtProvider implements Provider {
   private readonly keys: KeySet;
   /** The `typ` values accepted for each expectation (`any`: access or ID token). */
   private readonly types: Record<TokenExpectation, ReadonlySet<TypeKey>>;
+  /** The default access token types: a "JWT"-typed one must carry access token claims. */
+  private readonly defaultAccessTypes: boolean;
   private readonly mapping: CompiledMapping;
   private discovery: Promise<Discovery> | undefined;
   private discoveryFailedAt = -Infinity;
@@ -99,7 +101,8 @@ export class JwtProvider implements Provider {
     this.id = config.id;
     this.mapping = compileMapping(config.subjectPointer, config.mapping);
     const normalized = (list: readonly (string | null)[]) => new Set(list.map((t) => (t === null ? null : normalizeType(t))));
-    const access = normalized(config.acceptedTypes.accessToken);
+    this.defaultAccessTypes = config.acceptedTypes.accessToken === undefined;
+    const access = normalized(config.acceptedTypes.accessToken ?? DEFAULT_ACCEPTED_TYPES.accessToken);
     const id = normalized(config.acceptedTypes.idToken);
     this.types = { access, id, any: new Set([...access, ...id]) };
     const options = { fetch: deps.fetch, now: deps.now, timeoutMs: config.timeoutMs };
@@ -196,16 +199,27 @@ export class JwtProvider implements Provider {
    */
   private typeProblem(token: string, expectation: TokenExpectation): string | undefined {
     let typ: unknown;
+    let payload: Record<string, unknown> | null = null;
     try {
       const parsed = parseToken(token);
       if (parsed.format !== 'jws') return undefined;
       typ = parsed.header.typ;
+      payload = parsed.payload as Record<string, unknown> | null;
     } catch {
       return undefined;
     }
     if (typ !== undefined && typeof typ !== 'string') return REASONS.malformed;
     const key = typ === undefined ? null : normalizeType(typ);
     if (key !== null && NEVER_ACCEPTED_TYPES.includes(key)) return 'it is not a token to sign in with';
+    if (expectation === 'access' && this.defaultAccessTypes && key === 'jwt') {
+      // typ "JWT" names no kind (ID tokens use it too): the claims decide. An ID token presented
+      // as an access token is refused (SECURITY.md finding 6).
+      const has = (names: readonly string[]) => names.some((n) => payload?.[n] !== undefined);
+      if (has(ID_TOKEN_ONLY_CLAIMS) || payload?.typ === 'ID' || !has(JWT_ACCESS_TOKEN_CLAIMS)) {
+        return `it is not an access token (typ "JWT" without ${JWT_ACCESS_TOKEN_CLAIMS.join(', ')}, or with ${ID_TOKEN_ONLY_CLAIMS.join(', ')}: an ID token?)`;
+      }
+      return undefined;
+    }
     if (this.types[expectation].has(key)) return undefined;
     if (expectation === 'access') {
       const listed = [...this.types.access].map((t) => (t === null ? 'absent' : `"${t}"`)).join(' or ');
