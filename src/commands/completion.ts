@@ -1,6 +1,6 @@
 /** `completion bash|zsh|fish`: a completion script built from this very program. */
 import { Argument, type Command, type Option } from 'commander';
-import { PROFILE_FIELDS } from '../config/config-file.js';
+import { PROFILE_FIELDS, SUBJECT_TOKEN_TYPES } from '../config/config-file.js';
 import { UsageError, type Outcome } from '../errors.js';
 import { completionScript, type CommandSpec, type OptionSpec, type Shell } from '../output/completion.js';
 import type { Invocation, ParseInput } from './invocation.js';
@@ -12,10 +12,18 @@ export interface CompletionOptions {
 /** Options whose value is a path, completed with file names. */
 const FILE_OPTIONS = new Set(['--config', '--jwks', '--db', '--ca-file']);
 
-/** `config set KEY <TAB>`: the values of the settings that have a fixed set. */
+/**
+ * `config set KEY <TAB>`: the values of the settings that have a fixed set, and the short names
+ * of a subject token type (any absolute URI is taken too, but those are what people type).
+ */
 const CONFIG_VALUES: Record<string, string[]> = Object.fromEntries(
-  Object.entries(PROFILE_FIELDS).flatMap(([key, kind]) => (typeof kind === 'object' ? [[key, [...kind.oneOf]]] : [])),
+  Object.entries(PROFILE_FIELDS).flatMap(([key, kind]): [string, string[]][] =>
+    typeof kind === 'object' ? [[key, [...kind.oneOf]]] : kind === 'tokenType' ? [[key, [...SUBJECT_TOKEN_TYPES]]] : [],
+  ),
 );
+
+/** Options that take any value but have well-known ones, offered on <TAB>. */
+const SUGGESTED_VALUES: Readonly<Record<string, string[]>> = { '--subject-token-type': [...SUBJECT_TOKEN_TYPES] };
 
 /** Options whose values the script asks the program for on <TAB> (they change after it is made). */
 const DYNAMIC_OPTIONS: Readonly<Record<string, string[]>> = { '--profile': ['config', 'profiles'] };
@@ -43,7 +51,7 @@ function optionSpec(option: Option): OptionSpec {
     long: option.long,
     short: option.short,
     takesValue: option.required || option.optional,
-    choices: option.argChoices,
+    choices: option.argChoices ?? (option.long !== undefined ? SUGGESTED_VALUES[option.long] : undefined),
     file: option.long !== undefined && FILE_OPTIONS.has(option.long),
     description: option.description,
     ...(option.long !== undefined && DYNAMIC_OPTIONS[option.long] ? { dynamic: DYNAMIC_OPTIONS[option.long] } : {}),

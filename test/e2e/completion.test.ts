@@ -93,11 +93,14 @@ describe('completion', () => {
       [['login', '--no-b'], ['--no-browser']],
       [['config', ''], ['get', 'list', 'profiles', 'set', 'unset']],
       [['config', 'set', 'br'], ['broker.apiKey', 'broker.audience', 'broker.clientId', 'broker.clientSecret', 'broker.protocol', 'broker.subjectTokenType', 'broker.url']],
-      [['-p', 'work', 'config', 'get', 'cl'], ['clientId', 'clientSecret']],
+      [['-p', 'work', 'config', 'get', 'cl'], ['clientAuthMethod', 'clientId', 'clientSecret']],
       [['exchange', '--broker-protocol', ''], ['rfc8693', 'synerise']],
       [['config', 'set', 'broker.protocol', ''], ['rfc8693', 'synerise']],
       [['config', 'set', 'broker.subjectTokenType', 'i'], ['id_token']],
       [['ins'], ['inspect']],
+      [['exchange', '--subject-token-type', ''], ['access_token', 'id_token', 'jwt']],
+      [['broker', ''], ['customers', 'keys', 'serve']],
+      [['config', 'set', 'redirectHost', ''], ['127.0.0.1', 'localhost']],
     ])('authbridge %j → %j', (words, expected) => {
       expect(complete(...words)).toEqual(expected);
     });
