@@ -112,6 +112,21 @@ function commanderMessage(err: CommanderError): string {
   return err.message.replace(/^error: /, '').replace(/\n.*/s, '');
 }
 
+/**
+ * The command words of the command line (`broker keys retire `), each followed by a space, as far
+ * as they name commands: for a hint that repeats the command. Empty when none does.
+ */
+function commandPath(program: Command | undefined): string {
+  let words = '';
+  let command = program;
+  for (const arg of program?.args ?? []) {
+    command = command?.commands.find((c) => c.name() === arg);
+    if (!command) break;
+    words += `${arg} `;
+  }
+  return words;
+}
+
 /** Commander's "(Did you mean verify?)" line, as a sentence: `Did you mean 'verify'?`. */
 function commanderSuggestion(err: CommanderError): string | undefined {
   const similar = /\(Did you mean (?:one of )?(.+)\?\)/.exec(err.message)?.[1];
@@ -143,13 +158,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       exitClass = 'usage';
       message = `invalid usage: ${commanderMessage(err)}`;
-      const first = program?.args[0];
-      const command = first && Object.hasOwn(COMMANDS, first) ? `${first} ` : '';
+      const command = commandPath(program);
       // An opaque token may begin with "-" (base64url): taken for an option, it needs `--` before it.
       const unknown = err.code === 'commander.unknownOption' ? /'(-[^'=]{15,})'/.exec(err.message)?.[1] : undefined;
       const suggestion = commanderSuggestion(err);
       hint = unknown
-        ? `A token that begins with "-" goes after "--": authbridge ${command}-- ${unknown.slice(0, 8)}…`
+        ? `A token or key id that begins with "-" goes after "--": authbridge ${command}-- ${unknown.slice(0, 8)}…`
         : `${suggestion ? `${suggestion} ` : ''}Run 'authbridge ${command}--help' for usage.`;
     } else if (isAuthbridgeError(err)) {
       exitClass = err.exitClass;

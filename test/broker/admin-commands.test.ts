@@ -62,7 +62,7 @@ describe.each(STORES)('$name', ({ db: makeDb }) => {
     expect(old).toMatchObject({ state: 'signing', signs_from: new Date(NOW).toISOString(), retires_at: null });
 
     // The only key cannot be retired: nothing would sign.
-    const refused = await cli(['broker', 'keys', 'retire', old!.kid, '--db', db]);
+    const refused = await cli(['broker', 'keys', 'retire', '--db', db, '--', old!.kid]);
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(new RegExp(`^authbridge: ${old!.kid} is the key that signs: no other key would sign`, 'm'));
 
@@ -81,7 +81,7 @@ describe.each(STORES)('$name', ({ db: makeDb }) => {
     ]);
 
     expect((await cli(['broker', 'keys', 'retire', 'no-such-kid', '--db', db])).code).toBe(2);
-    const retired = await cli(['broker', 'keys', 'retire', old!.kid, '--db', db], LATER);
+    const retired = await cli(['broker', 'keys', 'retire', '--db', db, '--', old!.kid], LATER);
     expect(retired.code, retired.err).toBe(0);
     expect((await cli(['broker', 'keys', 'list', '--db', db], LATER)).out).toMatch(new RegExp(`^${old!.kid}  retired `, 'm'));
   });
@@ -130,6 +130,8 @@ describe('bad input', () => {
     [['broker', 'customers', 'list', '--limit', '0'], /--limit must be a whole number from 1 to 10000/],
     [['broker', 'keys', 'rotate', '--delay', 'soon'], /--delay must be whole seconds/],
     [['broker', 'keys', 'retire', 'k', '--at', 'tomorrow'], /--at must be an ISO-8601 time/],
+    // A key id is base64url: one in 64 begins with "-", and is then taken for an option.
+    [['broker', 'keys', 'retire', '-a_2rcTYo_48sGhRXDZjy9qo'], /^A token or key id that begins with "-" goes after "--": authbridge broker keys retire -- -a_2rcTY…$/m],
   ])('%j: exit 2 with one line naming what to fix', async (args, message) => {
     const result = await cli([...args, '--db', join(dir, 'bad-input.db')]);
     expect(result.code).toBe(2);

@@ -175,7 +175,7 @@ const rows: Row[] = [
     args: ['introspect', '-Qx3fZ0a9_TkLm2pR7sV4wY6bN8cD1eF'],
     code: 2,
     message: /^invalid usage: unknown option '-Qx3fZ0a9_TkLm2pR7sV4wY6bN8cD1eF'$/,
-    hint: /^A token that begins with "-" goes after "--": authbridge introspect -- -Qx3fZ0a…$/,
+    hint: /^A token or key id that begins with "-" goes after "--": authbridge introspect -- -Qx3fZ0a…$/,
   },
   // logout
   { name: 'logout: unknown flag', args: ['logout', '--everything'], code: 2, message: /unknown option '--everything'/ },
