@@ -78,8 +78,10 @@ function tokenFromParams(text: string): string {
 export function normalizeTokenInput(input: string): string {
   let token = input.trim();
   if (PLAIN_TOKEN.test(token)) return token;
-  // Each wrapper peeled reveals the next (`'Authorization: Bearer "eyJ…"'`); a few rounds at most.
-  for (let round = 0; round < 8; round++) {
+  // Each wrapper peeled reveals the next (`'Authorization: Bearer "eyJ…"'`). Every round shortens
+  // the text or stops, so the input's length bounds the rounds; 64 is only a backstop (a quoted
+  // header line alone takes three: the quotes, `Authorization:`, `Bearer`).
+  for (let round = 0; round < 64; round++) {
     const before = token;
     const first = token[0];
     if (token.length >= 2 && (first === '"' || first === "'" || first === '`') && token.endsWith(first)) {

@@ -75,6 +75,12 @@ describe('normalizeTokenInput', () => {
     );
   });
 
+  it('peels a quoted Authorization header line nested three times (fast-check seed 1377995461 found it stopping after 8 rounds)', () => {
+    const t = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln';
+    const wrap = (inner: string) => `'Authorization: Bearer ${inner}'`;
+    expect(normalizeTokenInput(wrap(wrap(wrap(t))))).toBe(t);
+  });
+
   it('is idempotent', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), jwt.map((t) => `"${t}"`)), (input) => {
