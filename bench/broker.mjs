@@ -158,10 +158,10 @@ const ratioMixed = mixed.requests.average / baseline.requests.average;
 const cpu = (r) => (r.cpuPerRequestUs === undefined ? '' : `, ${fmt(r.cpuPerRequestUs, 0)} µs CPU a request`);
 console.log(`bare node:http: ${fmt(baseline.requests.average, 0)} req/s (p50 ${baseline.latency.p50} ms, p99 ${baseline.latency.p99} ms${cpu(baseline)})`);
 console.log(
-  `broker POST /oauth/token, existing customers: ${fmt(existing.requests.average, 0)} req/s (p50 ${existing.latency.p50} ms, p99 ${existing.latency.p99} ms, non-2xx ${existing.non2xx}${cpu(existing)}) → ${fmt(ratio, 2)}x (budget ≥ 0.4x)`,
+  `broker POST /oauth/token, existing customers: ${fmt(existing.requests.average, 0)} req/s (p50 ${existing.latency.p50} ms, p99 ${existing.latency.p99} ms, non-2xx ${existing.non2xx}${cpu(existing)}) → ${fmt(ratio, 2)}x (budget ≥ 0.6x)`,
 );
 console.log(
-  `broker POST /oauth/token, 50% first-time: ${fmt(mixed.requests.average, 0)} req/s (p50 ${mixed.latency.p50} ms, p99 ${mixed.latency.p99} ms, non-2xx ${mixed.non2xx}${cpu(mixed)}) → ${fmt(ratioMixed, 2)}x`,
+  `broker POST /oauth/token, 50% first-time: ${fmt(mixed.requests.average, 0)} req/s (p50 ${mixed.latency.p50} ms, p99 ${mixed.latency.p99} ms, non-2xx ${mixed.non2xx}${cpu(mixed)}) → ${fmt(ratioMixed, 2)}x (budget ≥ 0.4x)`,
 );
 await record('broker_exchange', {
   connections: CONNECTIONS,
@@ -171,5 +171,6 @@ await record('broker_exchange', {
   first_time_50pct: summary(mixed),
   ratio: Number(ratio.toFixed(3)),
   ratio_first_time_50pct: Number(ratioMixed.toFixed(3)),
-  budget: 0.4,
+  budget: 0.6,
+  budget_first_time_50pct: 0.4,
 });

@@ -4,13 +4,20 @@ import { writeFileSync } from 'node:fs';
 
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-/** A key pair with its public JWKS, for RS256 or ES256. */
+/** A key pair with its public JWKS, for RS256, ES256 or EdDSA (Ed25519). */
 export function makeKeyPair(alg) {
   const { privateKey, publicKey } =
-    alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: `${alg}-bench`, alg, use: 'sig' };
   return { alg, privateKey, publicKey, jwks: { keys: [jwk] }, kid: jwk.kid };
 }
+
+/** The digest node:crypto's sign/verify take for each algorithm (none for EdDSA). */
+export const HASH = { RS256: 'sha256', ES256: 'sha256', EdDSA: null };
 
 export const ISSUER = 'https://idp.bench';
 export const AUDIENCE = 'bench-client';
@@ -22,10 +29,7 @@ export function writeTokens(file, pair, count, now = Math.floor(Date.now() / 100
   for (let i = 0; i < count; i++) {
     const payload = b64({ iss: ISSUER, aud: AUDIENCE, sub: `user-${i}`, iat: now, exp: now + 3600, jti: randomUUID() });
     const input = `${header}.${payload}`;
-    const sig =
-      pair.alg === 'RS256'
-        ? sign('sha256', Buffer.from(input), pair.privateKey)
-        : sign('sha256', Buffer.from(input), { key: pair.privateKey, dsaEncoding: 'ieee-p1363' });
+    const sig = sign(HASH[pair.alg], Buffer.from(input), pair.alg === 'ES256' ? { key: pair.privateKey, dsaEncoding: 'ieee-p1363' } : pair.privateKey);
     lines.push(`${input}.${sig.toString('base64url')}`);
   }
   writeFileSync(file, `${lines.join('\n')}\n`);

@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: timing, medians, the results file.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,13 +37,14 @@ export function timeRun(cmd, args, options = {}) {
  * pipe through this process), and returns wall ms, its peak RSS (bytes, reported by
  * bench/rss-reporter.mjs on fd 3) and the number of lines it wrote.
  */
-export function runMeasured(args, { stdinFile, env } = {}) {
+export function runMeasured(args, { stdinFile, env, command } = {}) {
   return new Promise((resolvePromise, reject) => {
     const outFile = join(mkdtempSync(join(tmpdir(), 'authbridge-bench-out-')), 'stdout');
     const stdin = stdinFile ? openSync(stdinFile, 'r') : 'ignore';
     const stdout = openSync(outFile, 'w');
     const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--import', RSS_REPORTER, ...args], {
+    // `command`: another program (a peer); its RSS is not reported.
+    const child = spawn(command ?? process.execPath, command ? args : ['--import', RSS_REPORTER, ...args], {
       stdio: [stdin, stdout, 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -56,12 +57,26 @@ export function runMeasured(args, { stdinFile, env } = {}) {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (typeof stdin === 'number') closeSync(stdin);
       closeSync(stdout);
-      let lines = 0;
-      for (const b of readFileSync(outFile)) if (b === 10) lines++;
+      const lines = countLines(outFile);
       rmSync(dirname(outFile), { recursive: true, force: true });
       resolvePromise({ code, ms, rss, lines, stderr });
     });
   });
+}
+
+/** Line feeds in `file`, read a megabyte at a time (a million tokens' output is ~800 MB). */
+export function countLines(file) {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  let lines = 0;
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      for (let i = buf.indexOf(10); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) lines++;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return lines;
 }
 
 /** Merges `entry` under `name` into bench/results.json, with the machine it was taken on. */

@@ -5,6 +5,7 @@ import { verifySignatureSync } from '../jwt/jws.js';
 import { resolveKeySet } from '../jwt/key-source.js';
 import { normalizeTokenInput } from '../jwt/parse.js';
 import { malformedResult, validateVerifyOptions, verifyJwt, type ClaimExpectation, type VerifyOptions } from '../jwt/verify.js';
+import type { BatchOutput } from '../flows/verify-batch.js';
 import { createOutput } from '../output/output.js';
 import { renderVerifyResult } from '../output/verify.js';
 import { collect } from './flags.js';
@@ -16,6 +17,8 @@ export interface VerifyCommandOptions {
   token?: string;
   /** One token a line on stdin, NDJSON out. */
   batch: boolean;
+  /** `--output`: what `--batch` writes per token; default `json`. */
+  output: BatchOutput;
   /** `--issuer`; default the profile's issuer. */
   issuer?: string;
   /** `--audience` (repeatable); default the profile's client id. */
@@ -57,13 +60,19 @@ export function define(cmd: Command): Command {
     .option('--claim <name=value>', 'expected claim value, repeatable', collect)
     .addOption(new Option('--type <type>', 'token type expectations').choices(['id', 'access']))
     .option('--batch', 'one token a line on stdin, NDJSON results in input order')
+    .addOption(
+      new Option('--output <form>', 'with --batch, per token: json (every check), valid (valid|invalid) or reason (valid or the reason code)')
+        .choices(['json', 'valid', 'reason'])
+        .default('json'),
+    )
     .addOption(new Option('--timeout <seconds>', 'time limit for each HTTP request').default(10))
     .option('--allow-insecure-http', 'development only: fetch keys over plain http from a host other than this machine (warned about)')
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge verify "$ID_TOKEN" --issuer https://idp.example.com --audience my-app\n' +
         '  authbridge verify --jwks keys.json --issuer https://idp.example.com --audience api --json < token.txt\n' +
-        '  cut -f2 tokens.tsv | authbridge verify --batch --jwks keys.json --issuer https://idp --audience api',
+        '  cut -f2 tokens.tsv | authbridge verify --batch --jwks keys.json --issuer https://idp --audience api\n' +
+        '  authbridge verify --batch --output reason --jwks keys.json --issuer https://idp --audience api < tokens.txt | sort | uniq -c',
     );
 }
 
@@ -80,11 +89,14 @@ export function parse({ args, opts }: ParseInput): VerifyCommandOptions {
   if (batch && args[0] !== undefined && args[0] !== '-') {
     throw new UsageError('--batch reads tokens from stdin; do not pass TOKEN');
   }
+  const output = optChoice(opts, 'output', ['json', 'valid', 'reason'] as const) ?? 'json';
+  if (output !== 'json' && !batch) throw new UsageError('--output valid|reason goes with --batch');
   const now = optString(opts, 'now');
   const algorithms = optString(opts, 'algorithms');
   return {
     token: args[0],
     batch,
+    output,
     issuer: optString(opts, 'issuer'),
     audience: optStrings(opts, 'audience'),
     jwksUri: optString(opts, 'jwksUri'),
@@ -140,7 +152,7 @@ export async function run(inv: Invocation, o: VerifyCommandOptions): Promise<Out
     const localKeys = o.jwksFile !== undefined ? { jwksFile: o.jwksFile } : o.secret !== undefined ? { secret: o.secret } : undefined;
     // Imported here: a single verification (the start-up budget) has no use for the batch machinery.
     const { verifyBatch } = await import('../flows/verify-batch.js');
-    const summary = await verifyBatch(ctx, verifyOptions, { localKeys });
+    const summary = await verifyBatch(ctx, verifyOptions, { localKeys, output: o.output });
     out.info(`${summary.valid} of ${summary.total} token(s) valid`);
     return summary.valid === summary.total ? 'ok' : 'token_rejected';
   }

@@ -7,12 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadJwksFile, secretKeySet, type KeySet } from '../jwt/keys.js';
 import type { VerifyOptions } from '../jwt/verify.js';
 import { verifySignatureSync } from '../jwt/jws.js';
-import { safeJson } from '../util/safe-text.js';
-import { verifyLine, type BatchChunk, type BatchChunkResult, type LocalKeySource } from './verify-batch.js';
+import { formatResult, verifyLine, type BatchChunk, type BatchChunkResult, type BatchOutput, type LocalKeySource } from './verify-batch.js';
 
 interface WorkerSetup {
   options: Omit<VerifyOptions, 'keys'>;
   keySource: LocalKeySource;
+  output: BatchOutput;
 }
 
 const setup = workerData as WorkerSetup;
@@ -29,7 +29,7 @@ parentPort!.on('message', async (chunk: BatchChunk) => {
     for (const line of chunk.lines) {
       const result = await verifyLine(line, options);
       if (result.valid) valid++;
-      out += `${safeJson(result)}\n`;
+      out += formatResult(result, setup.output);
     }
     const answer: BatchChunkResult = { id: chunk.id, out, valid, total: chunk.lines.length };
     parentPort!.postMessage(answer);

@@ -60,4 +60,29 @@ describe('verify --batch at volume', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trimEnd().split('\n')).toHaveLength(valid.length);
   }, 60_000);
+
+  it('--output reason writes valid or the reason code a line, in input order, over worker threads', async () => {
+    const result = await runCli([...args(), '--output', 'reason'], { input: `${tokens.join('\n')}\n`, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(1);
+    const expected = tokens.map((_, i) => (i % 11 === 5 ? 'malformed' : i % 7 === 3 ? 'expired' : 'valid'));
+    expect(result.stdout).toBe(`${expected.join('\n')}\n`);
+    expect(result.stderr).toContain(`${expected.filter((r) => r === 'valid').length} of ${COUNT} token(s) valid`);
+  }, 60_000);
+
+  it('--output valid writes valid or invalid a line, on the main thread for a short batch too', async () => {
+    const few = tokens.slice(0, 12);
+    const result = await runCli([...args(), '--output', 'valid'], { input: `${few.join('\n')}\n`, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toBe(`${few.map((_, i) => (i % 11 === 5 || i % 7 === 3 ? 'invalid' : 'valid')).join('\n')}\n`);
+    const allValid = await runCli([...args(), '--output', 'valid'], { input: `${tokens[0]}\n${tokens[1]}\n`, timeoutMs: 60_000 });
+    expect(allValid.code, allValid.stderr).toBe(0);
+    expect(allValid.stdout).toBe('valid\nvalid\n');
+  }, 60_000);
+
+  it('--output other than json without --batch is a usage error (exit 2)', async () => {
+    const result = await runCli(['verify', tokens[0]!, '--jwks', jwksFile, '--issuer', 'https://idp.test', '--audience', 'cli', '--output', 'valid']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('--output valid|reason goes with --batch');
+  });
 });
