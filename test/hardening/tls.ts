@@ -13,7 +13,17 @@ function der(tag: number, ...parts: Buffer[]): Buffer {
 }
 const seq = (...parts: Buffer[]) => der(0x30, ...parts);
 const set = (...parts: Buffer[]) => der(0x31, ...parts);
-const int = (value: Buffer) => der(0x02, value[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+/**
+ * A non-negative DER INTEGER, minimally encoded: leading zero bytes dropped (a random serial may
+ * begin with 0x00, which OpenSSL 3 on Node 24 refuses as "illegal padding"), one 0x00 put back
+ * when the high bit is set.
+ */
+function int(value: Buffer): Buffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const bytes = value.subarray(start);
+  return der(0x02, bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+}
 const bool = (value: boolean) => der(0x01, Buffer.from([value ? 0xff : 0]));
 const octets = (value: Buffer) => der(0x04, value);
 const bits = (value: Buffer, unused = 0) => der(0x03, Buffer.from([unused]), value);
