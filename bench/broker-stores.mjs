@@ -9,51 +9,32 @@
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ensureBuilt, fmt, record } from './lib.mjs';
+import { exchangeForm, startBenchIdp } from './upstream.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Math.min(3, DURATION);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SQLITE_ROWS = Number(process.env.BENCH_SQLITE_ROWS ?? 1_000_000);
 const POSTGRES = process.env.BENCH_POSTGRES !== '0';
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-bench-stores-'));
 
-// The upstream IdP: a JWKS endpoint (fetched once by each broker, then cached).
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-idp', alg: 'ES256', use: 'sig' };
-const idp = createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ keys: [jwk] }));
-});
-await new Promise((r) => idp.listen(0, '127.0.0.1', r));
-const idpUrl = `http://127.0.0.1:${idp.address().port}`;
-function accessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'bench-idp' })}.${b64({ iss: idpUrl, aud: 'bench-api', sub, client_id: 'app', iat: now, exp: now + 3600, jti: randomUUID() })}`;
-  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
-}
-const form = (token) =>
-  new URLSearchParams({
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: token,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-  }).toString();
+const idp = await startBenchIdp();
+const { accessToken } = idp;
+const form = exchangeForm;
 const configFile = join(dir, 'broker.json');
 writeFileSync(
   configFile,
   JSON.stringify({
     issuer: 'https://broker.bench.test',
     clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
-    providers: [{ id: 'idp', type: 'jwt', issuer: idpUrl, jwksUri: `${idpUrl}/jwks`, audience: 'bench-api', algorithms: ['ES256'], mapping: { email: '/email' } }],
+    providers: [idp.provider],
   }),
 );
 const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('cli:s3cret').toString('base64')}` };

@@ -5,41 +5,21 @@
 // (all its threads) spends per request, which a busy machine disturbs less than requests/s.
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ensureBuilt, fmt, record } from './lib.mjs';
+import { exchangeForm, startBenchIdp } from './upstream.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
-
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-bench-broker-'));
 
-// The upstream IdP: a JWKS endpoint (fetched once by the broker, then cached).
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-idp', alg: 'ES256', use: 'sig' };
-const idp = createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ keys: [jwk] }));
-});
-await new Promise((r) => idp.listen(0, '127.0.0.1', r));
-const idpUrl = `http://127.0.0.1:${idp.address().port}`;
-
-function accessToken(sub) {
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'bench-idp' })}.${b64({ iss: idpUrl, aud: 'bench-api', sub, client_id: 'app', iat: now, exp: now + 3600, jti: randomUUID() })}`;
-  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
-}
-const form = (token) =>
-  new URLSearchParams({
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: token,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-  }).toString();
+const idp = await startBenchIdp();
+const { accessToken } = idp;
+const form = exchangeForm;
 
 function startProcess(args, readyPattern) {
   return new Promise((resolve, reject) => {
@@ -134,7 +114,7 @@ writeFileSync(
   configFile,
   JSON.stringify({
     clients: [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's3cret' }],
-    providers: [{ id: 'idp', type: 'jwt', issuer: idpUrl, jwksUri: `${idpUrl}/jwks`, audience: 'bench-api', algorithms: ['ES256'], mapping: { email: '/email' } }],
+    providers: [idp.provider],
   }),
 );
 // BENCH_NODE_ARGS (e.g. --cpu-prof) goes to the broker process, for profiling under load.
