@@ -6,7 +6,7 @@
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ensureBuilt, fmt, record } from './lib.mjs';
@@ -132,6 +132,7 @@ const mixed = await measured(broker.child.pid, () =>
 );
 broker.child.kill('SIGTERM');
 idp.close();
+rmSync(dir, { recursive: true, force: true });
 
 const ratio = existing.requests.average / baseline.requests.average;
 const ratioMixed = mixed.requests.average / baseline.requests.average;

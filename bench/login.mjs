@@ -5,7 +5,7 @@
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,3 +103,4 @@ const b = median(baseline);
 const c = median(cli);
 console.log(`browser script alone: ${fmt(b, 0)} ms; authbridge login with it: ${fmt(c, 0)} ms → the CLI adds ${fmt(c - b, 0)} ms (budget ≤ 150 ms), median of ${RUNS}`);
 await record('login', { runs: RUNS, baseline_ms: Number(b.toFixed(1)), login_ms: Number(c.toFixed(1)), overhead_ms: Number((c - b).toFixed(1)), budget_ms: 150 });
+rmSync(dir, { recursive: true, force: true });

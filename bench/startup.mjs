@@ -3,7 +3,7 @@
 // drift hits all alike; on this Node and on each of BENCH_NODES (colon-separated binaries;
 // default /tmp/mynode/n24/bin/node when it exists). The V8 code cache is per Node version: the
 // warm-up run of each Node writes its own, and the last run leaves this Node's in place.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIENCE, ISSUER, makeKeyPair, writeTokens } from './fixtures.mjs';
@@ -55,3 +55,4 @@ const result = { ...first, others };
 // Leave the code cache of the Node that runs the bench (and the tests) in place.
 if (others.length) timeRun(process.execPath, cases.decode.args, { env });
 await record('startup', result);
+rmSync(dir, { recursive: true, force: true });

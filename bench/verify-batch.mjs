@@ -6,7 +6,7 @@
 // Peak RSS at 10,000 tokens and at 1,000,000 (RS256; BENCH_MILLION=0 skips it, ~1 minute).
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIENCE, HASH, ISSUER, makeKeyPair, writeTokens } from './fixtures.mjs';
@@ -133,3 +133,4 @@ for (const alg of ['RS256', 'ES256', 'EdDSA']) {
   results[alg] = entry;
 }
 await record('verify_batch', results);
+rmSync(dir, { recursive: true, force: true });
