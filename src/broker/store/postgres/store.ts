@@ -15,6 +15,7 @@ import pg from 'pg';
 import { UsageError, describeError } from '../../../errors.js';
 import { generateSigningKey, signingKeyFromJwk, type SigningKey } from '../../../jwt/sign.js';
 import { publishedKeysAt } from '../../key-schedule.js';
+import { customerOf, toSession, type CustomerRow as StoredCustomerRow, type SessionRow } from '../rows.js';
 import type {
   BrokerStore,
   Customer,
@@ -43,22 +44,7 @@ export interface OpenPostgresOptions {
   poolSize?: number;
 }
 
-interface CustomerRow {
-  id: string;
-  provider: string;
-  subject: string;
-  fields: Record<string, unknown>;
-  created_at: number;
-  updated_at: number;
-}
-interface SessionRow {
-  sid: string;
-  customer_id: string;
-  client_id: string;
-  created_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-}
+type CustomerRow = StoredCustomerRow<Record<string, unknown>>;
 interface KeyRow {
   private_jwk: string;
   created_at: number;
@@ -66,22 +52,7 @@ interface KeyRow {
   retired_at: number | null;
 }
 
-const toCustomer = (r: CustomerRow): Customer => ({
-  id: r.id,
-  provider: r.provider,
-  subject: r.subject,
-  fields: r.fields,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-const toSession = (r: SessionRow): Session => ({
-  sid: r.sid,
-  customerId: r.customer_id,
-  clientId: r.client_id,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  revokedAt: r.revoked_at,
-});
+const toCustomer = (r: CustomerRow): Customer => customerOf(r, r.fields);
 const toKey = (r: KeyRow): StoredSigningKey => ({
   key: signingKeyFromJwk(JSON.parse(r.private_jwk) as Record<string, unknown>),
   createdAt: r.created_at,

@@ -6,43 +6,12 @@
  */
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import { customerOf, toSession, type CustomerRow as StoredCustomerRow, type SessionRow } from '../rows.js';
 import type { Customer, LoginInput, LoginOutcome, Session } from '../types.js';
 
-interface CustomerRow {
-  id: string;
-  provider: string;
-  subject: string;
-  fields: string;
-  created_at: number;
-  updated_at: number;
-}
+type CustomerRow = StoredCustomerRow<string>;
 
-interface SessionRow {
-  sid: string;
-  customer_id: string;
-  client_id: string;
-  created_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-}
-
-export const toCustomer = (row: CustomerRow): Customer => ({
-  id: row.id,
-  provider: row.provider,
-  subject: row.subject,
-  fields: JSON.parse(row.fields) as Record<string, unknown>,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-
-export const toSession = (row: SessionRow): Session => ({
-  sid: row.sid,
-  customerId: row.customer_id,
-  clientId: row.client_id,
-  createdAt: row.created_at,
-  expiresAt: row.expires_at,
-  revokedAt: row.revoked_at,
-});
+export const toCustomer = (row: CustomerRow): Customer => customerOf(row, JSON.parse(row.fields) as Record<string, unknown>);
 
 /** The statements of customers and sessions, prepared once per connection. */
 export interface Statements {

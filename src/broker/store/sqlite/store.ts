@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { UsageError, describeError } from '../../../errors.js';
 import { randomUUID } from 'node:crypto';
 import type { SigningKey } from '../../../jwt/sign.js';
+import { toSession } from '../rows.js';
 import {
   StoreUnavailableError,
   type BrokerStore,
@@ -23,7 +24,7 @@ import {
   type StoredSigningKey,
 } from '../types.js';
 import { Checkpoints } from './checkpoints.js';
-import { OpenSessionCounts, prepareStatements, toCustomer, toSession, upsertCustomerAndOpenSession, type Statements } from './customers.js';
+import { OpenSessionCounts, prepareStatements, toCustomer, upsertCustomerAndOpenSession, type Statements } from './customers.js';
 import { guarded, sqliteCode } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { addSigningKey, ensureSigningKey, prepareKeyStatements, readSigningKeys, type KeyStatements } from './keys.js';
