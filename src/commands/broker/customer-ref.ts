@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { BrokerStore, Customer } from '../../broker/store/types.js';
 import { optString, type ParseInput } from '../invocation.js';
+import { iso } from './admin.js';
 
 export type CustomerRef = { id: string } | { provider: string; subject: string };
 
@@ -33,4 +34,16 @@ export async function findCustomer(store: BrokerStore, ref: CustomerRef): Promis
     throw new UsageError(`no customer ${named} in the broker database`);
   }
   return customer;
+}
+
+/** A customer's stored record as `show` and `export` print it (snake_case, ISO-8601 times). */
+export function customerRecord(customer: Customer) {
+  return {
+    id: customer.id,
+    provider: customer.provider,
+    subject: customer.subject,
+    fields: customer.fields,
+    created_at: iso(customer.createdAt),
+    updated_at: iso(customer.updatedAt),
+  };
 }

@@ -7,7 +7,7 @@ import type { Outcome } from '../../errors.js';
 import { createOutput } from '../../output/output.js';
 import { optString, type Invocation, type ParseInput } from '../invocation.js';
 import { iso, withDbOption, withStore } from './admin.js';
-import { defineCustomerRef, findCustomer, parseCustomerRef, type CustomerRef } from './customer-ref.js';
+import { customerRecord, defineCustomerRef, findCustomer, parseCustomerRef, type CustomerRef } from './customer-ref.js';
 
 export interface CustomersExportOptions {
   db?: string;
@@ -34,12 +34,7 @@ export async function run(inv: Invocation, options: CustomersExportOptions): Pro
     return { customer, sessions: await store.customerSessions(customer.id) };
   });
   out.jsonDoc({
-    id: customer.id,
-    provider: customer.provider,
-    subject: customer.subject,
-    fields: customer.fields,
-    created_at: iso(customer.createdAt),
-    updated_at: iso(customer.updatedAt),
+    ...customerRecord(customer),
     sessions: sessions.map((s) => ({ sid: s.sid, client_id: s.clientId, created_at: iso(s.createdAt), expires_at: iso(s.expiresAt), revoked_at: iso(s.revokedAt) })),
   });
   return 'ok';

@@ -4,8 +4,8 @@ import type { Outcome } from '../../errors.js';
 import { createOutput } from '../../output/output.js';
 import { safeJson, safeText } from '../../util/safe-text.js';
 import { optString, type Invocation, type ParseInput } from '../invocation.js';
-import { iso, withDbOption, withStore } from './admin.js';
-import { defineCustomerRef, findCustomer, parseCustomerRef, type CustomerRef } from './customer-ref.js';
+import { withDbOption, withStore } from './admin.js';
+import { customerRecord, defineCustomerRef, findCustomer, parseCustomerRef, type CustomerRef } from './customer-ref.js';
 
 export interface CustomersShowOptions {
   db?: string;
@@ -28,15 +28,7 @@ export async function run(inv: Invocation, options: CustomersShowOptions): Promi
     return { customer, sessions: await store.customerSessions(customer.id), now };
   });
   const live = sessions.filter((s) => s.revokedAt === null && s.expiresAt > now).length;
-  const doc = {
-    id: customer.id,
-    provider: customer.provider,
-    subject: customer.subject,
-    fields: customer.fields,
-    created_at: iso(customer.createdAt),
-    updated_at: iso(customer.updatedAt),
-    sessions: { live, ended: sessions.length - live },
-  };
+  const doc = { ...customerRecord(customer), sessions: { live, ended: sessions.length - live } };
   if (out.json) out.jsonDoc(doc);
   else {
     out.data(`id:         ${doc.id}`);
