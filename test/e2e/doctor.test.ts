@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv, runCli } from '../helpers/cli.js';
 import { idpEnv, startIdp, type Idp } from '../helpers/idp.js';
+import { closedPort as pickClosedPort } from '../jwt/fixtures.js';
 
 interface Check {
   name: string;
@@ -22,17 +23,9 @@ let closedPort: number;
 let busy: Server;
 let busyPort: number;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 beforeAll(async () => {
   idp = await startIdp();
-  closedPort = await freePort();
+  closedPort = await pickClosedPort();
   busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   busyPort = (busy.address() as { port: number }).port;

@@ -16,10 +16,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedPort } from '../jwt/fixtures.js';
 import type { DriveResult, HttpAnswer } from './http-browser.js';
 
 export const GLEWLWYD_BIN = '/usr/bin/glewlwyd';
@@ -62,13 +61,7 @@ export interface Glewlwyd {
 }
 
 /** A port nobody listens on right now (the daemon takes a port number, not 0). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const freePort = closedPort;
 
 function cookieOf(response: Response): string {
   return response.headers

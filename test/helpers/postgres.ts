@@ -6,10 +6,10 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { closedPort } from '../jwt/fixtures.js';
 
 export interface TestPostgres {
   /** `postgres://postgres@127.0.0.1:PORT/NAME`. */
@@ -29,14 +29,6 @@ export function postgresBin(): string | undefined {
     .filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl')))
     .sort((a, b) => Number(b) - Number(a));
   return versions[0] && join(root, versions[0], 'bin');
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Runs a PostgreSQL binary as the postgres user when we are root. */
@@ -62,7 +54,7 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
   }
   const data = join(dir, 'data');
   asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-  const port = await freePort();
+  const port = await closedPort();
   const settings = [`-h 127.0.0.1`, `-p ${port}`, `-k ${dir}`, '-c max_connections=200', ...(options.durable ? [] : ['-c fsync=off', '-c full_page_writes=off'])];
   asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-o', settings.join(' '), '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
