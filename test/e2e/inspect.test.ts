@@ -4,13 +4,13 @@
  * valid and an expired token are written to test/artifacts/inspect/ (the test prints the path).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/main.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { statusWithHost } from '../helpers/http-browser.js';
 import { testContext } from '../helpers/context.js';
 import { jwks, makeKey, sign, type TestKey } from '../helpers/keys.js';
 
@@ -56,18 +56,6 @@ function startInspect(args: string[]) {
   const ctx = testContext({ now: () => Date.now(), env: { NO_COLOR: '1' }, browser: async (u) => opened(u) });
   const code = main(['node', 'authbridge', 'inspect', ...args], ctx);
   return { ctx, url, code };
-}
-
-/** A GET with the Host header of our choosing (fetch does not let one set it). */
-function getWithHost(url: string, host: string): Promise<number> {
-  return new Promise((resolveStatus, reject) => {
-    const req = request(url, { headers: { host } }, (res) => {
-      res.resume();
-      resolveStatus(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('authbridge inspect', () => {
@@ -139,7 +127,7 @@ describe('authbridge inspect', () => {
     // Only the secret path, only its own Host.
     expect((await fetch(new URL('/', url))).status).toBe(404);
     expect((await fetch(new URL('/favicon.ico', url))).status).toBe(404);
-    expect(await getWithHost(url, `attacker.example:${new URL(url).port}`)).toBe(421);
+    expect(await statusWithHost(url, `attacker.example:${new URL(url).port}`)).toBe(421);
     const foreign = await fetch(url, { method: 'POST', headers: { origin: 'https://attacker.example', 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' });
     expect(foreign.status).toBe(403);
 

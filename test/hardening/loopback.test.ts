@@ -3,13 +3,12 @@
  * logins at once get two ports, it listens on 127.0.0.1 only, and SIGTERM closes it like SIGINT.
  */
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv } from '../helpers/cli.js';
-import { driveLogin, startCli } from '../helpers/http-browser.js';
+import { driveLogin, startCli, statusWithHost } from '../helpers/http-browser.js';
 import { idpEnv, startIdp, type Idp } from '../helpers/idp.js';
 
 let idp: Idp;
@@ -32,17 +31,6 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-function getWithHost(port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/callback?state=x&code=y', headers: { host }, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 describe('the loopback server of concurrent logins', () => {
   it('two logins at once listen on two 127.0.0.1 ports; one completes, SIGTERM ends the other with its port closed and nothing cached', async () => {
     const env = idpEnv(idp, isolatedEnv());
@@ -62,8 +50,8 @@ describe('the loopback server of concurrent logins', () => {
       .map((a) => a!.address);
     for (const address of [...others, '::1']) expect(await accepts(address, portTwo), address).toBe(false);
     // DNS rebinding: a page of evil.example resolving to 127.0.0.1 sends its own Host.
-    expect(await getWithHost(portTwo, `evil.example:${portTwo}`)).toBe(400);
-    expect(await getWithHost(portTwo, `localhost:${portTwo}`)).toBe(400);
+    expect(await statusWithHost(`http://127.0.0.1:${portTwo}/callback?state=x&code=y`, `evil.example:${portTwo}`)).toBe(400);
+    expect(await statusWithHost(`http://127.0.0.1:${portTwo}/callback?state=x&code=y`, `localhost:${portTwo}`)).toBe(400);
 
     await driveLogin(urlOne);
     const one = await first.done;

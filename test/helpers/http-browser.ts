@@ -7,11 +7,26 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, type RunResult } from './cli.js';
+
+/**
+ * The status of a GET of `url` sent with the Host header `host`, as a page on a rebound DNS name
+ * would send it (fetch does not let one set Host). A connection of its own (no keep-alive agent).
+ */
+export function statusWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const req = request(url, { headers: { host }, agent: false }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 export interface HttpAnswer {
   status: number;
