@@ -215,16 +215,25 @@ describe('Glewlwyd listing bearer for introspection and revocation', () => {
   });
 });
 
+/** A free port other than the registered one. */
+async function otherFreePort(): Promise<number> {
+  for (;;) {
+    const candidate = await freePort();
+    if (candidate !== port) return candidate;
+  }
+}
+
 describe('Glewlwyd matches redirect URIs exactly', () => {
   const doctor = (profile: Profile) =>
     doctorFlow({ profileName: 'default', loadProfile: async () => profile, configFile: '/nonexistent/config.json', cacheDir: tempCache().dir, fetch, now: Date.now() });
 
   it.each([
     ['the registered port', () => profileFor(GLEWLWYD_PUBLIC_CLIENT), 'ok', /^the IdP accepts client authbridge-cli\.public with http:\/\/127\.0\.0\.1:\d+\/callback/],
-    ['another port', () => profileFor(GLEWLWYD_PUBLIC_CLIENT, { redirectPort: port + 1 }), 'fail', /^the IdP refuses the login request with HTTP 403: an unknown client id, or a redirect URI it does not accept$/],
+    // Another port that is free now (port + 1 may be taken: doctor would then report that instead).
+    ['another port', async () => profileFor(GLEWLWYD_PUBLIC_CLIENT, { redirectPort: await otherFreePort() }), 'fail', /^the IdP refuses the login request with HTTP 403: an unknown client id, or a redirect URI it does not accept$/],
     ['an unknown client', () => profileFor({ clientId: 'nobody' }), 'fail', /^the IdP refuses the login request with HTTP 403/],
   ] as const)('doctor probes the authorization endpoint: %s', async (_name, profile, status, detail) => {
-    const report = await doctor(profile());
+    const report = await doctor(await profile());
     const check = (name: string) => report.checks.find((c) => c.name === name)!;
     expect(check('redirect uri')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^register exactly http:\/\/127\.0\.0\.1:\d+\/callback at the IdP/) });
     expect(check('authorization')).toMatchObject({ status, detail: expect.stringMatching(detail) });
