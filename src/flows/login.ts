@@ -143,6 +143,9 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
       talk.say(`Opening the browser to sign in at ${issuer} …`);
       try {
         await ctx.openBrowser(request.url.href);
+        // A browser command that starts fine may still show nothing (BROWSER=false, no display):
+        // the URL is always there to open by hand.
+        talk.say(`If the browser does not open, open this URL: ${request.url.href}`);
       } catch (err) {
         talk.warn(`could not open the browser: ${describeError(err)}`);
         talk.showUrl(request.url.href, false);
