@@ -254,6 +254,11 @@ export class IdpClient {
     }
     const params: Record<string, string> = { scope: input.scopes.join(' ') };
     for (const [key, value] of Object.entries(input.extra ?? {})) if (!(key in params)) params[key] = value;
+    const config = this.connection.config;
+    const network = config[oidc.customFetch]!;
+    if (!(network as { deviceQuirks?: true }).deviceQuirks) {
+      config[oidc.customFetch] = Object.assign(verificationUrlAsUri(network, this.metadata.device_authorization_endpoint), { deviceQuirks: true as const });
+    }
     const answer = await this.connection.run(
       'start the device sign-in',
       (config) => oidc.initiateDeviceAuthorization(config, params),
@@ -291,6 +296,32 @@ export class IdpClient {
       throw await this.connection.fail('sign in with the device code', err, 'token');
     }
   }
+}
+
+/**
+ * Google's device endpoint predates RFC 8628 and names the verification URI `verification_url`
+ * (kubelogin#846): its answer, and only that endpoint's, gets the RFC's `verification_uri` too.
+ */
+function verificationUrlAsUri(network: oidc.CustomFetch, endpoint: string): oidc.CustomFetch {
+  return async (url, options) => {
+    const response = await network(url, options);
+    if (url !== endpoint || !response.ok) return response;
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const answer = body as Record<string, unknown> | undefined;
+    if (answer && typeof answer === 'object' && answer.verification_uri === undefined && typeof answer.verification_url === 'string') {
+      answer.verification_uri = answer.verification_url;
+    }
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    headers.delete('content-encoding');
+    return new Response(answer ? JSON.stringify(answer) : text, { status: response.status, statusText: response.statusText, headers });
+  };
 }
 
 /** RFC 8628 §3.4's grant type. */

@@ -141,6 +141,14 @@ describe('deviceLoginFlow', () => {
     expect(waits).toEqual([5000]);
   });
 
+  it("Google's verification_url (pre-RFC 8628) is taken as the verification URI", async () => {
+    const { cached, prompts, input } = setup({ onCode: (p) => approve(p) });
+    idp.faults.verificationUrl = true;
+    await deviceLoginFlow(input()).finally(() => void (idp.faults.verificationUrl = undefined));
+    expect(prompts[0]!.verificationUri).toBe(`${idp.issuer}/device`);
+    expect(cached.read().subject).toBe('alice');
+  });
+
   it('access_denied at the IdP: exit 5 naming the refusal, nothing cached', async () => {
     const { ctx, cached, input } = setup({ onCode: (p) => approve(p, 'deny') });
     const err = await failure(deviceLoginFlow(input()));

@@ -46,6 +46,8 @@ export interface IdpFaults {
   tokenAnswers?: Array<{ status: number; body: unknown }>;
   /** Answer the device authorization endpoint with this. */
   deviceAuthorization?: { status: number; body: unknown };
+  /** Name the device answer's verification URI `verification_url`, as Google does. */
+  verificationUrl?: boolean;
 }
 
 export interface IdpOptions {
@@ -173,16 +175,21 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
   const provider = new Provider(issuer, configuration);
   // Keep the test output clean: the provider logs server errors through koa.
   provider.on('server_error', () => {});
+  const faults: IdpFaults = {};
   const deviceInterval = options.deviceFlow?.interval;
-  if (deviceInterval !== undefined) {
+  if (options.deviceFlow) {
     provider.use(async (ctx, next) => {
       await next();
       if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
-        ctx.body = { ...(ctx.body as Record<string, unknown>), interval: deviceInterval };
+        const { verification_uri: uri, ...body } = ctx.body as Record<string, unknown>;
+        ctx.body = {
+          ...body,
+          ...(faults.verificationUrl ? { verification_url: uri } : { verification_uri: uri }),
+          ...(deviceInterval === undefined ? {} : { interval: deviceInterval }),
+        };
       }
     });
   }
-  const faults: IdpFaults = {};
   const requests: string[] = [];
   const callback = provider.callback();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
