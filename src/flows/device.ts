@@ -133,7 +133,6 @@ export async function deviceLoginFlow(input: DeviceLoginInput): Promise<LoginRes
     });
     talk.waiting(true);
     const tokens = await poll(input, idp, device, controller.signal);
-    talk.waiting(false);
     return await cacheSignIn(input, idp, { tokens, scopes, signal: controller.signal });
   } finally {
     talk.waiting(false);

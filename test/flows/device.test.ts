@@ -83,7 +83,7 @@ describe('deviceLoginFlow', () => {
     expect(prompts[0]!.verificationUri).toBe(`${idp.issuer}/device`);
     expect(prompts[0]!.verificationUriComplete).toBe(`${idp.issuer}/device?user_code=${encodeURIComponent(prompts[0]!.userCode)}`);
     expect(prompts[0]!.expiresIn).toBe(600);
-    expect(talk.lines).toEqual([`code: ${prompts[0]!.userCode}`, 'waiting: on', 'waiting: off', 'waiting: off']);
+    expect(talk.lines).toEqual([`code: ${prompts[0]!.userCode}`, 'waiting: on', 'waiting: off']);
     expect(waits).toEqual([1000]);
     expect(result.claims.sub).toBe('alice');
     expect(result.session).toMatchObject({ issuer: idp.issuer, client_id: 'cli', subject: 'alice', email: 'alice@example.test' });
@@ -95,6 +95,9 @@ describe('deviceLoginFlow', () => {
     // The device code is a secret: --verbose shows the timings, never a token.
     expect(trace.lines).toContain('device authorization: the code lives 600 s; polling every 1 s');
     expectNoSecrets(trace.lines, secretsOf(result.session));
+    expect(trace.lines.filter((l) => l.startsWith('> POST') && l.includes('grant_type=urn'))).toEqual([
+      expect.stringContaining('device_code=***'),
+    ]);
     expect(idp.requests.slice(before).filter((r) => r === 'POST /device/auth' || r === 'POST /token')).toEqual(['POST /device/auth', 'POST /token']);
   });
 
