@@ -9,7 +9,7 @@ import { AuthorizationRefusedError, InterruptedError, OAuthRefusedError, UsageEr
 import { deviceLoginFlow, noBrowserHere, type DeviceLoginInput, type DevicePrompt } from '../../src/flows/device.js';
 import { isSignedIn } from '../../src/flows/session.js';
 import { approveDevice } from '../helpers/device-browser.js';
-import { expectNoSecrets, idpProfile, liveContext, recordingTalk, recordingTrace, secretsOf, tempCache } from '../helpers/flows.js';
+import { editEntry, expectNoSecrets, idpProfile, liveContext, recordingTalk, recordingTrace, secretsOf, tempCache } from '../helpers/flows.js';
 import { driveLogin } from '../helpers/http-browser.js';
 import { CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, NO_DEVICE_CLIENT_ID, startIdp, type Idp } from '../helpers/idp.js';
 
@@ -186,6 +186,20 @@ describe('deviceLoginFlow', () => {
     // One poll (pending) after the first wait; none once the code had expired.
     expect(s.tokenPolls() - polls).toBe(1);
     expect(s.cached.exists()).toBe(false);
+  });
+
+  it.each([
+    ['the same user: the broker session is kept', 'alice', true],
+    ['another user: the broker session goes with the old entry', 'bob', false],
+  ])('a second sign-in as %s', async (_name, login, kept) => {
+    const s = setup({ onCode: (p) => approveDevice(p.verificationUriComplete!, { login: 'alice' }) });
+    await deviceLoginFlow(s.input());
+    const broker = { url: 'https://broker.example', issuer: 'https://broker.example', access_token: 'b', expires_at: 1, subject: 's', obtained_at: 1 };
+    await editEntry(s.cached.cache, 'default', (entry) => void (entry.broker = broker));
+    const again = setup({ onCode: (p) => approveDevice(p.verificationUriComplete!, { login }) });
+    const result = await deviceLoginFlow(again.input({ cache: s.cached.cache }));
+    expect(result.session.subject).toBe(login);
+    expect(s.cached.read().broker).toEqual(kept ? broker : undefined);
   });
 
   it('Ctrl-C while waiting: InterruptedError (130), nothing cached, the handler removed', async () => {
