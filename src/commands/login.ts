@@ -33,10 +33,11 @@ export function define(cmd: Command): Command {
   return brokerFlags(
     idpFlags(
       cmd
-        .summary('sign in through the browser (Authorization Code + PKCE)')
+        .summary('sign in through the browser (Authorization Code + PKCE), or with a code on another device (--device)')
         .description(
           'Sign in at the profile\'s IdP in the browser (PKCE S256, state, nonce) through a loopback ' +
-            'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile.',
+            'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile. With --device (and over SSH ' +
+            'without a display), the device flow (RFC 8628): a URL and a code to enter on any other device.',
         ),
     ),
   )
