@@ -1,9 +1,11 @@
 /** `login`: Authorization Code + PKCE through the browser and a 127.0.0.1 loopback server. */
 import { Option, type Command } from 'commander';
 import type { ProfileOverrides } from '../config/profile.js';
-import { isAuthbridgeError, withHint, type Outcome } from '../errors.js';
+import { UsageError, isAuthbridgeError, withHint, type Outcome } from '../errors.js';
 import type { ExchangeOutcome } from '../flows/exchange.js';
+import { deviceLoginFlow, noBrowserHere } from '../flows/device.js';
 import { DEFAULT_LOGIN_TIMEOUT_S, loginFlow } from '../flows/login.js';
+import { renderDevicePrompt, terminalSize } from '../output/device.js';
 import { createOutput } from '../output/output.js';
 import { renderExchange, renderLoginDone, stderrStyle } from '../output/session.js';
 import { createSpinner } from '../output/spinner.js';
@@ -23,16 +25,19 @@ export interface LoginOptions {
   noBrowser: boolean;
   /** Exchange the new IdP token with the profile's broker right after. */
   exchange: boolean;
+  /** `--device`: the device authorization grant (RFC 8628) instead of the browser. */
+  device: boolean;
 }
 
 export function define(cmd: Command): Command {
   return brokerFlags(
     idpFlags(
       cmd
-        .summary('sign in through the browser (Authorization Code + PKCE)')
+        .summary('sign in through the browser (Authorization Code + PKCE), or with a code on another device (--device)')
         .description(
           'Sign in at the profile\'s IdP in the browser (PKCE S256, state, nonce) through a loopback ' +
-            'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile.',
+            'server on 127.0.0.1, verify the ID token, and cache the tokens for the profile. With --device (and over SSH ' +
+            'without a display), the device flow (RFC 8628): a URL and a code to enter on any other device.',
         ),
     ),
   )
@@ -49,21 +54,28 @@ export function define(cmd: Command): Command {
       ]),
     )
     .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
+    .option('--device', 'sign in with a code on another device (RFC 8628 device flow; the default over SSH without a display when the IdP offers it)')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the browser to come back').default(DEFAULT_LOGIN_TIMEOUT_S))
     .option('--exchange', "exchange the new IdP token with the profile's broker right after")
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge login --issuer https://idp.example.com --client-id my-cli\n' +
-        '  authbridge login --profile work --no-browser\n  authbridge login --json | jq .subject',
+        '  authbridge login --profile work --no-browser\n  authbridge login --device\n  authbridge login --json | jq .subject',
     );
 }
 
 export function parse({ opts }: ParseInput): LoginOptions {
+  if (optFlag(opts, 'device') && opts.browser === false) {
+    throw new UsageError('--device and --no-browser do not go together', {
+      hint: 'Give --device to enter a code on another device, or --no-browser to open the URL yourself and paste the redirect.',
+    });
+  }
   return {
     profile: profileOverrides(opts),
     timeoutSeconds: positiveSeconds('--timeout', opts.timeout) ?? DEFAULT_LOGIN_TIMEOUT_S,
     noBrowser: opts.browser === false,
     exchange: optFlag(opts, 'exchange'),
+    device: optFlag(opts, 'device'),
   };
 }
 
@@ -76,8 +88,12 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
   const spinner = createSpinner(ctx.stderr);
   // PKCE S256, state and nonce: oidc/client.ts `authorizationRequest`; the loopback server and its
   // Host check: loopback/server.ts; both driven by flows/login.ts.
-  const { session, claims } = await loginFlow({
+  // Over SSH without a display nothing can show a browser: the device flow, when the IdP has one.
+  const automatic = options.device || options.noBrowser ? undefined : noBrowserHere(ctx.env);
+  const device = options.device || automatic !== undefined;
+  const { session, claims } = await (device ? deviceLoginFlow : loginFlow)({
     ctx,
+    automatic,
     profile,
     cache: tokenCache(inv),
     timeoutSeconds: options.timeoutSeconds,
@@ -94,9 +110,12 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
           out.info('If the browser cannot reach this machine, paste here the address it ends up at (…/callback?code=…).');
         }
       },
+      async showCode(prompt) {
+        out.info(await renderDevicePrompt(prompt, { style: err, qr: !out.json, ...terminalSize(ctx.stderr) }));
+      },
       waiting(active) {
         if (!active) return spinner.stop();
-        if (ctx.stderr.isTTY) spinner.start('Waiting for the sign-in in the browser (Ctrl-C to cancel) …');
+        if (ctx.stderr.isTTY) spinner.start(`Waiting for the sign-in ${device ? 'on the other device' : 'in the browser'} (Ctrl-C to cancel) …`);
       },
     },
   });

@@ -10,6 +10,7 @@ import { requireIdp } from '../config/profile.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError, InterruptedError, describeError } from '../errors.js';
 import { DEFAULT_REDIRECT_PORTS, LoopbackServer, type RefusedCallback } from '../loopback/server.js';
+import type { IdpClient, TokenSet } from '../oidc/client.js';
 import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export const DEFAULT_LOGIN_TIMEOUT_S = 300;
@@ -46,6 +47,8 @@ export interface LoginInput extends FlowIo {
   noBrowser?: boolean;
   /** Seconds without any request from the browser before the "nothing came back" warning. Default 30. */
   nothingBackAfterSeconds?: number;
+  /** The IdP already discovered for this profile (the device flow falling back to this one). */
+  idp?: IdpClient;
 }
 
 export interface LoginResult {
@@ -75,7 +78,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   const { ctx, profile, cache, talk } = input;
   const { issuer, clientId } = requireIdp(profile);
   const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
+  const idp = input.idp ?? (await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod }));
   const host = profile.redirectHost ?? '127.0.0.1';
   const configuredPort = input.port ?? profile.redirectPort;
   let server: LoopbackServer;
@@ -118,39 +121,9 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
       async (callbackUrl) => {
         heard = true;
         const tokens = await idp.exchangeCode(callbackUrl, request);
-        if (tokens.id_token) {
-          claims = await verifyIdToken(input, idp, tokens.id_token, { nonce: request.nonce });
-        }
-        let userinfo: Record<string, unknown> | undefined;
-        if (claims.email === undefined && scopes.includes('email') && idp.metadata.userinfo_endpoint) {
-          // The ID token may carry only `sub` (OpenID Connect Core §5.4): ask userinfo for the email.
-          userinfo = await idp
-            .userinfo(tokens.access_token, typeof claims.sub === 'string' ? claims.sub : undefined)
-            .catch((err: unknown) => {
-              input.trace?.(`userinfo not available: ${describeError(err)}`);
-              return undefined;
-            });
-        }
-        // Interrupted or timed out meanwhile: the user was told nothing is cached, so nothing is
-        // (checked again under the cache lock, where the write is decided).
-        if (controller.signal.aborted) throw controller.signal.reason;
-        return cache.update(profile.name, (previous) => {
-          if (controller.signal.aborted) throw controller.signal.reason;
-          // A new login replaces the entry; a broker session survives only for the same user.
-          const keep = previous && previous.issuer === issuer && previous.subject === claims.sub ? previous : undefined;
-          const next = sessionFromTokens({
-            profile: profile.name,
-            issuer,
-            clientId,
-            requestedScopes: scopes,
-            tokens,
-            claims: tokens.id_token ? claims : undefined,
-            userinfo,
-            now: ctx.now(),
-          });
-          if (keep?.broker) next.broker = keep.broker;
-          return next;
-        }) as Promise<CachedSession>;
+        const done = await cacheSignIn(input, idp, { tokens, scopes, nonce: request.nonce, signal: controller.signal });
+        claims = done.claims;
+        return done.session;
       },
       {
         signal: controller.signal,
@@ -170,6 +143,9 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
       talk.say(`Opening the browser to sign in at ${issuer} …`);
       try {
         await ctx.openBrowser(request.url.href);
+        // A browser command that starts fine may still show nothing (BROWSER=false, no display):
+        // the URL is always there to open by hand.
+        talk.say(`If the browser does not open, open this URL: ${request.url.href}`);
       } catch (err) {
         talk.warn(`could not open the browser: ${describeError(err)}`);
         talk.showUrl(request.url.href, false);
@@ -192,6 +168,57 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
     removeInterrupt();
     await server.close();
   }
+}
+
+/**
+ * What every interactive sign-in ends with: the ID token verified (`nonce` when the flow sent
+ * one), the email from userinfo when the ID token lacks it, then — unless `signal` was aborted
+ * meanwhile — the cache entry written under the cache lock, replacing the previous one; a broker
+ * session survives only for the same user.
+ * @throws TokenRejectedError for an ID token that fails verification; `signal.reason` when aborted.
+ */
+export async function cacheSignIn(
+  input: FlowIo & { profile: Profile; cache: TokenCache },
+  idp: IdpClient,
+  { tokens, scopes, nonce, signal }: { tokens: TokenSet; scopes: string[]; nonce?: string; signal: AbortSignal },
+): Promise<LoginResult> {
+  const { ctx, profile, cache } = input;
+  const { issuer, clientId } = requireIdp(profile);
+  let claims: Record<string, unknown> = {};
+  if (tokens.id_token) {
+    claims = await verifyIdToken(input, idp, tokens.id_token, { nonce });
+  }
+  let userinfo: Record<string, unknown> | undefined;
+  if (claims.email === undefined && scopes.includes('email') && idp.metadata.userinfo_endpoint) {
+    // The ID token may carry only `sub` (OpenID Connect Core §5.4): ask userinfo for the email.
+    userinfo = await idp
+      .userinfo(tokens.access_token, typeof claims.sub === 'string' ? claims.sub : undefined)
+      .catch((err: unknown) => {
+        input.trace?.(`userinfo not available: ${describeError(err)}`);
+        return undefined;
+      });
+  }
+  // Interrupted or timed out meanwhile: the user was told nothing is cached, so nothing is
+  // (checked again under the cache lock, where the write is decided).
+  if (signal.aborted) throw signal.reason;
+  const session = (await cache.update(profile.name, (previous) => {
+    if (signal.aborted) throw signal.reason;
+    // A new login replaces the entry; a broker session survives only for the same user.
+    const keep = previous && previous.issuer === issuer && previous.subject === claims.sub ? previous : undefined;
+    const next = sessionFromTokens({
+      profile: profile.name,
+      issuer,
+      clientId,
+      requestedScopes: scopes,
+      tokens,
+      claims: tokens.id_token ? claims : undefined,
+      userinfo,
+      now: ctx.now(),
+    });
+    if (keep?.broker) next.broker = keep.broker;
+    return next;
+  })) as CachedSession;
+  return { session, claims };
 }
 
 /** What to check when the browser never comes back: the IdP is showing an error page. */

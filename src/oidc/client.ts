@@ -40,6 +40,8 @@ export interface IdpMetadata {
   userinfo_endpoint?: string;
   introspection_endpoint?: string;
   revocation_endpoint?: string;
+  /** RFC 8628 §4. */
+  device_authorization_endpoint?: string;
   revocation_endpoint_auth_methods_supported?: unknown;
   scopes_supported?: unknown;
   introspection_endpoint_auth_methods_supported?: unknown;
@@ -237,7 +239,110 @@ export class IdpClient {
     );
     return info as Record<string, unknown>;
   }
+
+  /**
+   * RFC 8628 §3.1–3.2: asks the device authorization endpoint for a device code and a user code,
+   * authenticating the client as configured. No PKCE: RFC 8628 defines none for this endpoint and
+   * oidc-provider refuses `code_challenge` there.
+   * @throws UsageError when the IdP has no device_authorization_endpoint; OAuthRefusedError (exit
+   *   5) when it refuses (`unauthorized_client`: the client may not use the device grant);
+   *   RemoteError when it fails or answers garbage.
+   */
+  async startDeviceAuthorization(input: { scopes: string[]; extra?: Record<string, string> }): Promise<DeviceAuthorization> {
+    if (!this.metadata.device_authorization_endpoint) {
+      throw new UsageError(`could not start the device sign-in: ${this.issuer} has no device_authorization_endpoint in its discovery document`);
+    }
+    const params: Record<string, string> = { scope: input.scopes.join(' ') };
+    for (const [key, value] of Object.entries(input.extra ?? {})) if (!(key in params)) params[key] = value;
+    const config = this.connection.config;
+    const network = config[oidc.customFetch]!;
+    if (!(network as { deviceQuirks?: true }).deviceQuirks) {
+      config[oidc.customFetch] = Object.assign(verificationUrlAsUri(network, this.metadata.device_authorization_endpoint), { deviceQuirks: true as const });
+    }
+    const answer = await this.connection.run(
+      'start the device sign-in',
+      (config) => oidc.initiateDeviceAuthorization(config, params),
+      'device_authorization',
+    );
+    return {
+      deviceCode: answer.device_code,
+      userCode: answer.user_code,
+      verificationUri: answer.verification_uri,
+      verificationUriComplete: typeof answer.verification_uri_complete === 'string' ? answer.verification_uri_complete : undefined,
+      expiresIn: answer.expires_in,
+      interval: typeof answer.interval === 'number' && answer.interval > 0 ? answer.interval : undefined,
+      resource: input.extra?.resource,
+    };
+  }
+
+  /**
+   * One device access token request (RFC 8628 §3.4–3.5). `authorization_pending` and
+   * `slow_down` come back as answers (the caller waits and asks again); the tokens when the user
+   * has approved. The ID token passes openid-client's claim checks here and is verified again by
+   * the flow.
+   * @throws OAuthRefusedError for `access_denied`, `expired_token`, `invalid_grant`,
+   *   `unauthorized_client` …; RemoteError when the token endpoint fails.
+   */
+  async pollDeviceToken(device: DeviceAuthorization): Promise<DevicePoll> {
+    const params: Record<string, string> = { device_code: device.deviceCode };
+    if (device.resource) params.resource = device.resource;
+    try {
+      const tokens = await oidc.genericGrantRequest(this.connection.config, DEVICE_CODE_GRANT, params);
+      return { status: 'tokens', tokens: toTokenSet(tokens) };
+    } catch (err) {
+      if (err instanceof oidc.ResponseBodyError && (err.error === 'authorization_pending' || err.error === 'slow_down')) {
+        return { status: err.error };
+      }
+      throw await this.connection.fail('sign in with the device code', err, 'token');
+    }
+  }
 }
+
+/**
+ * Google's device endpoint predates RFC 8628 and names the verification URI `verification_url`
+ * (kubelogin#846): its answer, and only that endpoint's, gets the RFC's `verification_uri` too.
+ */
+function verificationUrlAsUri(network: oidc.CustomFetch, endpoint: string): oidc.CustomFetch {
+  return async (url, options) => {
+    const response = await network(url, options);
+    if (url !== endpoint || !response.ok) return response;
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const answer = body as Record<string, unknown> | undefined;
+    if (answer && typeof answer === 'object' && answer.verification_uri === undefined && typeof answer.verification_url === 'string') {
+      answer.verification_uri = answer.verification_url;
+    }
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    headers.delete('content-encoding');
+    return new Response(answer ? JSON.stringify(answer) : text, { status: response.status, statusText: response.statusText, headers });
+  };
+}
+
+/** RFC 8628 §3.4's grant type. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** A device authorization answer (RFC 8628 §3.2); the device code is a secret, never printed. */
+export interface DeviceAuthorization {
+  deviceCode: string;
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  /** Seconds the codes live. */
+  expiresIn: number;
+  /** Seconds between polls, when the IdP says (RFC 8628 default: 5). */
+  interval?: number;
+  /** RFC 8707 `resource`, sent again with each token request. */
+  resource?: string;
+}
+
+/** One poll's answer: wait and ask again, wait 5 s longer and ask again, or the tokens. */
+export type DevicePoll = { status: 'authorization_pending' } | { status: 'slow_down' } | { status: 'tokens'; tokens: TokenSet };
 
 function toTokenSet(tokens: oidc.TokenEndpointResponse): TokenSet {
   return {

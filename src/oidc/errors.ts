@@ -19,7 +19,7 @@ import {
 export type Party = 'IdP' | 'broker';
 
 /** Which of the server's endpoints answered: named in messages, and choosing the hints. */
-export type Endpoint = 'token' | 'revocation' | 'introspection' | 'userinfo' | 'authorization';
+export type Endpoint = 'token' | 'revocation' | 'introspection' | 'userinfo' | 'authorization' | 'device_authorization';
 
 export interface FailureContext {
   /** Who was asked. */

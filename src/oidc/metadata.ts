@@ -17,6 +17,7 @@ export const IDP_ENDPOINTS = [
   'userinfo_endpoint',
   'introspection_endpoint',
   'revocation_endpoint',
+  'device_authorization_endpoint',
 ] as const;
 
 /** The endpoints of a broker's RFC 8414 metadata that authbridge calls. */

@@ -130,7 +130,13 @@ describe('login', () => {
       expect.arrayContaining(['GET /.well-known/openid-configuration', 'POST /token', 'GET /jwks', 'GET /me']),
     );
 
-    expect(talk.lines).toEqual([`say: Opening the browser to sign in at ${idp.issuer} …`, 'waiting: on', 'waiting: off']);
+    // The URL is shown even when the browser started: it may show nothing (BROWSER=false, no display).
+    expect(talk.lines).toEqual([
+      `say: Opening the browser to sign in at ${idp.issuer} …`,
+      `say: If the browser does not open, open this URL: ${browser.opened[0]!.href}`,
+      'waiting: on',
+      'waiting: off',
+    ]);
     expect(trace.lines.some((l) => l.startsWith('> POST') && l.includes('code_verifier=***') && l.includes('code=***'))).toBe(true);
     expectNoSecrets(trace.lines, [...secretsOf(entry), visit.callbackUrl.searchParams.get('code')!]);
     expectNoSecrets(talk.lines, secretsOf(entry));

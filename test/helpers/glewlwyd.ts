@@ -42,6 +42,13 @@ export interface GlewlwydOptions {
    * `introspection-revocation-auth-scope`; discovery then lists `bearer` for both endpoints).
    */
   bearerScope?: string;
+  /**
+   * The device authorization grant (RFC 8628) for both clients: the plugin's
+   * `auth-type-device-enabled`, `device-authorization-interval` (seconds, default 5; Glewlwyd
+   * answers `slow_down` to a poll sooner than that after the last) and
+   * `device-authorization-expiration` (seconds, default 600).
+   */
+  device?: { interval?: number; expiration?: number };
 }
 
 export interface Glewlwyd {
@@ -55,6 +62,13 @@ export interface Glewlwyd {
    * scopes, follows `authorizeUrl` to the callback and requests it.
    */
   drive(authorizeUrl: string): Promise<DriveResult>;
+  /**
+   * The user on another device approving a device sign-in, as Glewlwyd's login app does: signs
+   * {@link GLEWLWYD_USER} in, grants `clientId` the `scope`, then opens the verification URI with
+   * the code and `g_continue`. Resolves with the `prompt` Glewlwyd's answer sends the app to
+   * (`deviceComplete` when approved, `deviceCodeError` for an unknown code).
+   */
+  approveDevice(userCode: string, clientId: string, scope: string): Promise<string>;
   /** An admin API call (signed in as admin): `[status, body]`. */
   admin(method: string, path: string, body?: unknown): Promise<[number, string]>;
   close(): Promise<void>;
@@ -167,7 +181,13 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         'auth-type-token-enabled': false,
         'auth-type-password-enabled': false,
         'auth-type-client-enabled': false,
-        'auth-type-device-enabled': false,
+        'auth-type-device-enabled': Boolean(options.device),
+        ...(options.device
+          ? {
+              'device-authorization-interval': options.device.interval ?? 5,
+              'device-authorization-expiration': options.device.expiration ?? 600,
+            }
+          : {}),
         'pkce-allowed': true,
         'introspection-revocation-allowed': true,
         'introspection-revocation-allow-target-client': true,
@@ -181,7 +201,7 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
     const common = {
       enabled: true,
       redirect_uri: options.redirectUris,
-      authorization_type: ['code', 'refresh_token'],
+      authorization_type: ['code', 'refresh_token', ...(options.device ? ['device_authorization'] : [])],
       scope: [],
     };
     await must('POST', '/client/', { ...common, client_id: GLEWLWYD_PUBLIC_CLIENT.clientId, name: 'authbridge (public)', confidential: false });
@@ -199,6 +219,7 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
       log: () => output,
       admin,
       drive: (authorizeUrl) => driveGlewlwyd(base, authorizeUrl),
+      approveDevice: (userCode, clientId, scope) => approveGlewlwydDevice(base, issuer, userCode, clientId, scope),
       close,
     };
   } catch (err) {
@@ -240,21 +261,36 @@ async function get(url: string): Promise<HttpAnswer> {
   return { status: response.status, body: await response.text() };
 }
 
-/** What the login app does in a browser, then the redirects to the callback. */
-async function driveGlewlwyd(base: string, authorizeUrl: string): Promise<DriveResult> {
-  const start = new URL(authorizeUrl);
-  const redirectUri = start.searchParams.get('redirect_uri');
-  const clientId = start.searchParams.get('client_id');
-  if (!redirectUri || !clientId) throw new Error(`no redirect_uri or client_id in ${authorizeUrl}`);
+/** Signs the user in and grants `clientId` the `scope` (what the login app's consent does). */
+async function grantAs(base: string, clientId: string, scope: string): Promise<string> {
   const cookie = await signInAs(base, GLEWLWYD_USER);
   // Space-separated, as in the authorization request (the API doc's "separated by a comma" is wrong).
-  const scope = start.searchParams.get('scope') ?? '';
   const grant = await fetch(`${base}/api/auth/grant/${encodeURIComponent(clientId)}/`, {
     method: 'PUT',
     headers: { cookie, 'content-type': 'application/json' },
     body: JSON.stringify({ scope }),
   });
   if (grant.status !== 200) throw new Error(`granting ${scope} to ${clientId} answered ${grant.status}: ${await grant.text()}`);
+  return cookie;
+}
+
+/** What the login app does for `…/device?code=…`: the session's user approves the code. */
+async function approveGlewlwydDevice(base: string, issuer: string, userCode: string, clientId: string, scope: string): Promise<string> {
+  const cookie = await grantAs(base, clientId, scope);
+  const response = await fetch(`${issuer}/device?code=${encodeURIComponent(userCode)}&g_continue`, { headers: { cookie }, redirect: 'manual' });
+  await response.body?.cancel();
+  const location = response.headers.get('location');
+  if (response.status !== 302 || !location) throw new Error(`Glewlwyd answered ${response.status} to the device code`);
+  return new URL(location, base).searchParams.get('prompt') ?? `(no prompt: ${location})`;
+}
+
+/** What the login app does in a browser, then the redirects to the callback. */
+async function driveGlewlwyd(base: string, authorizeUrl: string): Promise<DriveResult> {
+  const start = new URL(authorizeUrl);
+  const redirectUri = start.searchParams.get('redirect_uri');
+  const clientId = start.searchParams.get('client_id');
+  if (!redirectUri || !clientId) throw new Error(`no redirect_uri or client_id in ${authorizeUrl}`);
+  const cookie = await grantAs(base, clientId, start.searchParams.get('scope') ?? '');
   let url = start;
   let loggedIn = false;
   for (let step = 0; step < 10; step++) {

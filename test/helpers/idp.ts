@@ -17,6 +17,8 @@ export const CONFIDENTIAL_CLIENT_SECRET = 'confidential-s3cret';
 /** A client that only accepts client_secret_post at the token endpoint. */
 export const POST_CLIENT_ID = 'post-client';
 export const POST_CLIENT_SECRET = 'post-s3cret';
+/** With `deviceFlow`: a public client that is not allowed the device grant. */
+export const NO_DEVICE_CLIENT_ID = 'cli-no-device';
 /** The resource server whose access tokens are JWTs (RFC 9068) when asked for by `resource`. */
 export const API_RESOURCE = 'https://api.example.test/';
 
@@ -40,6 +42,12 @@ export interface IdpFaults {
   discovery?: { status: number; body: string; contentType?: string };
   /** Answer the revocation endpoint with this status. */
   revocation?: { status: number };
+  /** Answer the next token requests with these, one each in order (then the grant runs again). */
+  tokenAnswers?: Array<{ status: number; body: unknown }>;
+  /** Answer the device authorization endpoint with this. */
+  deviceAuthorization?: { status: number; body: unknown };
+  /** Name the device answer's verification URI `verification_url`, as Google does. */
+  verificationUrl?: boolean;
 }
 
 export interface IdpOptions {
@@ -49,6 +57,13 @@ export interface IdpOptions {
   conformIdTokenClaims?: boolean;
   /** Seconds. Default 3600. */
   accessTokenTtl?: number;
+  /**
+   * The device flow (RFC 8628): the device authorization endpoint, the device_code grant for the
+   * `cli`, `confidential` and `post-client` clients, and {@link NO_DEVICE_CLIENT_ID} without it.
+   * `interval` (seconds) is added to the device authorization answer (oidc-provider sends none,
+   * which means 5 s); `ttl` is the codes' life in seconds (default 600).
+   */
+  deviceFlow?: { interval?: number; ttl?: number };
 }
 
 export interface Idp {
@@ -76,7 +91,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
   const issuer = `http://127.0.0.1:${port}`;
   const nativeClient = {
     application_type: 'native' as const,
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow ? ['urn:ietf:params:oauth:grant-type:device_code'] : [])],
     response_types: ['code' as const],
     // RFC 8252 §7.3: oidc-provider accepts any port on a native client's loopback redirect URI.
     redirect_uris: ['http://127.0.0.1/callback'],
@@ -96,6 +111,9 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
         client_secret: POST_CLIENT_SECRET,
         token_endpoint_auth_method: 'client_secret_post',
       },
+      ...(options.deviceFlow
+        ? [{ ...nativeClient, grant_types: ['authorization_code', 'refresh_token'], client_id: NO_DEVICE_CLIENT_ID, token_endpoint_auth_method: 'none' as const }]
+        : []),
     ],
     jwks: await signingKeys(),
     cookies: { keys: ['authbridge-test-cookie-key'] },
@@ -111,6 +129,22 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
     }),
     features: {
       devInteractions: { enabled: true },
+      deviceFlow: {
+        enabled: Boolean(options.deviceFlow),
+        // Plain pages of our own (quiets oidc-provider's notices): the same forms, no styling.
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          ctx.body = `<!DOCTYPE html><html><body>${err ? '<p>error</p>' : ''}${form}</body></html>`;
+        },
+        userCodeConfirmSource: async (ctx, form, _client, _deviceInfo, userCode) => {
+          ctx.body =
+            `<!DOCTYPE html><html><body><p>Confirm the code <code>${userCode}</code></p>${form}` +
+            '<button type="submit" form="op.deviceConfirmForm">Continue</button>' +
+            '<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button></body></html>';
+        },
+        successSource: async (ctx) => {
+          ctx.body = '<!DOCTYPE html><html><body><h1>Sign-in Success</h1></body></html>';
+        },
+      },
       // A client may introspect and revoke its own tokens (oidc-provider's default, stated to quiet its notice).
       introspection: { enabled: true, allowedPolicy: async (ctx, _client, token) => token.clientId === ctx.oidc.client?.clientId },
       revocation: { enabled: true, allowedPolicy: async (ctx, _client, token) => token.clientId === ctx.oidc.client?.clientId },
@@ -135,12 +169,27 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
       Session: 3600,
       Grant: 14 * 24 * 3600,
       AuthorizationCode: 60,
+      DeviceCode: options.deviceFlow?.ttl ?? 600,
     },
   };
   const provider = new Provider(issuer, configuration);
   // Keep the test output clean: the provider logs server errors through koa.
   provider.on('server_error', () => {});
   const faults: IdpFaults = {};
+  const deviceInterval = options.deviceFlow?.interval;
+  if (options.deviceFlow) {
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+        const { verification_uri: uri, ...body } = ctx.body as Record<string, unknown>;
+        ctx.body = {
+          ...body,
+          ...(faults.verificationUrl ? { verification_url: uri } : { verification_uri: uri }),
+          ...(deviceInterval === undefined ? {} : { interval: deviceInterval }),
+        };
+      }
+    });
+  }
   const requests: string[] = [];
   const callback = provider.callback();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -149,6 +198,17 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
     if (path === '/.well-known/openid-configuration' && faults.discovery) {
       res.writeHead(faults.discovery.status, { 'content-type': faults.discovery.contentType ?? 'text/html' });
       res.end(faults.discovery.body);
+      return;
+    }
+    if (path === '/device/auth' && faults.deviceAuthorization) {
+      res.writeHead(faults.deviceAuthorization.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(faults.deviceAuthorization.body));
+      return;
+    }
+    const queued = path === '/token' ? faults.tokenAnswers?.shift() : undefined;
+    if (queued) {
+      res.writeHead(queued.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(queued.body));
       return;
     }
     if (path === '/token' && faults.token) {
