@@ -10,7 +10,7 @@ import { requireIdp } from '../config/profile.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError, InterruptedError, describeError } from '../errors.js';
 import { DEFAULT_REDIRECT_PORTS, LoopbackServer, type RefusedCallback } from '../loopback/server.js';
-import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
+import { clientKeyOf, openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export const DEFAULT_LOGIN_TIMEOUT_S = 300;
 
@@ -75,7 +75,7 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   const { ctx, profile, cache, talk } = input;
   const { issuer, clientId } = requireIdp(profile);
   const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod, clientKey: clientKeyOf(profile) });
   const host = profile.redirectHost ?? '127.0.0.1';
   const configuredPort = input.port ?? profile.redirectPort;
   let server: LoopbackServer;
