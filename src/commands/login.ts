@@ -23,6 +23,8 @@ export interface LoginOptions {
   noBrowser: boolean;
   /** Exchange the new IdP token with the profile's broker right after. */
   exchange: boolean;
+  /** `--client-credentials`: a machine sign-in (RFC 6749 §4.4), no browser. */
+  clientCredentials: boolean;
 }
 
 export function define(cmd: Command): Command {
@@ -51,6 +53,7 @@ export function define(cmd: Command): Command {
     .option('--no-browser', 'print the URL instead of opening a browser; accepts the redirected URL pasted on stdin')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the browser to come back').default(DEFAULT_LOGIN_TIMEOUT_S))
     .option('--exchange', "exchange the new IdP token with the profile's broker right after")
+    .option('--client-credentials', 'sign in as the client itself (CI): the client credentials grant with --client-secret or --client-key, no browser (profile grant client_credentials)')
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge login --issuer https://idp.example.com --client-id my-cli\n' +
@@ -64,6 +67,7 @@ export function parse({ opts }: ParseInput): LoginOptions {
     timeoutSeconds: positiveSeconds('--timeout', opts.timeout) ?? DEFAULT_LOGIN_TIMEOUT_S,
     noBrowser: opts.browser === false,
     exchange: optFlag(opts, 'exchange'),
+    clientCredentials: optFlag(opts, 'clientCredentials'),
   };
 }
 
@@ -73,6 +77,10 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
   const err = stderrStyle(ctx, global);
   // A new profile is made by signing in with the IdP given on the command line or in env.
   const profile = await loadProfile(inv, options.profile, undefined, { allowNew: (p) => Boolean(p.issuer && p.clientId) });
+  if (options.clientCredentials || profile.grant === 'client_credentials') {
+    const { runClientCredentialsLogin } = await import('./login-client-credentials.js');
+    return runClientCredentialsLogin(inv, { ...profile, grant: 'client_credentials' }, out);
+  }
   const spinner = createSpinner(ctx.stderr);
   // PKCE S256, state and nonce: oidc/client.ts `authorizationRequest`; the loopback server and its
   // Host check: loopback/server.ts; both driven by flows/login.ts.
