@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../../src/config/types.js';
 import { UsageError } from '../../src/errors.js';
@@ -20,7 +20,9 @@ import { refreshFlow } from '../../src/flows/refresh.js';
 import { chooseClientAuth } from '../../src/oidc/connection.js';
 import { loadClientKey } from '../../src/oidc/client-key.js';
 import { idpProfile, liveContext, recordingTrace, signIn, tempCache } from '../helpers/flows.js';
-import { KEY_CLIENT_ID, startIdp, type Idp, type SeenAssertion } from '../helpers/idp.js';
+import { API_RESOURCE, KEY_CLIENT_ID, startIdp, type Idp, type SeenAssertion } from '../helpers/idp.js';
+import type { RunningBroker } from '../../src/broker/server.js';
+import { exchangeIn, realClock } from '../helpers/flows.js';
 import { isolatedEnv, runCli } from '../helpers/cli.js';
 
 let idp: Idp;
@@ -189,5 +191,87 @@ describe('the client key file', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
     // Discovery only: no token request was made.
     expect(idp.requests.slice(before).filter((r) => r.startsWith('POST'))).toEqual([]);
+  });
+});
+
+describe('private_key_jwt at the broker', () => {
+  const BROKER_KEY_CLIENT = 'keyed-app';
+  let broker: RunningBroker;
+  let brokerLog: string[];
+  beforeAll(async () => {
+    const [{ parseBrokerConfig }, { startBroker }] = await Promise.all([import('../../src/broker/config.js'), import('../../src/broker/server.js')]);
+    const { d: _d, ...ecPublic } = idp.clientKeys.ec.jwk;
+    const file = parseBrokerConfig(
+      {
+        audience: 'my-app',
+        clients: [{ clientId: BROKER_KEY_CLIENT, tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [ecPublic] }, introspects: [] }],
+        providers: [{ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: [API_RESOURCE], algorithms: ['RS256'], mapping: { email: '/email' } }],
+      },
+      'of the test broker',
+    );
+    brokerLog = [];
+    broker = await startBroker({
+      file,
+      host: '127.0.0.1',
+      port: 0,
+      dbPath: join(mkdtempSync(join(tmpdir(), 'authbridge-broker-')), 'broker.db'),
+      deps: { fetch: (...args) => globalThis.fetch(...args), now: realClock },
+      log: (line) => void brokerLog.push(line),
+    });
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  it('lists private_key_jwt in its metadata, and an exchange authenticates with the profile\'s broker.clientKey', async () => {
+    const metadata = (await (await fetch(`${broker.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(['private_key_jwt']);
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toContain('ES256');
+    const { cache } = tempCache();
+    const profile = idpProfile(idp, {
+      resource: API_RESOURCE,
+      broker: { url: broker.url, clientId: BROKER_KEY_CLIENT, clientKey: keyFile('broker-ec.json', JSON.stringify(idp.clientKeys.ec.jwk)) },
+    });
+    await signIn({ idp, cache, profile });
+    const trace = recordingTrace();
+    const outcome = await exchangeIn({ ctx: liveContext(), profile, cache, trace: trace.trace });
+    expect(outcome.subject).toBeTruthy();
+    expect(trace.lines.some((l) => /client authentication at the broker: private_key_jwt with key keyed-ec \(ES256\)/.test(l))).toBe(true);
+  });
+
+  it('accepts an assertion once (jti), and refuses a wrong audience or a foreign key with invalid_client', async () => {
+    const { cache, read } = tempCache();
+    await signIn({ idp, cache, profile: idpProfile(idp, { resource: API_RESOURCE }) });
+    const subject = read().access_token!;
+    const ecKey = await importJWK(idp.clientKeys.ec.jwk as JWK, 'ES256');
+    const assertion = (claims: Record<string, unknown> = {}, key: Parameters<SignJWT['sign']>[0] = ecKey) =>
+      new SignJWT({ jti: `${Math.random()}`, ...claims })
+        .setProtectedHeader({ alg: 'ES256', kid: 'keyed-ec' })
+        .setIssuer(BROKER_KEY_CLIENT)
+        .setSubject(BROKER_KEY_CLIENT)
+        .setAudience((claims.aud as string | undefined) ?? `${broker.issuer}/oauth/token`)
+        .setIssuedAt()
+        .setExpirationTime('60s')
+        .sign(key);
+    const exchange = async (clientAssertion: string) => {
+      const response = await fetch(`${broker.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+          subject_token: subject,
+          subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: clientAssertion,
+        }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const once = await assertion();
+    expect((await exchange(once)).status).toBe(200);
+    expect(await exchange(once)).toMatchObject({ status: 401, body: { error: 'invalid_client', error_description: expect.stringMatching(/used already/) } });
+    expect(await exchange(await assertion({ aud: 'https://elsewhere.example/' }))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    const { privateKey: foreign } = await generateKeyPair('ES256');
+    expect(await exchange(await assertion({}, foreign))).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
   });
 });
