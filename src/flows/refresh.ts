@@ -37,6 +37,12 @@ export async function refreshFlow(input: RefreshInput): Promise<CachedSession> {
       return undefined;
     }
     if (input.stillFresh?.(current)) return current;
+    if (current.grant === 'client_credentials') {
+      failure = new NotSignedInError(`could not refresh profile "${profile.name}": a client credentials session has no refresh token`, {
+        hint: `\`authbridge token${profile.name === 'default' ? '' : ` --profile ${profile.name}`}\` gets a new token by the same grant when this one runs out.`,
+      });
+      return current;
+    }
     if (current.expired || !current.refresh_token) {
       failure = new NotSignedInError(
         `could not refresh profile "${profile.name}": ${current.expired ? 'the session expired' : 'no refresh token is held (ask for the offline_access scope)'}`,

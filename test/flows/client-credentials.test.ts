@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenCache } from '../../src/cache/token-cache.js';
 import type { Profile } from '../../src/config/types.js';
 import { clientCredentialsFlow } from '../../src/flows/client-credentials.js';
+import { refreshFlow } from '../../src/flows/refresh.js';
 import { tokenFlow } from '../../src/flows/token.js';
 import { isolatedEnv, runCli } from '../helpers/cli.js';
 import { claimsOf, editEntry, idpProfile, liveContext, tempCache } from '../helpers/flows.js';
@@ -134,6 +135,19 @@ describe('renewal', () => {
     expect(tokens.size).toBe(1);
     expect(tokens.has(first.access_token!)).toBe(false);
     expect(results.filter((r) => r.refreshed).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('`refresh` of a machine session: exit 4 pointing at `token`, nothing sent', async () => {
+    const { cache, read } = tempCache();
+    const profile = machineProfile();
+    await clientCredentialsFlow({ ctx: liveContext(), profile, cache });
+    const before = read();
+    const start = idp.requests.length;
+    const err = await refreshFlow({ ctx: liveContext(), profile, cache }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: 4, hint: '`authbridge token` gets a new token by the same grant when this one runs out.' });
+    expect((err as Error).message).toBe('could not refresh profile "default": a client credentials session has no refresh token');
+    expect(idp.requests.slice(start)).toEqual([]);
+    expect(read()).toEqual(before);
   });
 
   it('an expired machine token and no secret in this environment: exit 4 naming what is missing', async () => {
