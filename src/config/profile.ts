@@ -3,7 +3,7 @@
  * which flag each came from), the environment's `AUTHBRIDGE_<FIELD>` variables, and the config
  * file. Which command-line option sets which field is the commands' business (commands/flags.ts).
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Env } from '../context.js';
 import { UsageError } from '../errors.js';
 import { PROFILE_FIELDS, checkField, readConfigFile, type ConfigWarning, type ProfileField, type StoredProfile } from './config-file.js';
@@ -37,9 +37,8 @@ export function envVarFor(field: string): string {
 
 const KEY_PATH_FIELDS = new Set<string>(['clientKey', 'broker.clientKey']);
 
-function keyPath(value: string, fromCommandLine: boolean, env: Env): string {
-  if (value.startsWith('~/') && env.HOME) return join(env.HOME, value.slice(2));
-  return fromCommandLine ? resolve(value) : value;
+function keyPath(value: string, env: Env): string {
+  return value.startsWith('~/') && env.HOME ? join(env.HOME, value.slice(2)) : value;
 }
 
 function getField(profile: StoredProfile, field: string): unknown {
@@ -72,9 +71,9 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
       if ('error' in checked) throw new UsageError(`${origin}: ${checked.error}`);
       raw = checked.value;
     }
-    // A key file named on the command line or in env is relative to where the command runs; in
-    // the config file, `~/` is the home directory.
-    if (KEY_PATH_FIELDS.has(field) && typeof raw === 'string') raw = keyPath(raw, origin !== undefined, env);
+    // `~/` in a key path is the home directory (a config file, or a quoted flag); a relative path
+    // is relative to where the command runs, as for every file argument.
+    if (KEY_PATH_FIELDS.has(field) && typeof raw === 'string') raw = keyPath(raw, env);
     values[field] = raw;
   }
   const broker: Partial<BrokerSettings> = {};

@@ -179,6 +179,16 @@ describe('the client key file', () => {
     expect(() => chooseClientAuth('s3cret', undefined, 'private_key_jwt', false)).toThrow(/private_key_jwt needs a client key/);
   });
 
+  it('a config file\'s clientKey may start with ~/ (the home directory); a bad clientKeyAlg is refused naming the field', async () => {
+    const { loadProfile } = await import('../../src/config/profile.js');
+    const configFile = keyFile('config.json', JSON.stringify({ profiles: { ci: { issuer: idp.issuer, clientId: KEY_CLIENT_ID, clientKey: '~/keys/ci.pem', clientKeyAlg: 'ES256' } } }));
+    const profile = await loadProfile({ env: { HOME: '/home/ci' }, configFile, name: 'ci', warn: () => {} });
+    expect([profile.clientKey, profile.clientKeyAlg]).toEqual(['/home/ci/keys/ci.pem', 'ES256']);
+    const bad = await loadProfile({ env: { AUTHBRIDGE_CLIENT_KEY_ALG: 'HS256' }, configFile, name: 'ci', warn: () => {} }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(UsageError);
+    expect((bad as Error).message).toMatch(/^AUTHBRIDGE_CLIENT_KEY_ALG: expected one of RS256, .*EdDSA/);
+  });
+
   it('is refused by the CLI before any request: exit 2, one line naming chmod 600', async () => {
     const loose = keyFile('cli-loose.pem', idp.clientKeys.rsa.pem, 0o644);
     const before = idp.requests.length;
