@@ -1,7 +1,7 @@
 /** `login`: Authorization Code + PKCE through the browser and a 127.0.0.1 loopback server. */
 import { Option, type Command } from 'commander';
 import type { ProfileOverrides } from '../config/profile.js';
-import { isAuthbridgeError, withHint, type Outcome } from '../errors.js';
+import { UsageError, isAuthbridgeError, withHint, type Outcome } from '../errors.js';
 import type { ExchangeOutcome } from '../flows/exchange.js';
 import { DEFAULT_LOGIN_TIMEOUT_S, loginFlow } from '../flows/login.js';
 import { createOutput } from '../output/output.js';
@@ -78,6 +78,11 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
   // A new profile is made by signing in with the IdP given on the command line or in env.
   const profile = await loadProfile(inv, options.profile, undefined, { allowNew: (p) => Boolean(p.issuer && p.clientId) });
   if (options.clientCredentials || profile.grant === 'client_credentials') {
+    if (options.exchange) {
+      throw new UsageError('--exchange goes with a user\'s sign-in, not with the client credentials grant', {
+        hint: 'Run `authbridge exchange` afterwards if your broker takes the client\'s token.',
+      });
+    }
     const { runClientCredentialsLogin } = await import('./login-client-credentials.js');
     return runClientCredentialsLogin(inv, { ...profile, grant: 'client_credentials' }, out);
   }

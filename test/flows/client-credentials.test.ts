@@ -85,6 +85,9 @@ describe('login --client-credentials, token, status, logout (the built CLI)', ()
     expect(run.stderr).toContain('--client-secret (AUTHBRIDGE_CLIENT_SECRET) or --client-key (AUTHBRIDGE_CLIENT_KEY)');
     expect(idp.requests.slice(before)).toEqual([]);
     expect(cache.exists()).toBe(false);
+    const exchange = await runCli(['login', '--client-credentials', '--exchange'], { env: ciEnv().env });
+    expect(exchange.code).toBe(2);
+    expect(exchange.stderr).toMatch(/^authbridge: --exchange goes with a user's sign-in, not with the client credentials grant\n/);
   });
 
   it('a wrong secret: exit 5 with the IdP\'s invalid_client, nothing cached', async () => {
