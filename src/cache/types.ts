@@ -41,5 +41,10 @@ export interface CachedSession {
    * no refresh token; renewed by the same grant). Absent: a user's sign-in (authorization code).
    */
   grant?: 'client_credentials';
+  /**
+   * What a client credentials grant asked for, so `token` renews the token as `login
+   * --client-credentials --scopes … --resource …` made it, without those flags.
+   */
+  grant_request?: { scopes?: string[]; audience?: string; resource?: string };
   broker?: CachedBrokerSession;
 }

@@ -62,8 +62,12 @@ export async function clientCredentialsFlow(input: ClientCredentialsInput): Prom
     try {
       const idp = await openIdp(input, { issuer, clientId, ...sameClient(profile, clientId) });
       // Scopes only when configured: the openid default asks a user's consent, not a machine's.
-      const requestedScopes = profile.scopesConfigured ? profile.scopes : [];
-      const tokens = await idp.clientCredentials({ scopes: requestedScopes, audience: profile.audience, resource: profile.resource });
+      // What is not configured now is asked as the cached token was (login --client-credentials --scopes …).
+      const before = isMachineSession(current) ? current?.grant_request : undefined;
+      const requestedScopes = profile.scopesConfigured ? profile.scopes : (before?.scopes ?? []);
+      const audience = profile.audience ?? before?.audience;
+      const resource = profile.resource ?? before?.resource;
+      const tokens = await idp.clientCredentials({ scopes: requestedScopes, audience, resource });
       const session = sessionFromTokens({
         profile: profile.name,
         issuer,
@@ -74,6 +78,8 @@ export async function clientCredentialsFlow(input: ClientCredentialsInput): Prom
         now: ctx.now(),
       });
       session.grant = 'client_credentials';
+      const request = { scopes: requestedScopes.length ? requestedScopes : undefined, audience, resource };
+      if (Object.values(request).some((v) => v !== undefined)) session.grant_request = JSON.parse(JSON.stringify(request)) as typeof request;
       return session;
     } catch (err) {
       failure = err;

@@ -122,6 +122,21 @@ describe('login --client-credentials, token, status, logout (the built CLI)', ()
 });
 
 describe('renewal', () => {
+  it('renews the token as login --client-credentials --scopes --resource asked for it, without those flags', async () => {
+    const { env, cache } = ciEnv();
+    const login = await runCli(['login', '--client-credentials', '--scopes', 'api:read', '--resource', API_RESOURCE], { env });
+    expect(login.code).toBe(0);
+    const first = cache.read();
+    expect(first.grant_request).toEqual({ scopes: ['api:read'], resource: API_RESOURCE });
+    await editEntry(cache.cache, 'default', (e) => {
+      e.access_token_expires_at = Date.now() - 1000;
+    });
+    const token = await runCli(['token'], { env });
+    expect(token.code).toBe(0);
+    expect(token.stdout.trim()).not.toBe(first.access_token);
+    expect(claimsOf(token.stdout.trim())).toMatchObject({ aud: API_RESOURCE, scope: 'api:read', client_id: MACHINE_CLIENT_ID });
+  });
+
   it('an expired machine token: 10 parallel `token` calls (separate caches on one dir) make one grant and all print its token', async () => {
     const { cache, dir } = tempCache();
     const profile = machineProfile();
