@@ -74,6 +74,9 @@ describe('private_key_jwt at the IdP', () => {
     const ctx = liveContext();
     await refreshFlow({ ctx, profile, cache, trace: trace.trace });
     expect(trace.lines.some((l) => /client authentication at the IdP: private_key_jwt with key keyed-rsa \(RS256\) \(a client key and no secret, and the server lists private_key_jwt\)/.test(l))).toBe(true);
+    // --verbose shows that an assertion was sent, never the assertion itself.
+    expect(trace.lines.some((l) => l.includes('client_assertion=***'))).toBe(true);
+    expect(trace.lines.join('\n')).not.toMatch(/client_assertion=eyJ/);
     const result = await introspectFlow({ ctx, profile, cache, type: 'refresh' });
     expect(result.active).toBe(true);
     const refreshToken = read().refresh_token!;
