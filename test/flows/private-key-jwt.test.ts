@@ -6,6 +6,8 @@
  * one-line exit-2 error before anything is sent.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,15 +211,30 @@ describe('the client key file', () => {
 
 describe('private_key_jwt at the broker', () => {
   const BROKER_KEY_CLIENT = 'keyed-app';
+  const REMOTE_KEY_CLIENT = 'keyed-remote';
   let broker: RunningBroker;
   let brokerLog: string[];
+  /** Serves the Ed25519 client's public key set, as a client's own jwks_uri would. */
+  let jwksServer: Server;
+  let jwksFetches = 0;
   beforeAll(async () => {
     const [{ parseBrokerConfig }, { startBroker }] = await Promise.all([import('../../src/broker/config.js'), import('../../src/broker/server.js')]);
     const { d: _d, ...ecPublic } = idp.clientKeys.ec.jwk;
+    const { d: _d2, ...edPublic } = idp.clientKeys.ed25519.jwk;
+    jwksServer = createServer((_req, res) => {
+      jwksFetches += 1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [edPublic] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
     const file = parseBrokerConfig(
       {
         audience: 'my-app',
-        clients: [{ clientId: BROKER_KEY_CLIENT, tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [ecPublic] }, introspects: [] }],
+        clients: [
+          { clientId: BROKER_KEY_CLIENT, tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [ecPublic] }, introspects: [] },
+          { clientId: REMOTE_KEY_CLIENT, tokenEndpointAuthMethod: 'private_key_jwt', jwksUri },
+        ],
         providers: [{ id: 'idp', type: 'jwt', issuer: idp.issuer, audience: [API_RESOURCE], algorithms: ['RS256'], mapping: { email: '/email' } }],
       },
       'of the test broker',
@@ -234,6 +251,19 @@ describe('private_key_jwt at the broker', () => {
   });
   afterAll(async () => {
     await broker?.close();
+    await new Promise((resolve) => jwksServer?.close(resolve));
+  });
+
+  it('fetches the keys of a client registered by jwksUri, and the exchange signs with its Ed25519 key', async () => {
+    const { cache } = tempCache();
+    const profile = idpProfile(idp, {
+      resource: API_RESOURCE,
+      broker: { url: broker.url, clientId: REMOTE_KEY_CLIENT, clientKey: keyFile('broker-ed.json', JSON.stringify(idp.clientKeys.ed25519.jwk)) },
+    });
+    await signIn({ idp, cache, profile });
+    const outcome = await exchangeIn({ ctx: liveContext(), profile, cache });
+    expect(outcome.subject).toBeTruthy();
+    expect(jwksFetches).toBe(1);
   });
 
   it('lists private_key_jwt in its metadata, and an exchange authenticates with the profile\'s broker.clientKey', async () => {
