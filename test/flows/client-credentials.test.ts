@@ -66,6 +66,11 @@ describe('login --client-credentials, token, status, logout (the built CLI)', ()
     const statusJson = JSON.parse((await runCli(['status', '--json', '--check'], { env })).stdout) as Record<string, unknown>;
     expect(statusJson).toMatchObject({ signed_in: true, subject: null, grant: 'client_credentials', client_id: MACHINE_CLIENT_ID, check: { idp: { live: true, method: 'introspection' } } });
 
+    // Without the secret here the IdP cannot be asked: unknown, not an error.
+    const unknown = await runCli(['status', '--json', '--check'], { env: { ...env, AUTHBRIDGE_CLIENT_SECRET: '' } });
+    expect(unknown.code).toBe(0);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ signed_in: true, check: { idp: { live: null, method: null, detail: 'no client secret or key of client machine here to ask the IdP with' } } });
+
     const logout = await runCli(['logout', '--json'], { env });
     expect(logout.code).toBe(0);
     expect(JSON.parse(logout.stdout)).toMatchObject({ profile: 'default', removed: true, revoked: { idp: true }, warnings: [] });
