@@ -162,7 +162,7 @@ const callbackProvider = z.strictObject({
 });
 
 /** RFC 7591 §2 names of the client authentication methods the RFC 6749 endpoints accept. */
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /**
@@ -174,9 +174,13 @@ const client = z
   .strictObject({
     clientId: nonEmpty('a client id'),
     tokenEndpointAuthMethod: z
-      .enum(CLIENT_AUTH_METHODS, { error: 'expected "client_secret_basic", "client_secret_post" or "none" (RFC 7591)' })
+      .enum(CLIENT_AUTH_METHODS, { error: 'expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none" (RFC 7591)' })
       .optional(),
     clientSecret: nonEmpty('a client secret').optional(),
+    /** `private_key_jwt` (RFC 7523): the client's public keys, inline (RFC 7591 `jwks`) … */
+    jwks: z.looseObject({ keys: z.array(z.looseObject({ kty: z.string({ error: 'expected a JWK with "kty"' }) }), { error: 'expected an array of JWKs' }).min(1, { message: 'expected at least one key' }) }, { error: 'expected a JWK Set: {"keys":[…]}' }).optional(),
+    /** … or where to fetch them (RFC 7591 `jwks_uri`). */
+    jwksUri: httpUrl().optional(),
     apiKey: nonEmpty('an API key').optional(),
     /** Resource servers: the clients whose tokens this one may introspect besides its own. */
     introspects: z.array(nonEmpty('a client id'), { error: 'expected an array of client ids' }).optional(),
@@ -195,11 +199,19 @@ const client = z
       }
     } else if (method === 'none') {
       if (c.clientSecret !== undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a client with tokenEndpointAuthMethod "none" has no secret' });
+    } else if (method === 'private_key_jwt') {
+      if (c.clientSecret !== undefined) ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'a private_key_jwt client authenticates with its key, not a secret' });
+      if ((c.jwks === undefined) === (c.jwksUri === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'a private_key_jwt client needs its public keys: give one of jwks or jwksUri' });
+      }
     } else if (c.clientSecret === undefined) {
       ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `required with tokenEndpointAuthMethod "${method}"` });
     }
+    if (method !== 'private_key_jwt' && (c.jwks !== undefined || c.jwksUri !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: [c.jwks !== undefined ? 'jwks' : 'jwksUri'], message: 'keys are for tokenEndpointAuthMethod "private_key_jwt"' });
+    }
     if (c.introspects !== undefined && (method === undefined || method === 'none')) {
-      ctx.addIssue({ code: 'custom', path: ['introspects'], message: 'only a confidential client (client_secret_basic or client_secret_post) may introspect' });
+      ctx.addIssue({ code: 'custom', path: ['introspects'], message: 'only a confidential client (client_secret_basic, client_secret_post or private_key_jwt) may introspect' });
     }
   });
 

@@ -105,7 +105,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     await store.close();
     throw err;
   }
-  const clients = new ClientRegistry(options.file.clients);
+  const clients = new ClientRegistry(options.file.clients, { fetch: deps.fetch, now: deps.now });
   const limiter = new RateLimits(options.file.rateLimit, deps.now);
   // Refusals are counted by every instance on the database, not only the one that saw them.
   const failureSync = options.file.rateLimit.maxFailures > 0
@@ -212,6 +212,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound ? bound.port : options.port;
   const config = resolveBrokerConfig(options.file, { host: options.host, port });
+  clients.trustAudience(config.issuer);
   crypto = new CryptoThread(() => keys.signing());
   keys.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not re-read the signing keys', error: describeError(err) })), options.keyRefreshMs ?? config.keys.refreshSeconds * 1000);
   failureSync?.start((err) => log(JSON.stringify({ level: 'error', msg: 'could not share the failure count', error: describeError(err) })));

@@ -36,5 +36,15 @@ export interface CachedSession {
   obtained_at: number;
   /** Set when a refresh answered `invalid_grant`: `status` says "session expired". */
   expired?: boolean;
+  /**
+   * How the session was made: `client_credentials` for a machine session (no user, no subject,
+   * no refresh token; renewed by the same grant). Absent: a user's sign-in (authorization code).
+   */
+  grant?: 'client_credentials';
+  /**
+   * What a client credentials grant asked for, so `token` renews the token as `login
+   * --client-credentials --scopes … --resource …` made it, without those flags.
+   */
+  grant_request?: { scopes?: string[]; audience?: string; resource?: string };
   broker?: CachedBrokerSession;
 }

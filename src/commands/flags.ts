@@ -4,7 +4,7 @@
  */
 import { Option, type Command, type OptionValues } from 'commander';
 import type { ProfileField } from '../config/config-file.js';
-import { CLIENT_AUTH_METHOD_SETTINGS } from '../config/types.js';
+import { CLIENT_AUTH_METHOD_SETTINGS, CLIENT_KEY_ALGS } from '../config/types.js';
 import type { ProfileOverrides } from '../config/profile.js';
 
 /** Collects a repeatable option's values (`--audience a --audience b`). */
@@ -18,6 +18,10 @@ const PROFILE_FLAGS: Readonly<Record<ProfileField, { key: string; flag: string }
   clientId: { key: 'clientId', flag: '--client-id' },
   clientSecret: { key: 'clientSecret', flag: '--client-secret' },
   clientAuthMethod: { key: 'clientAuthMethod', flag: '--client-auth-method' },
+  clientKey: { key: 'clientKey', flag: '--client-key' },
+  clientKeyId: { key: 'clientKeyId', flag: '--client-key-id' },
+  clientKeyAlg: { key: 'clientKeyAlg', flag: '--client-key-alg' },
+  grant: { key: 'grant', flag: '--grant' },
   scopes: { key: 'scopes', flag: '--scopes' },
   redirectPort: { key: 'port', flag: '--port' },
   redirectHost: { key: 'redirectHost', flag: '--redirect-host' },
@@ -32,6 +36,7 @@ const PROFILE_FLAGS: Readonly<Record<ProfileField, { key: string; flag: string }
   'broker.subjectTokenType': { key: 'subjectTokenType', flag: '--subject-token-type' },
   'broker.protocol': { key: 'brokerProtocol', flag: '--broker-protocol' },
   'broker.apiKey': { key: 'brokerApiKey', flag: '--broker-api-key' },
+  'broker.clientKey': { key: 'brokerClientKey', flag: '--broker-client-key' },
 };
 
 /**
@@ -56,8 +61,13 @@ export function idpFlags(cmd: Command): Command {
     .addOption(
       new Option(
         '--client-auth-method <method>',
-        "how the client authenticates at the IdP (env AUTHBRIDGE_CLIENT_AUTH_METHOD; default: none without a secret, else the IdP's first of client_secret_basic/_post)",
+        "how the client authenticates at the IdP (env AUTHBRIDGE_CLIENT_AUTH_METHOD; default: private_key_jwt with a key and no secret, none without either, else the IdP's first of client_secret_basic/_post)",
       ).choices(CLIENT_AUTH_METHOD_SETTINGS),
+    )
+    .option('--client-key <file>', 'private key (PEM or JWK file, mode 0600) for private_key_jwt (env AUTHBRIDGE_CLIENT_KEY)')
+    .option('--client-key-id <kid>', "the key's kid (env AUTHBRIDGE_CLIENT_KEY_ID; default: the JWK's kid, else its RFC 7638 thumbprint)")
+    .addOption(
+      new Option('--client-key-alg <alg>', "the key's signing algorithm (env AUTHBRIDGE_CLIENT_KEY_ALG; default from the key: RS256, ES256, EdDSA)").choices(CLIENT_KEY_ALGS),
     );
 }
 
@@ -66,7 +76,8 @@ export function brokerClientFlags(cmd: Command): Command {
   return cmd
     .option('--broker-url <url>', "the broker's base URL (env AUTHBRIDGE_BROKER_URL)")
     .option('--broker-client-id <id>', 'the client id at the broker (env AUTHBRIDGE_BROKER_CLIENT_ID)')
-    .option('--broker-client-secret <secret>', 'for a confidential broker client (env AUTHBRIDGE_BROKER_CLIENT_SECRET)');
+    .option('--broker-client-secret <secret>', 'for a confidential broker client (env AUTHBRIDGE_BROKER_CLIENT_SECRET)')
+    .option('--broker-client-key <file>', 'private key (PEM or JWK file) for private_key_jwt at the broker (env AUTHBRIDGE_BROKER_CLIENT_KEY)');
 }
 
 /** Every broker setting of a profile: the client flags, and what to ask the broker for and how. */

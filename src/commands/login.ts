@@ -27,6 +27,8 @@ export interface LoginOptions {
   exchange: boolean;
   /** `--device`: the device authorization grant (RFC 8628) instead of the browser. */
   device: boolean;
+  /** `--client-credentials`: a machine sign-in (RFC 6749 §4.4), no browser. */
+  clientCredentials: boolean;
 }
 
 export function define(cmd: Command): Command {
@@ -57,6 +59,7 @@ export function define(cmd: Command): Command {
     .option('--device', 'sign in with a code on another device (RFC 8628 device flow; the default over SSH without a display when the IdP offers it)')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the browser to come back').default(DEFAULT_LOGIN_TIMEOUT_S))
     .option('--exchange', "exchange the new IdP token with the profile's broker right after")
+    .option('--client-credentials', 'sign in as the client itself (CI): the client credentials grant with --client-secret or --client-key, no browser (profile grant client_credentials)')
     .addHelpText(
       'after',
       '\nExamples:\n  authbridge login --issuer https://idp.example.com --client-id my-cli\n' +
@@ -70,12 +73,18 @@ export function parse({ opts }: ParseInput): LoginOptions {
       hint: 'Give --device to enter a code on another device, or --no-browser to open the URL yourself and paste the redirect.',
     });
   }
+  if (optFlag(opts, 'device') && optFlag(opts, 'clientCredentials')) {
+    throw new UsageError('--device and --client-credentials do not go together', {
+      hint: 'Give --device to sign in as a user with a code on another device, or --client-credentials to sign in as the client itself.',
+    });
+  }
   return {
     profile: profileOverrides(opts),
     timeoutSeconds: positiveSeconds('--timeout', opts.timeout) ?? DEFAULT_LOGIN_TIMEOUT_S,
     noBrowser: opts.browser === false,
     exchange: optFlag(opts, 'exchange'),
     device: optFlag(opts, 'device'),
+    clientCredentials: optFlag(opts, 'clientCredentials'),
   };
 }
 
@@ -85,6 +94,15 @@ export async function run(inv: Invocation, options: LoginOptions): Promise<Outco
   const err = stderrStyle(ctx, global);
   // A new profile is made by signing in with the IdP given on the command line or in env.
   const profile = await loadProfile(inv, options.profile, undefined, { allowNew: (p) => Boolean(p.issuer && p.clientId) });
+  if (options.clientCredentials || profile.grant === 'client_credentials') {
+    if (options.exchange) {
+      throw new UsageError('--exchange goes with a user\'s sign-in, not with the client credentials grant', {
+        hint: 'Run `authbridge exchange` afterwards if your broker takes the client\'s token.',
+      });
+    }
+    const { runClientCredentialsLogin } = await import('./login-client-credentials.js');
+    return runClientCredentialsLogin(inv, { ...profile, grant: 'client_credentials' }, out);
+  }
   const spinner = createSpinner(ctx.stderr);
   // PKCE S256, state and nonce: oidc/client.ts `authorizationRequest`; the loopback server and its
   // Host check: loopback/server.ts; both driven by flows/login.ts.

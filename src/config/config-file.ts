@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { UsageError, describeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { UnsafePathError, currentUid, openOwnFile } from '../util/own-file.js';
-import { CLIENT_AUTH_METHOD_SETTINGS, PROFILE_NAME, type BrokerSettings, type ClientAuthMethodSetting } from './types.js';
+import { CLIENT_AUTH_METHOD_SETTINGS, CLIENT_KEY_ALGS, GRANTS, PROFILE_NAME, type BrokerSettings, type ClientAuthMethodSetting, type Grant } from './types.js';
 
 /** A profile's broker as stored: the settings of {@link BrokerSettings}, each optional. */
 export type StoredBroker = Partial<BrokerSettings>;
@@ -22,6 +22,10 @@ export interface StoredProfile {
   clientId?: string;
   clientSecret?: string;
   clientAuthMethod?: ClientAuthMethodSetting;
+  clientKey?: string;
+  clientKeyId?: string;
+  clientKeyAlg?: (typeof CLIENT_KEY_ALGS)[number];
+  grant?: Grant;
   scopes?: string[];
   redirectPort?: number;
   redirectHost?: '127.0.0.1' | 'localhost';
@@ -65,6 +69,10 @@ export const PROFILE_FIELDS = {
   clientId: 'string',
   clientSecret: 'string',
   clientAuthMethod: { oneOf: CLIENT_AUTH_METHOD_SETTINGS },
+  clientKey: 'string',
+  clientKeyId: 'string',
+  clientKeyAlg: { oneOf: CLIENT_KEY_ALGS },
+  grant: { oneOf: GRANTS },
   scopes: 'scopes',
   redirectPort: 'port',
   redirectHost: { oneOf: ['127.0.0.1', 'localhost'] },
@@ -79,6 +87,7 @@ export const PROFILE_FIELDS = {
   'broker.subjectTokenType': 'tokenType',
   'broker.protocol': { oneOf: ['rfc8693', 'synerise'] },
   'broker.apiKey': 'string',
+  'broker.clientKey': 'string',
 } as const satisfies Record<string, FieldKind>;
 
 /** A profile field's name, as `config set` and the config file spell it. */

@@ -3,6 +3,7 @@
  * which flag each came from), the environment's `AUTHBRIDGE_<FIELD>` variables, and the config
  * file. Which command-line option sets which field is the commands' business (commands/flags.ts).
  */
+import { join } from 'node:path';
 import type { Env } from '../context.js';
 import { UsageError } from '../errors.js';
 import { PROFILE_FIELDS, checkField, readConfigFile, type ConfigWarning, type ProfileField, type StoredProfile } from './config-file.js';
@@ -32,6 +33,12 @@ export interface ProfileSource {
 /** `broker.clientId` → `AUTHBRIDGE_BROKER_CLIENT_ID`. */
 export function envVarFor(field: string): string {
   return `AUTHBRIDGE_${field.replace('.', '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+const KEY_PATH_FIELDS = new Set<string>(['clientKey', 'broker.clientKey']);
+
+function keyPath(value: string, env: Env): string {
+  return value.startsWith('~/') && env.HOME ? join(env.HOME, value.slice(2)) : value;
 }
 
 function getField(profile: StoredProfile, field: string): unknown {
@@ -64,6 +71,9 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
       if ('error' in checked) throw new UsageError(`${origin}: ${checked.error}`);
       raw = checked.value;
     }
+    // `~/` in a key path is the home directory (a config file, or a quoted flag); a relative path
+    // is relative to where the command runs, as for every file argument.
+    if (KEY_PATH_FIELDS.has(field) && typeof raw === 'string') raw = keyPath(raw, env);
     values[field] = raw;
   }
   const broker: Partial<BrokerSettings> = {};
@@ -76,6 +86,10 @@ export async function loadProfile(source: ProfileSource): Promise<Profile> {
     clientId: values.clientId as string | undefined,
     clientSecret: values.clientSecret as string | undefined,
     clientAuthMethod: values.clientAuthMethod as Profile['clientAuthMethod'],
+    clientKey: values.clientKey as string | undefined,
+    clientKeyId: values.clientKeyId as string | undefined,
+    clientKeyAlg: values.clientKeyAlg as Profile['clientKeyAlg'],
+    grant: values.grant as Profile['grant'],
     scopes: (values.scopes as string[] | undefined) ?? [...DEFAULT_SCOPES],
     redirectPort: values.redirectPort as number | undefined,
     redirectHost: values.redirectHost as Profile['redirectHost'],

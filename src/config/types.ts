@@ -10,11 +10,20 @@ export interface BrokerSettings {
   /** `rfc8693` (default) or `synerise` (POST /sauth/v3/auth/login/client with `apiKey`). */
   protocol?: 'rfc8693' | 'synerise';
   apiKey?: string;
+  /** A private key (PEM or JWK file) for `private_key_jwt` at the broker, used when there is no `clientSecret`. */
+  clientKey?: string;
 }
 
 /** A profile's `clientAuthMethod` (`--client-auth-method`). */
 export const CLIENT_AUTH_METHOD_SETTINGS = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export type ClientAuthMethodSetting = (typeof CLIENT_AUTH_METHOD_SETTINGS)[number];
+
+/** The JWS algorithms a `clientKeyAlg` may name (RSA, EC P-256/384/521, Ed25519). */
+export const CLIENT_KEY_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+/** A profile's `grant`: how `token` gets a new token once the cached one runs out. */
+export const GRANTS = ['authorization_code', 'client_credentials'] as const;
+export type Grant = (typeof GRANTS)[number];
 
 /** A profile as resolved from flags > env > config file. */
 export interface Profile {
@@ -28,6 +37,20 @@ export interface Profile {
    * `token_endpoint_auth_methods_supported`.
    */
   clientAuthMethod?: ClientAuthMethodSetting;
+  /**
+   * Path of the client's private key (PEM or JWK / JWK Set file, mode 0600) for `private_key_jwt`
+   * (RFC 7523): used when there is no `clientSecret`, or with `clientAuthMethod private_key_jwt`.
+   */
+  clientKey?: string;
+  /** The key's `kid`. Default: the JWK's `kid`, else its RFC 7638 thumbprint. */
+  clientKeyId?: string;
+  /** The key's JWS algorithm. Default from the key (RS256, ES256, EdDSA …). */
+  clientKeyAlg?: (typeof CLIENT_KEY_ALGS)[number];
+  /**
+   * `client_credentials`: a machine profile (CI): `login` and `token` use the client credentials
+   * grant, no browser. Default `authorization_code` (a user signs in through the browser).
+   */
+  grant?: Grant;
   /** Default `openid profile email offline_access`. */
   scopes: string[];
   redirectPort?: number;

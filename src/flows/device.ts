@@ -14,7 +14,7 @@ import { requireIdp } from '../config/profile.js';
 import { AuthorizationRefusedError, InterruptedError, OAuthRefusedError, UsageError, oauthErrorOf } from '../errors.js';
 import type { DeviceAuthorization, IdpClient, TokenSet } from '../oidc/client.js';
 import { authorizationParams, cacheSignIn, loginFlow, scopesToAsk, type LoginInput, type LoginResult, type LoginTalk } from './login.js';
-import { loginCommand, openIdp } from './session.js';
+import { clientKeyOf, loginCommand, openIdp } from './session.js';
 
 /** RFC 8628 §3.2: seconds between polls when the IdP does not say. */
 export const DEFAULT_DEVICE_INTERVAL_S = 5;
@@ -97,7 +97,7 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
 export async function deviceLoginFlow(input: DeviceLoginInput): Promise<LoginResult> {
   const { ctx, profile, talk } = input;
   const { issuer, clientId } = requireIdp(profile);
-  const idp = input.idp ?? (await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod }));
+  const idp = input.idp ?? (await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod, clientKey: clientKeyOf(profile) }));
   if (!idp.metadata.device_authorization_endpoint) {
     if (input.automatic) {
       talk.say(

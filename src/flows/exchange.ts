@@ -141,7 +141,13 @@ export async function exchangeFlow(input: ExchangeInput): Promise<ExchangeOutcom
       obtained_at: ctx.now(),
     };
   } else {
-    const broker = await connect.broker({ ...common, url: settings.url, clientId: settings.clientId, clientSecret: settings.clientSecret });
+    const broker = await connect.broker({
+      ...common,
+      url: settings.url,
+      clientId: settings.clientId,
+      clientSecret: settings.clientSecret,
+      clientKey: settings.clientKey ? { path: settings.clientKey } : undefined,
+    });
     const answer = await broker
       .exchange({
         subjectToken,

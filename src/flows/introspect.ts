@@ -4,7 +4,7 @@ import type { Profile } from '../config/types.js';
 import { NotSignedInError, UsageError } from '../errors.js';
 import type { IntrospectionResult } from '../oidc/client.js';
 import { decodeToken } from '../jwt/decode.js';
-import { loginCommand, openBroker, openIdp, type FlowIo } from './session.js';
+import { clientKeyOf, loginCommand, openBroker, openIdp, type FlowIo } from './session.js';
 
 export interface IntrospectInput extends FlowIo {
   profile: Profile;
@@ -57,7 +57,7 @@ export async function introspectFlow(input: IntrospectInput): Promise<Introspect
       hint: 'Give --issuer and --client-id (the client that introspects must be known to the IdP).',
     });
   }
-  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod });
+  const idp = await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod, clientKey: clientKeyOf(profile) });
   // A public client may introspect with the session's access token where the IdP lists `bearer`.
   const held = profile.clientSecret ? undefined : (session ?? (await cache.get(profile.name)));
   const bearer = held?.issuer === issuer ? held.access_token : undefined;

@@ -11,7 +11,7 @@ import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError, InterruptedError, describeError } from '../errors.js';
 import { DEFAULT_REDIRECT_PORTS, LoopbackServer, type RefusedCallback } from '../loopback/server.js';
 import type { IdpClient, TokenSet } from '../oidc/client.js';
-import { openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
+import { clientKeyOf, openIdp, sessionFromTokens, verifyIdToken, type FlowIo } from './session.js';
 
 export const DEFAULT_LOGIN_TIMEOUT_S = 300;
 
@@ -78,7 +78,9 @@ export async function loginFlow(input: LoginInput): Promise<LoginResult> {
   const { ctx, profile, cache, talk } = input;
   const { issuer, clientId } = requireIdp(profile);
   const timeoutSeconds = input.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_S;
-  const idp = input.idp ?? (await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod }));
+  const idp =
+    input.idp ??
+    (await openIdp(input, { issuer, clientId, clientSecret: profile.clientSecret, clientAuthMethod: profile.clientAuthMethod, clientKey: clientKeyOf(profile) }));
   const host = profile.redirectHost ?? '127.0.0.1';
   const configuredPort = input.port ?? profile.redirectPort;
   let server: LoopbackServer;

@@ -37,6 +37,12 @@ export async function refreshFlow(input: RefreshInput): Promise<CachedSession> {
       return undefined;
     }
     if (input.stillFresh?.(current)) return current;
+    if (current.grant === 'client_credentials') {
+      failure = new NotSignedInError(`could not refresh profile "${profile.name}": a client credentials session has no refresh token`, {
+        hint: `\`authbridge token${profile.name === 'default' ? '' : ` --profile ${profile.name}`}\` gets a new token by the same grant when this one runs out.`,
+      });
+      return current;
+    }
     if (current.expired || !current.refresh_token) {
       failure = new NotSignedInError(
         `could not refresh profile "${profile.name}": ${current.expired ? 'the session expired' : 'no refresh token is held (ask for the offline_access scope)'}`,
@@ -44,33 +50,47 @@ export async function refreshFlow(input: RefreshInput): Promise<CachedSession> {
       );
       return current;
     }
-    try {
-      // The tokens belong to the issuer and client that issued them, whatever the config says now.
-      const idp = await openIdp(input, {
-        issuer: current.issuer,
-        clientId: current.client_id,
-        ...sameClient(profile, current.client_id),
-      });
-      const tokens = await idp.refresh(current.refresh_token);
-      const claims = tokens.id_token
-        ? await verifyIdToken(input, idp, tokens.id_token, { subject: current.subject })
-        : undefined;
-      return sessionFromTokens({
-        profile: profile.name,
-        issuer: current.issuer,
-        clientId: current.client_id,
-        requestedScopes: current.scopes,
-        tokens,
-        claims,
-        now: ctx.now(),
-        previous: current,
-      });
-    } catch (err) {
+    // The tokens belong to the issuer and client that issued them, whatever the config says now.
+    const idp = await openIdp(input, {
+      issuer: current.issuer,
+      clientId: current.client_id,
+      ...sameClient(profile, current.client_id),
+    }).catch((err: unknown) => {
       failure = err;
-      if (oauthErrorOf(err) === 'invalid_grant') {
-        return { ...current, expired: true };
+    });
+    if (!idp) return current;
+    let base = current;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const tokens = await idp.refresh(base.refresh_token!);
+        const claims = tokens.id_token ? await verifyIdToken(input, idp, tokens.id_token, { subject: base.subject }) : undefined;
+        return sessionFromTokens({
+          profile: profile.name,
+          issuer: base.issuer,
+          clientId: base.client_id,
+          requestedScopes: base.scopes,
+          tokens,
+          claims,
+          now: ctx.now(),
+          previous: base,
+        });
+      } catch (err) {
+        if (oauthErrorOf(err) === 'invalid_grant' && attempt === 0) {
+          // Rotation: another process may have spent this refresh token and stored its successor
+          // meanwhile (a lock taken over as stale, a cache written by another tool). Read the
+          // entry again: a newer token is used once, a fresh entry as it is.
+          const stored = await cache.get(profile.name);
+          if (stored && !stored.expired && stored.refresh_token && stored.refresh_token !== base.refresh_token && stored.issuer === base.issuer) {
+            input.trace?.('the IdP refused the refresh token, and the cache holds a newer one: another process rotated it; using that');
+            if (input.stillFresh?.(stored)) return stored;
+            base = stored;
+            continue;
+          }
+        }
+        failure = err;
+        if (oauthErrorOf(err) === 'invalid_grant') return { ...base, expired: true };
+        return base;
       }
-      return current;
     }
   });
   if (failure !== undefined) throw failure;

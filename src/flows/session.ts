@@ -9,6 +9,7 @@ import type { Context, Env } from '../context.js';
 import { TokenRejectedError, UsageError } from '../errors.js';
 import type { ClientAuthMethodSetting, Profile } from '../config/types.js';
 import type { BrokerClient } from '../oidc/broker-client.js';
+import type { ClientKeySettings } from '../oidc/client-key.js';
 import type { IdpClient, TokenSet } from '../oidc/client.js';
 import { oidcConnectors, type Connectors } from './connectors.js';
 
@@ -21,6 +22,8 @@ export interface IdpSettings {
   clientSecret?: string;
   /** The profile's `clientAuthMethod`. */
   clientAuthMethod?: ClientAuthMethodSetting;
+  /** The profile's `clientKey`, `clientKeyId`, `clientKeyAlg` (`private_key_jwt`). */
+  clientKey?: ClientKeySettings;
 }
 
 export interface FlowIo {
@@ -48,9 +51,15 @@ export function httpTimeoutSeconds(env: Env): number | undefined {
  * The profile's client credentials (secret, authentication method) when the cached tokens were
  * issued to the profile's client; none when the config now names another client.
  */
-export function sameClient(profile: Profile | undefined, clientId: string): Pick<IdpSettings, 'clientSecret' | 'clientAuthMethod'> {
+export function sameClient(profile: Profile | undefined, clientId: string): Pick<IdpSettings, 'clientSecret' | 'clientAuthMethod' | 'clientKey'> {
   if (profile?.clientId !== undefined && profile.clientId !== clientId) return {};
-  return { clientSecret: profile?.clientSecret, clientAuthMethod: profile?.clientAuthMethod };
+  return { clientSecret: profile?.clientSecret, clientAuthMethod: profile?.clientAuthMethod, clientKey: clientKeyOf(profile) };
+}
+
+/** The profile's client key settings for `private_key_jwt`, when it names a key. */
+export function clientKeyOf(profile: Profile | undefined): ClientKeySettings | undefined {
+  if (!profile?.clientKey) return undefined;
+  return { path: profile.clientKey, kid: profile.clientKeyId, alg: profile.clientKeyAlg };
 }
 
 /** Discovers the IdP and configures the client, through `io.connect`. */
@@ -76,6 +85,7 @@ export async function openBroker(io: FlowIo, url: string, profile: Profile | und
     url,
     clientId: settings?.clientId ?? cachedClientId,
     clientSecret: settings?.clientSecret,
+    clientKey: settings?.clientKey ? { path: settings.clientKey } : undefined,
     fetch: ctx.fetch,
     now: ctx.now,
     trace,

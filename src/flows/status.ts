@@ -38,6 +38,9 @@ export interface StatusDocument {
   refreshable: boolean;
   scopes: string[];
   broker: null | { signed_in: boolean; issuer: string; subject: string; expires_at: string };
+  /** Present for a machine session only: `client_credentials`, with the client it is signed in as. */
+  grant?: 'client_credentials';
+  client_id?: string;
   check?: { idp?: IdpCheck; broker?: BrokerCheck };
 }
 
@@ -76,16 +79,36 @@ export function statusDocument(name: string, session: CachedSession | undefined,
     broker: broker
       ? { signed_in: broker.expires_at > now, issuer: broker.issuer, subject: broker.subject, expires_at: isoTime(broker.expires_at) }
       : null,
+    ...(session?.grant === 'client_credentials' ? { grant: session.grant, client_id: session.client_id } : {}),
   };
 }
 
 async function checkAtIdp(input: StatusInput, session: CachedSession): Promise<IdpCheck> {
   const profile = await input.loadProfile(session.profile).catch(() => undefined);
+  const credentials = sameClient(profile, session.client_id);
+  if (session.grant === 'client_credentials' && !credentials.clientSecret && !credentials.clientKey) {
+    return { live: null, method: null, detail: `no client secret or key of client ${session.client_id} here to ask the IdP with` };
+  }
   const idp = await openIdp(input, {
     issuer: session.issuer,
     clientId: session.client_id,
-    ...sameClient(profile, session.client_id),
+    ...credentials,
   });
+  if (session.grant === 'client_credentials') {
+    // A machine token has no user: userinfo cannot tell; introspection of the token itself can.
+    if (!session.access_token || !idp.metadata.introspection_endpoint) {
+      return { live: null, method: null, detail: 'no introspection endpoint to ask about the client credentials token' };
+    }
+    let result;
+    try {
+      result = await idp.introspect(session.access_token, 'access_token');
+    } catch (err) {
+      // Without the client's secret or key here, the IdP will not answer: it cannot tell, not an error.
+      if (!(err instanceof UsageError)) throw err;
+      return { live: null, method: null, detail: err.message.replace(/^could not [^:]*: /, '') };
+    }
+    return { live: result.active, method: 'introspection', detail: `the IdP says the client credentials token is ${result.active ? 'active' : 'not active'}` };
+  }
   let refusal: string | undefined;
   if (session.access_token && tokenLive(session.access_token_expires_at, input.ctx.now()) && idp.metadata.userinfo_endpoint) {
     try {

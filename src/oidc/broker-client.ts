@@ -6,6 +6,7 @@
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
+import { loadClientKey, type ClientKeySettings } from './client-key.js';
 import { Connection } from './connection.js';
 import { BROKER_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
@@ -17,6 +18,8 @@ export interface BrokerConnectOptions {
   url: string;
   clientId?: string;
   clientSecret?: string;
+  /** The profile's `broker.clientKey` (`private_key_jwt`, RFC 7523), used when there is no secret. */
+  clientKey?: ClientKeySettings;
   fetch: typeof fetch;
   now: () => number;
   /** Seconds for each request. Default 30. */
@@ -158,6 +161,7 @@ export async function connectBroker(options: BrokerConnectOptions): Promise<Brok
     endpoints: BROKER_ENDPOINTS,
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
-  const connection = new Connection({ ...options, clientId: options.clientId, party: 'broker', metadata: doc });
+  const clientKey = options.clientKey && !options.clientSecret ? await loadClientKey(options.clientKey, doc.token_endpoint_auth_signing_alg_values_supported) : undefined;
+  const connection = new Connection({ ...options, clientKey, clientId: options.clientId, party: 'broker', metadata: doc });
   return new BrokerClient(connection, doc as unknown as BrokerMetadata);
 }

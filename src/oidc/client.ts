@@ -6,6 +6,7 @@
 import * as oidc from 'openid-client';
 import { RemoteError, UsageError, describeError } from '../errors.js';
 import { secureUrl } from '../http/loopback.js';
+import { loadClientKey, type ClientKey, type ClientKeySettings } from './client-key.js';
 import { Connection, chooseClientAuth, clientAuthFor, type BearerConfiguration, type ClientAuthMethod, type ConfiguredClientAuthMethod } from './connection.js';
 import { IDP_ENDPOINTS, fetchMetadata } from './metadata.js';
 import { tracingFetch } from './trace.js';
@@ -22,6 +23,8 @@ export interface IdpConnectOptions {
   clientSecret?: string;
   /** The profile's `clientAuthMethod`: overrides the choice from discovery. */
   clientAuthMethod?: ConfiguredClientAuthMethod;
+  /** The profile's `clientKey` (with `clientKeyId`, `clientKeyAlg`): `private_key_jwt` (RFC 7523). */
+  clientKey?: ClientKeySettings;
   fetch: typeof fetch;
   /** Milliseconds since the epoch (trace timings only). */
   now: () => number;
@@ -85,8 +88,9 @@ export class IdpClient {
   static create(
     options: IdpConnectOptions & { configure?: (auth: oidc.ClientAuth) => oidc.Configuration },
     metadata: IdpMetadata & Record<string, unknown>,
+    clientKey?: ClientKey,
   ): IdpClient {
-    const connection = new Connection({ ...options, party: 'IdP', metadata });
+    const connection = new Connection({ ...options, clientKey, party: 'IdP', metadata });
     return new IdpClient(connection, metadata, options.clientId);
   }
 
@@ -160,6 +164,21 @@ export class IdpClient {
    */
   async refresh(refreshToken: string): Promise<TokenSet> {
     return toTokenSet(await this.connection.run('refresh the session', (config) => oidc.refreshTokenGrant(config, refreshToken)));
+  }
+
+  /**
+   * The client credentials grant (RFC 6749 §4.4): a token for the client itself, no user, no
+   * browser. `resource` (RFC 8707) and `audience` are sent when given.
+   * @throws UsageError when the IdP has no token endpoint; OAuthRefusedError when it refuses
+   *   (`unauthorized_client`, `invalid_client`, `invalid_scope`); RemoteError when it fails.
+   */
+  async clientCredentials(input: { scopes?: string[]; audience?: string; resource?: string }): Promise<TokenSet> {
+    if (!this.metadata.token_endpoint) throw new UsageError(`could not get a client credentials token: ${this.issuer} has no token_endpoint`);
+    const params: Record<string, string> = {};
+    if (input.scopes?.length) params.scope = input.scopes.join(' ');
+    if (input.audience) params.audience = input.audience;
+    if (input.resource) params.resource = input.resource;
+    return toTokenSet(await this.connection.run('get a client credentials token', (config) => oidc.clientCredentialsGrant(config, params)));
   }
 
   /**
@@ -380,13 +399,16 @@ export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient>
     endpoints: IDP_ENDPOINTS,
     timeoutMs: (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
   });
+  // The key is read only when it will sign: a secret (or a configured secret method) wins.
+  const keyNeeded = options.clientKey !== undefined && (options.clientAuthMethod === 'private_key_jwt' || (!options.clientAuthMethod && !options.clientSecret));
+  const clientKey = keyNeeded ? await loadClientKey(options.clientKey!, doc.token_endpoint_auth_signing_alg_values_supported) : undefined;
   let configure: ((auth: oidc.ClientAuth) => oidc.Configuration) | undefined;
   if (fitsTenantTemplate(options.issuer, doc.issuer)) {
     // Entra ID multi-tenant: openid-client's own discovery knows to check each ID token's `iss`
     // against the template with the token's `tid`.
-    const { method } = chooseClientAuth(options.clientSecret, doc.token_endpoint_auth_methods_supported, options.clientAuthMethod);
+    const { method } = chooseClientAuth(options.clientSecret, doc.token_endpoint_auth_methods_supported, options.clientAuthMethod, clientKey !== undefined);
     const config = await oidc
-      .discovery(new URL(options.issuer), options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, clientAuthFor(method, options.clientSecret), {
+      .discovery(new URL(options.issuer), options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, clientAuthFor(method, options.clientSecret, clientKey), {
         [oidc.customFetch]: endpointFetch({ fetch: options.fetch, trace: options.trace, now: options.now }) as oidc.CustomFetch,
         timeout: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
       })
@@ -395,5 +417,5 @@ export async function connectIdp(options: IdpConnectOptions): Promise<IdpClient>
       });
     configure = () => config;
   }
-  return IdpClient.create({ ...options, configure }, doc as IdpMetadata & Record<string, unknown>);
+  return IdpClient.create({ ...options, configure }, doc as IdpMetadata & Record<string, unknown>, clientKey);
 }

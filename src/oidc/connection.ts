@@ -6,16 +6,17 @@
 import * as oidc from 'openid-client';
 import { UsageError, type AuthbridgeError } from '../errors.js';
 import { isLoopbackHost } from '../http/loopback.js';
+import type { ClientKey } from './client-key.js';
 import { oauthFailure, type Endpoint, type Party } from './errors.js';
 import type { ServerMetadataDocument } from './metadata.js';
 import { DEFAULT_TIMEOUT_SECONDS, endpointFetch } from './transport.js';
 
 /** The client authentication methods authbridge speaks at a token endpoint. */
-export const CLIENT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
+export const CLIENT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
-/** What `--client-auth-method` / the profile's `clientAuthMethod` may name (`private_key_jwt` is refused: not yet). */
-export type ConfiguredClientAuthMethod = ClientAuthMethod | 'private_key_jwt';
+/** What `--client-auth-method` / the profile's `clientAuthMethod` may name. */
+export type ConfiguredClientAuthMethod = ClientAuthMethod;
 
 /** The method chosen and why, for `--verbose`. */
 export interface ClientAuthChoice {
@@ -25,27 +26,38 @@ export interface ClientAuthChoice {
 
 /**
  * Picks the token endpoint client authentication: the configured method when there is one; none
- * for a public client (whether or not the server lists `none`: many IdPs omit it); for a
- * confidential one the first of client_secret_basic / client_secret_post in the server's own
- * order of `token_endpoint_auth_methods_supported`, client_secret_basic when it lists neither or
- * nothing (RFC 8414 §2's default).
+ * for a public client (whether or not the server lists `none`: many IdPs omit it); with a client
+ * key and no secret, private_key_jwt (RFC 7523) when the server lists it or lists nothing; for a
+ * secret the first of client_secret_basic / client_secret_post in the server's own order of
+ * `token_endpoint_auth_methods_supported`, client_secret_basic when it lists neither or nothing
+ * (RFC 8414 §2's default).
  *
  * @param supported The metadata's `token_endpoint_auth_methods_supported`, as found (any type).
- * @throws UsageError for `private_key_jwt` (not supported yet) or a secret-based method without a secret.
+ * @param hasKey Whether a client key (`clientKey`) is configured.
+ * @throws UsageError for a method without what it needs (a secret, a key), or a key the server
+ *   does not take.
  * @example
  * chooseClientAuth('s3cret', ['client_secret_post', 'client_secret_basic']).method; // 'client_secret_post'
  */
-export function chooseClientAuth(secret: string | undefined, supported: unknown, configured?: ConfiguredClientAuthMethod): ClientAuthChoice {
+export function chooseClientAuth(secret: string | undefined, supported: unknown, configured?: ConfiguredClientAuthMethod, hasKey = false): ClientAuthChoice {
   if (configured === 'private_key_jwt') {
-    throw new UsageError('--client-auth-method private_key_jwt is not supported yet', {
-      hint: 'Use client_secret_basic or client_secret_post with a client secret, or none for a public client.',
-    });
+    if (!hasKey) {
+      throw new UsageError('--client-auth-method private_key_jwt needs a client key', { hint: 'Give --client-key (a PEM or JWK file of the private key registered at the server).' });
+    }
+    return { method: configured, reason: 'as configured' };
   }
   if (configured) {
     if (configured !== 'none' && !secret) {
       throw new UsageError(`--client-auth-method ${configured} needs a client secret`, { hint: 'Give --client-secret, or set clientAuthMethod to none.' });
     }
     return { method: configured, reason: 'as configured' };
+  }
+  if (hasKey && !secret) {
+    if (!Array.isArray(supported)) return { method: 'private_key_jwt', reason: 'a client key and no secret; the server lists no token_endpoint_auth_methods_supported' };
+    if (supported.includes('private_key_jwt')) return { method: 'private_key_jwt', reason: 'a client key and no secret, and the server lists private_key_jwt' };
+    throw new UsageError(`the server does not take private_key_jwt (it lists ${supported.join(', ') || 'no method'}), so the client key cannot be used`, {
+      hint: 'Use a client secret (--client-secret), or set clientAuthMethod private_key_jwt if it accepts it unlisted.',
+    });
   }
   if (!secret) return { method: 'none', reason: 'a public client: no client secret' };
   if (Array.isArray(supported)) {
@@ -77,8 +89,10 @@ export interface ConfigurationOptions {
   clientId: string;
   /** Present for a confidential client. */
   clientSecret?: string;
-  /** How the client authenticates; see {@link chooseClientAuth}. A secret is needed unless `none`. */
+  /** How the client authenticates; see {@link chooseClientAuth}. A secret is needed for the secret methods. */
   clientAuth: ClientAuthMethod;
+  /** The loaded private key, for `private_key_jwt`. */
+  clientKey?: ClientKey;
   fetch: typeof fetch;
   /** Milliseconds since the epoch (trace timings only). */
   now: () => number;
@@ -99,12 +113,7 @@ export interface ConfigurationOptions {
  */
 export function createConfiguration(options: ConfigurationOptions): oidc.Configuration {
   const { metadata, clientId, clientSecret, clientAuth } = options;
-  const auth =
-    clientAuth === 'none'
-      ? oidc.None()
-      : clientAuth === 'client_secret_post'
-        ? oidc.ClientSecretPost(clientSecret)
-        : formEncodedBasic(clientSecret ?? '');
+  const auth = clientAuthFor(clientAuth, clientSecret, options.clientKey);
   const config = new oidc.Configuration(
     metadata as oidc.ServerMetadata,
     clientId,
@@ -123,9 +132,24 @@ export interface BearerConfiguration {
   config: oidc.Configuration;
 }
 
-/** openid-client's client authentication for `method` (client_secret_basic form-encoded only). */
-export function clientAuthFor(method: ClientAuthMethod, clientSecret: string | undefined): oidc.ClientAuth {
+/**
+ * openid-client's client authentication for `method` (client_secret_basic form-encoded only;
+ * private_key_jwt with the key's `kid` and `alg` in each assertion's header).
+ * @throws UsageError for private_key_jwt without a loaded key.
+ */
+export function clientAuthFor(method: ClientAuthMethod, clientSecret: string | undefined, clientKey?: ClientKey): oidc.ClientAuth {
   if (method === 'none') return oidc.None();
+  if (method === 'private_key_jwt') {
+    if (!clientKey) throw new UsageError('private_key_jwt needs a client key', { hint: 'Give --client-key.' });
+    return oidc.PrivateKeyJwt(
+      { key: clientKey.key, kid: clientKey.kid },
+      {
+        [oidc.modifyAssertion]: (header) => {
+          header.alg = clientKey.alg;
+        },
+      },
+    );
+  }
   if (method === 'client_secret_post') return oidc.ClientSecretPost(clientSecret);
   return formEncodedBasic(clientSecret ?? '');
 }
@@ -165,11 +189,12 @@ export class Connection {
   constructor(options: ConnectionOptions) {
     this.party = options.party;
     this.timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    const choice = chooseClientAuth(options.clientSecret, options.metadata.token_endpoint_auth_methods_supported, options.clientAuthMethod);
+    const choice = chooseClientAuth(options.clientSecret, options.metadata.token_endpoint_auth_methods_supported, options.clientAuthMethod, options.clientKey !== undefined);
     this.clientAuthMethod = choice.method;
-    options.trace?.(`client authentication at the ${options.party}: ${choice.method} (${choice.reason})`);
+    const key = choice.method === 'private_key_jwt' && options.clientKey ? ` with key ${options.clientKey.kid} (${options.clientKey.alg})` : '';
+    options.trace?.(`client authentication at the ${options.party}: ${choice.method}${key} (${choice.reason})`);
     this.config = options.configure
-      ? options.configure(clientAuthFor(this.clientAuthMethod, options.clientSecret))
+      ? options.configure(clientAuthFor(this.clientAuthMethod, options.clientSecret, options.clientKey))
       : createConfiguration({ ...options, clientAuth: this.clientAuthMethod, timeoutSeconds: this.timeoutSeconds });
     const issuer = URL.canParse(options.metadata.issuer) ? new URL(options.metadata.issuer) : undefined;
     this.insecure = issuer?.protocol === 'http:' && isLoopbackHost(issuer.hostname);

@@ -21,6 +21,7 @@ function expiry(ms: number | undefined, now: number, style: ChalkInstance): stri
 }
 
 function who(session: CachedSession): string {
+  if (session.grant === 'client_credentials') return `client ${safeText(session.client_id)}`;
   const email = session.email ? safeText(session.email) : undefined;
   const subject = session.subject ? safeText(session.subject) : undefined;
   if (email && subject) return `${email} (sub ${subject})`;
@@ -37,7 +38,7 @@ export function renderStatus(statuses: ProfileStatus[], now: number, style: Chal
         ? `${name}: ${style.red('session expired')}, run \`authbridge login${doc.profile === 'default' ? '' : ` --profile ${doc.profile}`}\``
         : doc.signed_in
           ? `${name}: ${style.green('signed in')} as ${who(session)}`
-          : `${name}: ${style.yellow('not signed in')} (${doc.refreshable ? 'tokens expired; `authbridge refresh` may renew them' : 'the access token expired and no refresh token is held to renew it'})`;
+          : `${name}: ${style.yellow('not signed in')} (${doc.refreshable ? 'tokens expired; `authbridge refresh` may renew them' : session.grant === 'client_credentials' ? `the client credentials token of client ${safeText(session.client_id)} expired; \`authbridge token\` gets another` : 'the access token expired and no refresh token is held to renew it'})`;
       const rows: Array<[string, string]> = [['issuer', safeText(session.issuer)]];
       if (session.access_token) rows.push(['access token', expiry(session.access_token_expires_at, now, style)]);
       if (session.id_token) rows.push(['ID token', expiry(session.id_token_expires_at, now, style)]);

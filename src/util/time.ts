@@ -38,3 +38,20 @@ export function formatTime(ms: number, now: number): string {
 }
 
 let recent = { now: Number.NaN, texts: new Map<number, string>() };
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration as people write it: `90` or `90s` (seconds), `500ms`, `5m`, `1h`, `1h30m`, `2d`.
+ * Returns milliseconds, or undefined when `text` is not one (the caller names the flag).
+ * @example
+ * parseDuration('1m30s'); // 90_000
+ */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(trimmed)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(amount) * DURATION_UNITS[unit!]!;
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}

@@ -50,7 +50,7 @@ describe('login --device on a terminal', () => {
     ['--json: no QR code, the JSON document on stdout', true, false],
   ])('%s', async (_name, json, qr) => {
     const ctx = terminalContext();
-    const signedIn = run(invocation(ctx, { json }), { profile: {}, timeoutSeconds: 300, noBrowser: false, exchange: false, device: true });
+    const signedIn = run(invocation(ctx, { json }), { profile: {}, timeoutSeconds: 300, noBrowser: false, exchange: false, device: true, clientCredentials: false });
     const [, complete] = await stderrMatch(ctx, COMPLETE_URI);
     await approveDevice(complete!);
     expect(await signedIn).toBe('ok');

@@ -32,7 +32,12 @@ export const GLEWLWYD_USER = { username: 'ada-l.test', password: 'pass-word.1', 
 export const GLEWLWYD_PUBLIC_CLIENT = { clientId: 'authbridge-cli.public' };
 export const GLEWLWYD_CONFIDENTIAL_CLIENT = { clientId: 'authbridge-cli.conf-1', clientSecret: 'se-cret.value-1' };
 
+/** A confidential client with the client credentials grant only (`clientCredentials: true`), and the scope it may ask for. */
+export const GLEWLWYD_MACHINE_CLIENT = { clientId: 'authbridge-ci.machine', clientSecret: 'machine-se.cret-1', scope: 'ci.deploy' };
+
 export interface GlewlwydOptions {
+  /** Enable the client credentials grant (`auth-type-client-enabled`) and register {@link GLEWLWYD_MACHINE_CLIENT}. */
+  clientCredentials?: boolean;
   /** Redirect URIs registered (exactly) for both clients. */
   redirectUris: string[];
   /** The scopes that exist and are listed in discovery's `scopes_supported`. Default openid, profile, email. */
@@ -175,12 +180,13 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         'code-duration': 600,
         'refresh-token-duration': 1209600,
         'access-token-duration': 3600,
-        'allow-non-oidc': false,
+        // A client credentials request has no openid scope: Glewlwyd answers 403 to it unless non-OIDC requests are allowed.
+        'allow-non-oidc': options.clientCredentials ?? false,
         'auth-type-code-enabled': true,
         'auth-type-refresh-enabled': true,
         'auth-type-token-enabled': false,
         'auth-type-password-enabled': false,
-        'auth-type-client-enabled': false,
+        'auth-type-client-enabled': options.clientCredentials ?? false,
         'auth-type-device-enabled': Boolean(options.device),
         ...(options.device
           ? {
@@ -195,9 +201,24 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         'subject-type': 'public',
         'email-claim': 'mandatory',
         'name-claim': 'mandatory',
-        'allowed-scope': scopes,
+        'allowed-scope': options.clientCredentials ? [...scopes, GLEWLWYD_MACHINE_CLIENT.scope] : scopes,
       },
     });
+    if (options.clientCredentials) {
+      const { clientId, clientSecret, scope } = GLEWLWYD_MACHINE_CLIENT;
+      await must('POST', '/scope/', { name: scope, display_name: scope, description: 'client credentials', password_required: false, scheme: {} });
+      await must('POST', '/client/', {
+        enabled: true,
+        client_id: clientId,
+        client_secret: clientSecret,
+        name: 'authbridge (CI)',
+        confidential: true,
+        redirect_uri: [],
+        authorization_type: ['client_credentials'],
+        scope: [scope],
+        token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
+      });
+    }
     const common = {
       enabled: true,
       redirect_uri: options.redirectUris,

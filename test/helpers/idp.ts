@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
 
 export const PUBLIC_CLIENT_ID = 'cli';
@@ -19,6 +19,14 @@ export const POST_CLIENT_ID = 'post-client';
 export const POST_CLIENT_SECRET = 'post-s3cret';
 /** With `deviceFlow`: a public client that is not allowed the device grant. */
 export const NO_DEVICE_CLIENT_ID = 'cli-no-device';
+/** A confidential client for the client credentials grant (client_secret_basic), no user. */
+export const MACHINE_CLIENT_ID = 'machine';
+export const MACHINE_CLIENT_SECRET = 'machine-s3cret';
+/**
+ * A client that authenticates with `private_key_jwt` only (RFC 7523), its public keys registered
+ * (`Idp.clientKeys`: RSA, EC P-256 and Ed25519); it signs in users and gets client credentials tokens.
+ */
+export const KEY_CLIENT_ID = 'keyed';
 /** The resource server whose access tokens are JWTs (RFC 9068) when asked for by `resource`. */
 export const API_RESOURCE = 'https://api.example.test/';
 
@@ -50,7 +58,33 @@ export interface IdpFaults {
   verificationUrl?: boolean;
 }
 
+/** What the IdP saw of one request that carried a client assertion (private_key_jwt). */
+export interface SeenAssertion {
+  /** `/token`, `/token/introspection`, `/token/revocation`. */
+  path: string;
+  grantType?: string;
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+}
+
+/** One token endpoint request: its grant and the answer's status and OAuth error. */
+export interface SeenGrant {
+  grantType: string;
+  clientId?: string;
+  status: number;
+  error?: string;
+}
+
+/** The private keys of the `keyed` client, as PEM (PKCS#8) and private JWK, by kind. */
+export interface ClientKeys {
+  rsa: { pem: string; jwk: Record<string, unknown> };
+  ec: { pem: string; jwk: Record<string, unknown> };
+  ed25519: { pem: string; jwk: Record<string, unknown> };
+}
+
 export interface IdpOptions {
+  /** oidc-provider's `rotateRefreshToken`: true rotates every refresh token. Default: its own policy. */
+  rotateRefreshToken?: boolean;
   /** Resource indicator used when the client asks for none (JWT access tokens for it). */
   defaultResource?: string;
   /** oidc-provider's `conformIdTokenClaims`; default true (email only from userinfo). */
@@ -74,6 +108,12 @@ export interface Idp {
   faults: IdpFaults;
   /** Requests seen, as `METHOD /path`, in order. */
   requests: string[];
+  /** Client assertions (private_key_jwt) the IdP was sent, decoded, in order. */
+  assertions: SeenAssertion[];
+  /** Token endpoint requests, in order. */
+  grants: SeenGrant[];
+  /** The `keyed` client's private keys (its public ones are registered). */
+  clientKeys: ClientKeys;
   close(): Promise<void>;
 }
 
@@ -83,8 +123,26 @@ async function signingKeys() {
   return { keys: [{ ...jwk, kid: 'idp-rs256', alg: 'RS256', use: 'sig' }] };
 }
 
+async function clientKeyPair(alg: 'RS256' | 'ES256' | 'EdDSA', kid: string) {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  return {
+    pem: await exportPKCS8(privateKey),
+    jwk: { ...(await exportJWK(privateKey)), kid },
+    public: { ...(await exportJWK(publicKey)), kid, use: 'sig' },
+  };
+}
+
+const decodePart = (part: string | undefined): Record<string, unknown> => {
+  try {
+    return JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+};
+
 /** Starts the provider; `close()` it in `afterAll`/`finally`. */
 export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
+  const [rsa, ec, ed25519] = await Promise.all([clientKeyPair('RS256', 'keyed-rsa'), clientKeyPair('ES256', 'keyed-ec'), clientKeyPair('EdDSA', 'keyed-ed25519')]);
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -114,6 +172,23 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
       ...(options.deviceFlow
         ? [{ ...nativeClient, grant_types: ['authorization_code', 'refresh_token'], client_id: NO_DEVICE_CLIENT_ID, token_endpoint_auth_method: 'none' as const }]
         : []),
+      {
+        client_id: MACHINE_CLIENT_ID,
+        client_secret: MACHINE_CLIENT_SECRET,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'api:read',
+      },
+      {
+        ...nativeClient,
+        client_id: KEY_CLIENT_ID,
+        grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [rsa.public, ec.public, ed25519.public] },
+        scope: 'openid profile email offline_access api:read',
+      },
     ],
     jwks: await signingKeys(),
     cookies: { keys: ['authbridge-test-cookie-key'] },
@@ -127,6 +202,8 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
       accountId: id,
       claims: async () => accountClaims(id) as { sub: string },
     }),
+    ...(options.rotateRefreshToken === undefined ? {} : { rotateRefreshToken: options.rotateRefreshToken }),
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'api:read'],
     features: {
       devInteractions: { enabled: true },
       deviceFlow: {
@@ -145,6 +222,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
           ctx.body = '<!DOCTYPE html><html><body><h1>Sign-in Success</h1></body></html>';
         },
       },
+      clientCredentials: { enabled: true },
       // A client may introspect and revoke its own tokens (oidc-provider's default, stated to quiet its notice).
       introspection: { enabled: true, allowedPolicy: async (ctx, _client, token) => token.clientId === ctx.oidc.client?.clientId },
       revocation: { enabled: true, allowedPolicy: async (ctx, _client, token) => token.clientId === ctx.oidc.client?.clientId },
@@ -163,6 +241,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
     },
     ttl: {
       AccessToken: options.accessTokenTtl ?? 3600,
+      ClientCredentials: options.accessTokenTtl ?? 3600,
       IdToken: 3600,
       RefreshToken: 14 * 24 * 3600,
       Interaction: 600,
@@ -175,6 +254,22 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
   const provider = new Provider(issuer, configuration);
   // Keep the test output clean: the provider logs server errors through koa.
   provider.on('server_error', () => {});
+  const assertions: SeenAssertion[] = [];
+  const grants: SeenGrant[] = [];
+  provider.use(async (ctx, next) => {
+    await next();
+    const params = (ctx.oidc as { params?: Record<string, unknown> } | undefined)?.params;
+    if (!params) return;
+    const grantType = typeof params.grant_type === 'string' ? params.grant_type : undefined;
+    if (typeof params.client_assertion === 'string') {
+      const [header, payload] = params.client_assertion.split('.');
+      assertions.push({ path: ctx.path, grantType, header: decodePart(header), claims: decodePart(payload) });
+    }
+    if (ctx.path === '/token' && grantType) {
+      const body = ctx.body as { error?: string } | undefined;
+      grants.push({ grantType, clientId: ctx.oidc?.client?.clientId, status: ctx.status, error: body?.error });
+    }
+  });
   const faults: IdpFaults = {};
   const deviceInterval = options.deviceFlow?.interval;
   if (options.deviceFlow) {
@@ -229,6 +324,9 @@ export async function startIdp(options: IdpOptions = {}): Promise<Idp> {
     provider,
     faults,
     requests,
+    assertions,
+    grants,
+    clientKeys: { rsa: { pem: rsa.pem, jwk: rsa.jwk }, ec: { pem: ec.pem, jwk: ec.jwk }, ed25519: { pem: ed25519.pem, jwk: ed25519.jwk } },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -137,7 +137,7 @@ describe('client authentication', () => {
   });
 
   it.each([
-    ['private_key_jwt', 's', '--client-auth-method private_key_jwt is not supported yet'],
+    ['private_key_jwt', 's', '--client-auth-method private_key_jwt needs a client key'],
     ['client_secret_basic', undefined, '--client-auth-method client_secret_basic needs a client secret'],
   ] as const)('configured %s with secret %s is a usage error', (configured, secret, message) => {
     expect(() => chooseClientAuth(secret, undefined, configured)).toThrow(UsageError);

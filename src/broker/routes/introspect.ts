@@ -44,7 +44,7 @@ export function introspectRoute(app: FastifyInstance, { broker, clients, limiter
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    const client = authenticateClient(request, params, clients, limiter);
+    const client = await authenticateClient(request, params, clients, limiter);
     const token = readTokenParam(params);
     // A public caller learns nothing, not even whether the token is ours: no lookup at all.
     if (!isConfidential(client)) return { active: false };

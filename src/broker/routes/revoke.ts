@@ -15,7 +15,7 @@ export function revokeRoute(app: FastifyInstance, { broker, clients, limiter }: 
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    const client = authenticateClient(request, params, clients, limiter);
+    const client = await authenticateClient(request, params, clients, limiter);
     const token = readTokenParam(params);
     await b.revoke(token, { clientId: client.clientId, confidential: isConfidential(client) }, params.one('all_sessions') === 'true');
     // RFC 7009 §2.2: 200 whether or not the token was known or still valid.

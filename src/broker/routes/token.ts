@@ -25,7 +25,7 @@ export function tokenRoute(app: FastifyInstance, { broker, clients, limiter }: P
     reply.headers(NO_STORE);
     const b = broker();
     const params = parseForm(request);
-    const client = authenticateClient(request, params, clients, limiter);
+    const client = await authenticateClient(request, params, clients, limiter);
     const { subjectToken, subjectTokenType } = readTokenExchangeRequest(params, b.config.audience);
     const result = await b.exchange({ subjectToken, kind: subjectTokenType, clientId: client.clientId });
     request.accountStatus = result.accountStatus;
