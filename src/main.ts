@@ -60,6 +60,7 @@ function globalOptions(cmd: Command): GlobalOptions & { caFile?: string } {
     verbose: Boolean(o.verbose),
     profile: typeof o.profile === 'string' ? o.profile : undefined,
     config: typeof o.config === 'string' ? o.config : undefined,
+    tokenStorage: typeof o.tokenStorage === 'string' ? o.tokenStorage : undefined,
     caFile: typeof o.caFile === 'string' ? o.caFile : undefined,
   };
 }
@@ -75,6 +76,7 @@ function build(ctx: Context, modules: Map<string, CommandModule>, setOutcome: (o
     .option('--debug', 'print the error chain and stack on failure')
     .option('--verbose', 'trace HTTP requests on stderr (secrets masked)')
     .option('-p, --profile <name>', 'profile to use (env AUTHBRIDGE_PROFILE)')
+    .option('--token-storage <where>', 'where tokens are kept: keychain, file or auto (env AUTHBRIDGE_TOKEN_STORAGE; default auto: the keychain if reachable)')
     .option('--config <file>', 'config file (env AUTHBRIDGE_CONFIG); for broker serve, the broker config')
     .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system ones (also NODE_EXTRA_CA_CERTS)')
     .showSuggestionAfterError(true)

@@ -18,3 +18,6 @@ export const loadSyneriseAdapter = () => import('../oidc/synerise.js');
 
 /** proper-lockfile, for the cache's and config's inter-process lock (only writes take it). */
 export const loadLockfile = () => import('proper-lockfile');
+
+/** The OS keychain binding (native), for `--token-storage keychain|auto`. */
+export const loadKeyring = () => import('@napi-rs/keyring');
