@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   refresh: () => import('./commands/refresh.js'),
   introspect: () => import('./commands/introspect.js'),
   logout: () => import('./commands/logout.js'),
+  switch: () => import('./commands/switch.js'),
   exchange: () => import('./commands/exchange.js'),
   broker: () => import('./commands/broker.js'),
   demo: () => import('./commands/demo.js'),

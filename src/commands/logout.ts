@@ -12,8 +12,10 @@ import { loadProfile, profileName, requireProfile, tokenCache } from './profile.
 export interface LogoutOptions {
   /** Only remove the tokens from the cache. */
   local: boolean;
-  /** Every profile in the cache. */
+  /** Every profile in the cache (every account of each). */
   all: boolean;
+  /** Every account of the profile, not only the active one. */
+  allAccounts: boolean;
   profile: ProfileOverrides;
 }
 
@@ -29,12 +31,13 @@ export function define(cmd: Command): Command {
     ),
   )
     .option('--local', 'only remove them from the cache')
-    .option('--all', 'every profile in the cache')
-    .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all --local');
+    .option('--all', 'every profile in the cache, every account of each')
+    .option('--all-accounts', 'every account of the profile, not only the active one (the next one becomes active otherwise)')
+    .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all-accounts\n  authbridge logout --all --local');
 }
 
 export function parse({ opts }: ParseInput): LogoutOptions {
-  return { local: optFlag(opts, 'local'), all: optFlag(opts, 'all'), profile: profileOverrides(opts) };
+  return { local: optFlag(opts, 'local'), all: optFlag(opts, 'all'), allAccounts: optFlag(opts, 'allAccounts'), profile: profileOverrides(opts) };
 }
 
 export async function run(inv: Invocation, options: LogoutOptions): Promise<Outcome> {
@@ -49,6 +52,7 @@ export async function run(inv: Invocation, options: LogoutOptions): Promise<Outc
     cache,
     names,
     local,
+    allAccounts: all || options.allAccounts,
     trace: out.verbose ? out.trace : undefined,
     loadProfile: (name) => loadProfile(inv, options.profile, name),
   });
