@@ -83,10 +83,13 @@ export function writeChunks(keychain: Keychain, profile: string, text: string): 
  * @throws KeychainUnavailableError (locked, no Secret Service)
  */
 export function readChunks(keychain: Keychain, profile: string, manifest: ChunkManifest): string | undefined {
+  // One item: read it alone; more: all the service's items at once (a connection per item is slower).
+  const items = manifest.chunks > 1 ? keychain.items() : undefined;
   let text = '';
   for (let i = 0; i < manifest.chunks; i++) {
-    const part = keychain.read(chunkAccount(profile, manifest.generation, i));
-    if (part === null) return undefined;
+    const account = chunkAccount(profile, manifest.generation, i);
+    const part = items ? items.get(account) : keychain.read(account);
+    if (part === undefined || part === null) return undefined;
     text += part;
   }
   return sha256(text) === manifest.sha256 ? text : undefined;
@@ -99,7 +102,7 @@ export function readChunks(keychain: Keychain, profile: string, manifest: ChunkM
 export function deleteStaleChunks(keychain: Keychain, profile: string, keep?: string): boolean {
   try {
     const prefix = `${profile}/`;
-    for (const account of keychain.accounts()) {
+    for (const account of keychain.items().keys()) {
       if (!account.startsWith(prefix)) continue;
       const generation = account.slice(prefix.length).split('/')[0];
       if (generation !== keep) keychain.delete(account);

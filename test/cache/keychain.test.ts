@@ -82,7 +82,7 @@ function cacheDirText(dir: string): string {
 
 /** The keychain items of a profile (service "authbridge"). */
 function itemsOf(profile: string): string[] {
-  return keychain.accounts().filter((a) => a.startsWith(`${profile}/`));
+  return [...keychain.items().keys()].filter((a) => a.startsWith(`${profile}/`));
 }
 
 describe('TokenCache with keychain storage (real gnome-keyring)', () => {

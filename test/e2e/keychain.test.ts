@@ -44,8 +44,7 @@ const cacheText = (e: Env) =>
     .join('\n');
 /** The secrets of the keychain items of `profile` (joined chunks of every generation). */
 const keychainText = (profile: string) =>
-  keychain
-    .accounts()
+  [...keychain.items().keys()]
     .filter((a) => a.startsWith(`${profile}/`))
     .map((a) => keychain.read(a))
     .join('');
