@@ -105,9 +105,10 @@ export function renderExchange(outcome: ExchangeOutcome, now: number, style: Cha
 export function renderLogout(doc: LogoutDocument, local: boolean, style: ChalkInstance): string {
   if (!doc.removed) return `Profile ${style.bold(doc.profile)} was not signed in; nothing to remove.`;
   const remote = local ? 'not revoked (--local)' : doc.revoked.idp ? 'revoked at the IdP' : style.yellow('not revoked at the IdP');
-  const who = doc.signed_out.length > 0 ? ` as ${doc.signed_out.map((a) => safeText(a)).join(', ')}` : '';
+  // Which accounts, said when it is not simply the profile's only one.
+  const several = doc.signed_out.length > 1 || doc.now_active ? ` Signed out: ${doc.signed_out.map((a) => safeText(a)).join(', ')}.` : '';
   const next = doc.now_active ? ` Now active: ${style.bold(safeText(doc.now_active))} (\`authbridge logout --all-accounts\` signs out every account).` : '';
-  return `${style.green('✓')} Signed out of profile ${style.bold(doc.profile)}${who}: tokens removed from the cache, ${remote}.${next}`;
+  return `${style.green('✓')} Signed out of profile ${style.bold(doc.profile)}: tokens removed from the cache, ${remote}.${several}${next}`;
 }
 
 /** `switch`: the line told on stderr. */
