@@ -18,6 +18,8 @@ import { bundleModule } from '../helpers/bundle.js';
 import { startKeyring, type TestKeyring } from '../helpers/keyring.js';
 
 const run = promisify(execFile);
+/** The bundled scripts run from a temp dir: the native binding is required from the checkout's node_modules. */
+const NODE_MODULES = join(import.meta.dirname, '../../node_modules');
 
 let keyring: TestKeyring;
 let keychain: Keychain;
@@ -179,7 +181,7 @@ describe('TokenCache with keychain storage (real gnome-keyring)', () => {
         reads++;
       }
     })();
-    await Promise.all(Array.from({ length: writers }, () => run(process.execPath, [script, dir], { env: { ...process.env, ...keyring.env } })));
+    await Promise.all(Array.from({ length: writers }, () => run(process.execPath, [script, dir], { env: { ...process.env, ...keyring.env, NODE_PATH: NODE_MODULES } })));
     writing = false;
     await reader;
     const final = await cache.get(profile);
@@ -232,7 +234,7 @@ describe('TokenCache when the keychain cannot be used', () => {
          console.log(JSON.stringify({ ...said, error: { message: err.message, hint: err.hint, exitCode: err.exitCode } }));
        }`,
     );
-    const { stdout } = await run(process.execPath, [script, dir, storage, op, profile], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const { stdout } = await run(process.execPath, [script, dir, storage, op, profile], { env: { PATH: process.env.PATH ?? '', NODE_PATH: NODE_MODULES, ...env } });
     return JSON.parse(stdout) as { fellBack: string[]; warnings: string[]; token?: string | null; storedIn?: string | null; error?: { message: string; hint?: string; exitCode: number } };
   }
 

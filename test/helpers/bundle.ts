@@ -1,6 +1,5 @@
 /** Bundles one source module to a temp .mjs so child processes (real, separate) can run it. */
 import { build } from 'esbuild';
-import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,15 +15,6 @@ export async function bundleModule(sourcePath: string, contents: string): Promis
     outfile,
     logLevel: 'error',
     nodePaths: [resolve(import.meta.dirname, '../../node_modules')],
-    // A native addon cannot be bundled: imported from where it is installed, by absolute path.
-    plugins: [
-      {
-        name: 'native-external',
-        setup(b) {
-          b.onResolve({ filter: /^@napi-rs\/keyring$/ }, (args) => ({ path: createRequire(import.meta.url).resolve(args.path), external: true }));
-        },
-      },
-    ],
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   });
   return outfile;
