@@ -392,7 +392,8 @@ export class TokenCache {
       return await withFileLock(path, async () => {
         const loaded = await this.load(profile);
         const next = await mutate(loaded.accounts);
-        await this.write(profile, next, loaded);
+        // Unchanged (a switch to the active account): nothing to write, no keychain items remade.
+        if (next === undefined || next !== loaded.accounts) await this.write(profile, next, loaded);
         return next;
       });
     } catch (err) {
