@@ -26,7 +26,8 @@ export function define(cmd: Command): Command {
         .summary('remove the cached tokens and revoke them at the IdP')
         .description(
           "Remove the profile's tokens from the cache, then revoke them at the IdP (RFC 7009, refresh token first) and end the broker " +
-            'session (as the client it was issued to; --broker-* flags for a confidential client not in the config). Remote failures are warnings.',
+            'session (as the client it was issued to; --broker-* flags for a confidential client not in the config). Remote failures are warnings. ' +
+            'Signs out of the active account: the most recently used other account signed in to the profile becomes active (`authbridge switch`); --all-accounts signs out every one.',
         ),
     ),
   )
