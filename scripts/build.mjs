@@ -29,6 +29,8 @@ const external = [
   'open',
   'playwright-core',
   'undici',
+  // The OS keychain binding: a native addon, loaded only when a session lives in the keychain.
+  '@napi-rs/keyring',
 ];
 const outdir = resolve('dist');
 const withTypes = !process.argv.includes('--no-types');

@@ -5,7 +5,7 @@
  * spares every start most of the program (the start-up budget). Help and completion, which show
  * every command, load them all.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { CommandModule, GlobalOptions } from './commands/invocation.js';
 import type { Context } from './context.js';
 import { describeError, exitCode, isAuthbridgeError, type ExitClass, type Outcome } from './errors.js';
@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   refresh: () => import('./commands/refresh.js'),
   introspect: () => import('./commands/introspect.js'),
   logout: () => import('./commands/logout.js'),
+  switch: () => import('./commands/switch.js'),
   exchange: () => import('./commands/exchange.js'),
   broker: () => import('./commands/broker.js'),
   demo: () => import('./commands/demo.js'),
@@ -60,6 +61,7 @@ function globalOptions(cmd: Command): GlobalOptions & { caFile?: string } {
     verbose: Boolean(o.verbose),
     profile: typeof o.profile === 'string' ? o.profile : undefined,
     config: typeof o.config === 'string' ? o.config : undefined,
+    tokenStorage: typeof o.tokenStorage === 'string' ? o.tokenStorage : undefined,
     caFile: typeof o.caFile === 'string' ? o.caFile : undefined,
   };
 }
@@ -75,6 +77,7 @@ function build(ctx: Context, modules: Map<string, CommandModule>, setOutcome: (o
     .option('--debug', 'print the error chain and stack on failure')
     .option('--verbose', 'trace HTTP requests on stderr (secrets masked)')
     .option('-p, --profile <name>', 'profile to use (env AUTHBRIDGE_PROFILE)')
+    .addOption(new Option('--token-storage <kind>', 'where tokens are kept (env AUTHBRIDGE_TOKEN_STORAGE; default auto: the keychain if reachable)').choices(['auto', 'keychain', 'file']))
     .option('--config <file>', 'config file (env AUTHBRIDGE_CONFIG); for broker serve, the broker config')
     .option('--ca-file <file>', 'PEM file of CA certificates to trust besides the system ones (also NODE_EXTRA_CA_CERTS)')
     .showSuggestionAfterError(true)

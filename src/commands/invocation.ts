@@ -14,6 +14,8 @@ export interface GlobalOptions extends OutputOptions {
   profile?: string;
   /** `--config FILE`. */
   config?: string;
+  /** `--token-storage keychain|file|auto` (checked where the token cache is made). */
+  tokenStorage?: string;
 }
 
 /** What a command module's `run` receives besides its own options. */

@@ -12,8 +12,10 @@ import { loadProfile, profileName, requireProfile, tokenCache } from './profile.
 export interface LogoutOptions {
   /** Only remove the tokens from the cache. */
   local: boolean;
-  /** Every profile in the cache. */
+  /** Every profile in the cache (every account of each). */
   all: boolean;
+  /** Every account of the profile, not only the active one. */
+  allAccounts: boolean;
   profile: ProfileOverrides;
 }
 
@@ -24,17 +26,19 @@ export function define(cmd: Command): Command {
         .summary('remove the cached tokens and revoke them at the IdP')
         .description(
           "Remove the profile's tokens from the cache, then revoke them at the IdP (RFC 7009, refresh token first) and end the broker " +
-            'session (as the client it was issued to; --broker-* flags for a confidential client not in the config). Remote failures are warnings.',
+            'session (as the client it was issued to; --broker-* flags for a confidential client not in the config). Remote failures are warnings. ' +
+            'Signs out of the active account: the most recently used other account signed in to the profile becomes active (`authbridge switch`); --all-accounts signs out every one.',
         ),
     ),
   )
     .option('--local', 'only remove them from the cache')
-    .option('--all', 'every profile in the cache')
-    .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all --local');
+    .option('--all', 'every profile in the cache, every account of each')
+    .option('--all-accounts', 'every account of the profile, not only the active one (the next one becomes active otherwise)')
+    .addHelpText('after', '\nExamples:\n  authbridge logout\n  authbridge logout --all-accounts\n  authbridge logout --all --local');
 }
 
 export function parse({ opts }: ParseInput): LogoutOptions {
-  return { local: optFlag(opts, 'local'), all: optFlag(opts, 'all'), profile: profileOverrides(opts) };
+  return { local: optFlag(opts, 'local'), all: optFlag(opts, 'all'), allAccounts: optFlag(opts, 'allAccounts'), profile: profileOverrides(opts) };
 }
 
 export async function run(inv: Invocation, options: LogoutOptions): Promise<Outcome> {
@@ -49,6 +53,7 @@ export async function run(inv: Invocation, options: LogoutOptions): Promise<Outc
     cache,
     names,
     local,
+    allAccounts: all || options.allAccounts,
     trace: out.verbose ? out.trace : undefined,
     loadProfile: (name) => loadProfile(inv, options.profile, name),
   });

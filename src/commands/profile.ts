@@ -2,7 +2,8 @@
  * The invocation's profile, config file and token cache: where the global options and the
  * environment meet the config and cache adapters (which take plain inputs).
  */
-import { TokenCache } from '../cache/token-cache.js';
+import { openKeychain } from '../cache/keychain.js';
+import { TOKEN_STORAGES, TokenCache, type TokenStorage } from '../cache/token-cache.js';
 import { readConfigFile, type ConfigFile, type ConfigWarning } from '../config/config-file.js';
 import { configuredProfiles, loadProfile as resolveProfile, type ProfileOverrides } from '../config/profile.js';
 import { PROFILE_NAME, type Profile } from '../config/types.js';
@@ -95,10 +96,49 @@ export async function requireProfile(inv: Inv, name = profileName(inv), howToCre
   throw new UsageError(`profile '${name}' not found (profiles: ${known.join(', ')})`, { hint: hint.filter(Boolean).join(' ') });
 }
 
-/** The token cache (AUTHBRIDGE_CACHE_DIR, else `$XDG_CACHE_HOME/authbridge`); warnings go to stderr. */
+/**
+ * Where tokens are kept: `--token-storage` > AUTHBRIDGE_TOKEN_STORAGE > `auto` (the config file
+ * has no settings outside profiles, and this one is not a profile's).
+ * @throws UsageError for a value other than keychain, file or auto.
+ */
+export function tokenStorage(inv: Inv): TokenStorage {
+  const flag = inv.global.tokenStorage;
+  const value = flag ?? (inv.ctx.env.AUTHBRIDGE_TOKEN_STORAGE || 'auto');
+  if (!(TOKEN_STORAGES as readonly string[]).includes(value)) {
+    const source = flag === undefined ? 'AUTHBRIDGE_TOKEN_STORAGE' : '--token-storage';
+    throw new UsageError(`${source} must be keychain, file or auto, got "${safeText(value)}"`);
+  }
+  return value as TokenStorage;
+}
+
+const caches = new WeakMap<Inv['global'], TokenCache>();
+
+/**
+ * The token cache (AUTHBRIDGE_CACHE_DIR, else `$XDG_CACHE_HOME/authbridge`), one an invocation,
+ * its tokens where {@link tokenStorage} says; warnings go to stderr. When `auto` falls back to the
+ * file, a note says why: when the session is first written there (a login, a move), or under
+ * `--verbose` at every write, not at every `token` that refreshes.
+ * @throws UsageError for a bad storage setting.
+ */
 export function tokenCache(inv: Inv): TokenCache {
+  const known = caches.get(inv.global);
+  if (known) return known;
+  const storage = tokenStorage(inv);
   const dir = resolvePaths(inv.ctx.env, inv.global.config).cacheDir;
-  return new TokenCache(dir, { warn: (m) => void inv.ctx.stderr.write(`warning: ${m}\n`) });
+  const cache = new TokenCache(dir, {
+    storage,
+    warn: (m) => void inv.ctx.stderr.write(`warning: ${safeText(m)}\n`),
+    keychain: () => openKeychain(inv.ctx.env),
+    fellBack: (failure, moved) => {
+      if (!moved && !inv.global.verbose) return;
+      inv.ctx.stderr.write(
+        `note: tokens are kept in the file cache ${safeText(dir)} (mode 0600), not the keychain: ${safeText(failure.reason)}. ` +
+          `To use the keychain: ${safeText(failure.fix.replace(/, or use --token-storage file$/, ''))}; to stop this note: --token-storage file\n`,
+      );
+    },
+  });
+  caches.set(inv.global, cache);
+  return cache;
 }
 
 /** Names of all profiles in the config file and the token cache, sorted. */

@@ -3,6 +3,7 @@
  * them (RFC 7009, refresh token first: revoking it ends the grant at most IdPs), and the broker
  * session is ended (RFC 7009 at the broker). Remote failures are warnings.
  */
+import { accountName } from '../cache/accounts.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
@@ -14,6 +15,10 @@ export interface LogoutDocument {
   profile: string;
   removed: boolean;
   revoked: { idp: boolean; broker: boolean };
+  /** The accounts signed out (email, else subject): the active one, or every one with `allAccounts`. */
+  signed_out: string[];
+  /** The stashed account that became active (the most recently used one), or null. */
+  now_active: string | null;
   warnings: string[];
 }
 
@@ -22,6 +27,8 @@ export interface LogoutInput extends FlowIo {
   names: string[];
   /** `--local`: remove from the cache only. */
   local: boolean;
+  /** Sign out of every account of each profile, not only the active one. */
+  allAccounts?: boolean;
   /** A profile's settings, for a confidential client's secret. */
   loadProfile: (name: string) => Promise<Profile | undefined>;
 }
@@ -93,19 +100,41 @@ async function endBrokerSession(input: LogoutInput, session: CachedSession, warn
   }
 }
 
-/** Signs out of each named profile. Never throws for remote failures: they become warnings. */
+/**
+ * Signs out of each named profile: its active account, after which the most recently used
+ * stashed account becomes active (as gh does); with `allAccounts`, of every account. Never throws
+ * for remote failures: they become warnings.
+ */
 export async function logoutFlow(input: LogoutInput): Promise<LogoutDocument[]> {
   const out: LogoutDocument[] = [];
   for (const name of input.names) {
-    let removed: CachedSession | undefined;
-    await input.cache.update(name, (current) => {
-      removed = current;
-      return undefined;
+    let removed: CachedSession[] = [];
+    const left = await input.cache.modify(name, (current) => {
+      if (!current) return undefined;
+      if (input.allAccounts) {
+        removed = [current.active, ...current.stashed];
+        return undefined;
+      }
+      removed = [current.active];
+      const [next, ...rest] = current.stashed;
+      return next ? { active: next, stashed: rest } : undefined;
     });
     const warnings: string[] = [];
-    const idp = removed && !input.local ? await revokeAtIdp(input, removed, warnings) : false;
-    const broker = removed && !input.local ? await endBrokerSession(input, removed, warnings) : false;
-    out.push({ profile: name, removed: removed !== undefined, revoked: { idp, broker }, warnings });
+    let idp = removed.length > 0 && !input.local;
+    let broker = removed.some((s) => s.broker) && !input.local;
+    for (const session of removed) {
+      if (input.local) break;
+      idp = (await revokeAtIdp(input, session, warnings)) && idp;
+      if (session.broker) broker = (await endBrokerSession(input, session, warnings)) && broker;
+    }
+    out.push({
+      profile: name,
+      removed: removed.length > 0,
+      revoked: { idp, broker },
+      signed_out: removed.map(accountName),
+      now_active: left ? accountName(left.active) : null,
+      warnings,
+    });
   }
   return out;
 }

@@ -2,11 +2,12 @@
  * `status`: what the cache says about each profile (offline), and with `--check` what the IdP
  * says (userinfo, else introspection of the refresh token).
  */
-import type { TokenCache } from '../cache/token-cache.js';
+import type { StoredIn, TokenCache } from '../cache/token-cache.js';
 import type { CachedSession } from '../cache/types.js';
 import type { Profile } from '../config/types.js';
 import { AuthorizationRefusedError, UsageError } from '../errors.js';
 import { isoTime } from '../util/time.js';
+import { accountDocument, type AccountDocument } from './switch.js';
 import { isSignedIn, openBroker, openIdp, sameBroker, sameClient, tokenLive, type FlowIo } from './session.js';
 
 /** The result of asking the IdP (`--check`). `live` is null when the IdP offers no way to ask. */
@@ -41,6 +42,10 @@ export interface StatusDocument {
   /** Present for a machine session only: `client_credentials`, with the client it is signed in as. */
   grant?: 'client_credentials';
   client_id?: string;
+  /** Where the tokens are: the OS keychain or the cache file; null when signed out. */
+  storage: StoredIn | null;
+  /** Every account signed in to the profile, the active one first (`active: true`). */
+  accounts: AccountDocument[];
   check?: { idp?: IdpCheck; broker?: BrokerCheck };
 }
 
@@ -48,6 +53,8 @@ export interface ProfileStatus {
   document: StatusDocument;
   /** The cached entry (for the human view's times); never printed as such. */
   session?: CachedSession;
+  /** The profile's other accounts, most recently active first. */
+  stashed: CachedSession[];
   /** A refresh was refused (`invalid_grant`): "session expired, run `authbridge login`". */
   expired: boolean;
 }
@@ -62,8 +69,11 @@ export interface StatusInput extends FlowIo {
   loadProfile: (name: string) => Promise<Profile | undefined>;
 }
 
-/** The status document of one profile from its cache entry, at `now` (ms). */
-export function statusDocument(name: string, session: CachedSession | undefined, now: number): StatusDocument {
+/**
+ * The status document of one profile from its cache entry, at `now` (ms); `accounts` lists the
+ * stashed ones after it, `storage` says where they are (null: not known to the caller).
+ */
+export function statusDocument(name: string, session: CachedSession | undefined, now: number, stashed: CachedSession[] = [], storage: StoredIn | null = null): StatusDocument {
   const iso = (ms: number | undefined) => (ms === undefined ? null : isoTime(ms));
   const broker = session?.broker;
   return {
@@ -80,6 +90,8 @@ export function statusDocument(name: string, session: CachedSession | undefined,
       ? { signed_in: broker.expires_at > now, issuer: broker.issuer, subject: broker.subject, expires_at: isoTime(broker.expires_at) }
       : null,
     ...(session?.grant === 'client_credentials' ? { grant: session.grant, client_id: session.client_id } : {}),
+    storage: session ? storage : null,
+    accounts: session ? [accountDocument(session, true), ...stashed.map((s) => accountDocument(s, false))] : [],
   };
 }
 
@@ -174,8 +186,9 @@ async function checkAtBroker(input: StatusInput, session: CachedSession): Promis
 export async function statusFlow(input: StatusInput): Promise<ProfileStatus[]> {
   const out: ProfileStatus[] = [];
   for (const name of input.names) {
-    const session = await input.cache.get(name);
-    const document = statusDocument(name, session, input.ctx.now());
+    const stored = await input.cache.accounts(name);
+    const session = stored?.active;
+    const document = statusDocument(name, session, input.ctx.now(), stored?.stashed, stored?.storedIn);
     if (input.check && session && !session.expired && (session.access_token || session.refresh_token)) {
       const idp = await checkAtIdp(input, session);
       document.check = { idp };
@@ -186,7 +199,7 @@ export async function statusFlow(input: StatusInput): Promise<ProfileStatus[]> {
       document.check = { ...document.check, broker };
       if (!broker.live) document.broker.signed_in = false;
     }
-    out.push({ document, session, expired: Boolean(session?.expired) });
+    out.push({ document, session, stashed: stored?.stashed ?? [], expired: Boolean(session?.expired) });
   }
   return out;
 }

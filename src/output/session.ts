@@ -9,6 +9,7 @@ import type { Context } from '../context.js';
 import type { ExchangeOutcome } from '../flows/exchange.js';
 import type { LogoutDocument } from '../flows/logout.js';
 import type { ProfileStatus } from '../flows/status.js';
+import type { SwitchResult } from '../flows/switch.js';
 import { formatTime, relativeTime } from '../util/time.js';
 import { keyValues } from './blocks.js';
 import { colorLevel, type OutputOptions } from './output.js';
@@ -31,7 +32,7 @@ function who(session: CachedSession): string {
 /** `status`: one block a profile. */
 export function renderStatus(statuses: ProfileStatus[], now: number, style: ChalkInstance): string {
   return statuses
-    .map(({ document: doc, session, expired }) => {
+    .map(({ document: doc, session, stashed, expired }) => {
       const name = style.bold(doc.profile);
       if (!session) return `${name}: ${style.yellow('not signed in')}`;
       const headline = expired
@@ -44,6 +45,11 @@ export function renderStatus(statuses: ProfileStatus[], now: number, style: Chal
       if (session.id_token) rows.push(['ID token', expiry(session.id_token_expires_at, now, style)]);
       rows.push(['refresh token', session.refresh_token ? (expired ? 'refused by the IdP' : 'held') : 'none']);
       rows.push(['scopes', safeText(session.scopes.join(' ')) || '(none)']);
+      if (stashed.length > 0) {
+        const others = stashed.map((s) => safeText(s.email ?? s.subject ?? s.issuer)).join(', ');
+        rows.push(['other accounts', `${others} (\`authbridge switch\` to use one)`]);
+      }
+      if (doc.storage) rows.push(['stored in', doc.storage === 'keychain' ? 'the OS keychain' : 'the cache file (mode 0600)']);
       if (doc.broker) {
         rows.push(['broker', `${doc.broker.signed_in ? 'signed in' : doc.check?.broker?.live === false ? 'ended' : 'expired'} at ${safeText(doc.broker.issuer)} as ${safeText(doc.broker.subject)}, ${expiry(session.broker!.expires_at, now, style)}`]);
       }
@@ -100,7 +106,17 @@ export function renderExchange(outcome: ExchangeOutcome, now: number, style: Cha
 export function renderLogout(doc: LogoutDocument, local: boolean, style: ChalkInstance): string {
   if (!doc.removed) return `Profile ${style.bold(doc.profile)} was not signed in; nothing to remove.`;
   const remote = local ? 'not revoked (--local)' : doc.revoked.idp ? 'revoked at the IdP' : style.yellow('not revoked at the IdP');
-  return `${style.green('✓')} Signed out of profile ${style.bold(doc.profile)}: tokens removed from the cache, ${remote}.`;
+  // Which accounts, said when it is not simply the profile's only one.
+  const several = doc.signed_out.length > 1 || doc.now_active ? ` Signed out: ${doc.signed_out.map((a) => safeText(a)).join(', ')}.` : '';
+  const next = doc.now_active ? ` Now active: ${style.bold(safeText(doc.now_active))} (\`authbridge logout --all-accounts\` signs out every account).` : '';
+  return `${style.green('✓')} Signed out of profile ${style.bold(doc.profile)}: tokens removed from the cache, ${remote}.${several}${next}`;
+}
+
+/** `switch`: the line told on stderr. */
+export function renderSwitch(result: SwitchResult, style: ChalkInstance): string {
+  const profile = style.bold(result.profile);
+  if (!result.switched) return `${safeText(result.active.account)} is already the active account of profile ${profile}.`;
+  return `${style.green('✓')} Profile ${profile} now uses ${style.bold(safeText(result.active.account))} (was ${safeText(result.previous.account)}).`;
 }
 
 /** Styles for lines written to stderr (colour follows stderr being a terminal, not stdout). */

@@ -48,7 +48,7 @@ describe('authbridge against Glewlwyd', () => {
 
     const logout = await runCli(['logout', '--json'], { env });
     expect(logout.code).toBe(0);
-    expect(JSON.parse(logout.stdout)).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, warnings: [] });
+    expect(JSON.parse(logout.stdout)).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, signed_out: [expect.any(String)], now_active: null, warnings: [] });
     expect((await runCli(['status'], { env })).code).toBe(4);
   });
 });

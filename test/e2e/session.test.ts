@@ -63,6 +63,8 @@ const STATUS_KEYS = [
   'refreshable',
   'scopes',
   'broker',
+  'storage',
+  'accounts',
 ];
 
 describe('before login', () => {
@@ -81,6 +83,8 @@ describe('before login', () => {
       refreshable: false,
       scopes: [],
       broker: null,
+      storage: null,
+      accounts: [],
     });
     const noToken = await runCli(['token'], { env: e });
     expect(noToken.code).toBe(4);
@@ -171,7 +175,7 @@ describe('a signed-in session', () => {
     await signedIn(e);
     const logout = await runCli(['logout', '--json'], { env: e });
     expect(logout.code, logout.stderr).toBe(0);
-    expect(JSON.parse(logout.stdout)).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, warnings: [] });
+    expect(JSON.parse(logout.stdout)).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, signed_out: ['alice@example.test'], now_active: null, warnings: [] });
     expect(logout.stderr).toContain('Signed out of profile default');
     expect(() => statSync(cacheFile(e))).toThrow();
     expect((await runCli(['status'], { env: e })).code).toBe(4);
@@ -281,8 +285,8 @@ describe('logout', () => {
     const result = await runCli(['logout', '--all', '--local', '--json'], { env: e });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual([
-      { profile: 'default', removed: true, revoked: { idp: false, broker: false }, warnings: [] },
-      { profile: 'work', removed: true, revoked: { idp: false, broker: false }, warnings: [] },
+      { profile: 'default', removed: true, revoked: { idp: false, broker: false }, signed_out: [expect.any(String)], now_active: null, warnings: [] },
+      { profile: 'work', removed: true, revoked: { idp: false, broker: false }, signed_out: [expect.any(String)], now_active: null, warnings: [] },
     ]);
     expect((await runCli(['status', '--all', '--json'], { env: e })).code).toBe(4);
     // Opaque tokens are base64url: one in 64 begins with "-", so `--` goes before it.

@@ -106,7 +106,7 @@ describe.each([
 
     const [outcome] = await logoutFlow({ ctx, cache: cached.cache, names: ['default'], local: false, loadProfile: async () => withBroker });
     if (client.clientSecret) {
-      expect(outcome).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: true }, warnings: [] });
+      expect(outcome).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: true }, signed_out: [expect.any(String)], now_active: null, warnings: [] });
     } else {
       // Glewlwyd lists only client_secret_basic for revocation: said plainly, once, as a warning.
       expect(outcome).toMatchObject({ removed: true, revoked: { idp: false, broker: true } });
@@ -207,7 +207,7 @@ describe('Glewlwyd listing bearer for introspection and revocation', () => {
     expect(await introspectFlow({ ctx, profile, cache: cached.cache, type: 'refresh' })).toMatchObject({ active: true });
     const session = cached.read();
     const [outcome] = await logoutFlow({ ctx, cache: cached.cache, names: ['default'], local: false, loadProfile: async () => profile });
-    expect(outcome).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, warnings: [] });
+    expect(outcome).toEqual({ profile: 'default', removed: true, revoked: { idp: true, broker: false }, signed_out: [expect.any(String)], now_active: null, warnings: [] });
     // Revoked for real: the IdP says so to the confidential client.
     const confidential: Profile = { ...profileFor(GLEWLWYD_CONFIDENTIAL_CLIENT), issuer: bearerIdp.issuer };
     const after = await introspectFlow({ ctx, profile: confidential, cache: cached.cache, token: session.refresh_token!, type: 'refresh' });

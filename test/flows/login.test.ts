@@ -165,11 +165,12 @@ describe('login', () => {
     expect(entry.refresh_token).toBeUndefined();
   });
 
-  it('a second login replaces the entry of the first', async () => {
+  it('a second login as another user makes that one the entry, the first one stashed beside it (switch)', async () => {
     const { cached, input } = setup({ login: 'bob' });
     const first = await signIn({ idp, cache: cached.cache });
     const { session } = await loginFlow(input());
-    expect(cached.read()).toEqual(session);
+    expect(cached.read()).toEqual({ ...session, accounts: [first] });
+    expect(await cached.cache.get('default')).toEqual(session);
     expect(session.subject).toBe('bob');
     expect(session.refresh_token).not.toBe(first.refresh_token);
   });

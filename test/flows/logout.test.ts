@@ -64,7 +64,7 @@ describe('logout', () => {
     const cached = tempCache();
     const session = await signIn({ idp, cache: cached.cache });
     const { spy, run } = logout(cached, ['default']);
-    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: false }, warnings: [] }]);
+    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: false }, signed_out: ['alice@example.test'], now_active: null, warnings: [] }]);
     expect(cached.exists()).toBe(false);
     expect(spy.calls).toEqual(['idp.connect', 'idp.revoke refresh_token', 'idp.revoke access_token']);
     expect(await activeAtIdp(idp, session.refresh_token!)).toBe(false);
@@ -75,7 +75,7 @@ describe('logout', () => {
     const cached = tempCache();
     const session = await signIn({ idp: apiIdp, cache: cached.cache, profile: idpProfile(apiIdp) });
     const { trace, run } = logout(cached, ['default']);
-    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: false }, warnings: [] }]);
+    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: false }, signed_out: ['alice@example.test'], now_active: null, warnings: [] }]);
     expect(trace.lines).toContainEqual(expect.stringMatching(/^the IdP does not revoke its JWT access tokens \(.*unsupported_token_type.*\); the grant was ended with the refresh token$/));
     expect(await activeAtIdp(apiIdp, session.refresh_token!)).toBe(false);
   });
@@ -86,8 +86,8 @@ describe('logout', () => {
     const work = await signIn({ idp, cache: cached.cache, profile: idpProfile(idp, { name: 'work' }), login: 'bob' });
     const { spy, run } = logout(cached, ['default', 'work'], { local: true });
     expect(await run()).toEqual([
-      { profile: 'default', removed: true, revoked: { idp: false, broker: false }, warnings: [] },
-      { profile: 'work', removed: true, revoked: { idp: false, broker: false }, warnings: [] },
+      { profile: 'default', removed: true, revoked: { idp: false, broker: false }, signed_out: ['alice@example.test'], now_active: null, warnings: [] },
+      { profile: 'work', removed: true, revoked: { idp: false, broker: false }, signed_out: ['bob@example.test'], now_active: null, warnings: [] },
     ]);
     expect(await cached.cache.profiles()).toEqual([]);
     expect(spy.calls).toEqual([]);
@@ -96,7 +96,7 @@ describe('logout', () => {
 
   it('nothing cached: removed false, and no one asked', async () => {
     const { spy, run } = logout(tempCache(), ['default']);
-    expect(await run()).toEqual([{ profile: 'default', removed: false, revoked: { idp: false, broker: false }, warnings: [] }]);
+    expect(await run()).toEqual([{ profile: 'default', removed: false, revoked: { idp: false, broker: false }, signed_out: [], now_active: null, warnings: [] }]);
     expect(spy.calls).toEqual([]);
   });
 
@@ -107,7 +107,7 @@ describe('logout', () => {
     await exchangeIn({ ctx: liveContext(), profile, cache: cached.cache });
     const brokerToken = cached.read().broker!.access_token;
     const { spy, run } = logout(cached, ['default'], { profiles: [profile] });
-    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: true }, warnings: [] }]);
+    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: true }, signed_out: [expect.stringMatching(/^logout/)], now_active: null, warnings: [] }]);
     expect(spy.calls.slice(-2)).toEqual(['broker.connect', 'broker.revoke']);
     expect(await activeAtBroker(broker, brokerToken)).toBe(false);
     expect(cached.exists()).toBe(false);
@@ -122,7 +122,7 @@ describe('logout', () => {
     expect(session.client_id).toBe(BROKER_PUBLIC_CLIENT_ID);
     // logout without the flags: the profile knows nothing of the broker.
     const { run } = logout(cached, ['default'], { profiles: [idpProfile(apiIdp)] });
-    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: true }, warnings: [] }]);
+    expect(await run()).toEqual([{ profile: 'default', removed: true, revoked: { idp: true, broker: true }, signed_out: [expect.stringMatching(/^logout/)], now_active: null, warnings: [] }]);
     expect(await activeAtBroker(broker, session.access_token)).toBe(false);
   });
 
@@ -151,6 +151,8 @@ describe('logout', () => {
         profile: 'default',
         removed: true,
         revoked: { idp: false, broker: false },
+        signed_out: ['alice@example.test'],
+        now_active: null,
         warnings: [`the tokens were not revoked at ${idp.issuer}: could not fetch the discovery document: connect ECONNREFUSED`],
       });
       expect(cached.exists()).toBe(false);
@@ -167,6 +169,8 @@ describe('logout', () => {
         profile: 'default',
         removed: true,
         revoked: { idp: true, broker: false },
+        signed_out: [expect.any(String)],
+        now_active: null,
         warnings: [`the broker session at ${broker.url} was not ended: could not fetch the broker metadata: connect ECONNREFUSED`],
       });
       expect(cached.exists()).toBe(false);

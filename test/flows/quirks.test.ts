@@ -75,6 +75,8 @@ describe('the quirks matrix', () => {
       profile: 'default',
       removed: true,
       revoked: { idp: false, broker: false },
+      signed_out: ['quirky@example.test'],
+      now_active: null,
       warnings: [`not revoked: ${idp.issuer} has no revocation endpoint (the tokens left this machine and run out at their expiry)`],
     });
     expect(idp.requests.filter((r) => r.includes('revoke'))).toEqual([]);

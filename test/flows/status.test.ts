@@ -45,7 +45,7 @@ afterAll(async () => {
   await Promise.all([idp?.close(), apiIdp?.close()]);
 });
 
-const STATUS_KEYS = ['profile', 'signed_in', 'issuer', 'subject', 'email', 'access_token_expires_at', 'id_token_expires_at', 'refreshable', 'scopes', 'broker'];
+const STATUS_KEYS = ['profile', 'signed_in', 'issuer', 'subject', 'email', 'access_token_expires_at', 'id_token_expires_at', 'refreshable', 'scopes', 'broker', 'storage', 'accounts'];
 
 const past = () => Date.now() - 1000;
 
@@ -79,8 +79,11 @@ describe('status, offline', () => {
           refreshable: false,
           scopes: [],
           broker: null,
+          storage: null,
+          accounts: [],
         },
         session: undefined,
+        stashed: [],
         expired: false,
       },
     ]);
@@ -130,6 +133,8 @@ describe('status, offline', () => {
       id_token_expires_at: isoTime(entry.id_token_expires_at!),
       scopes: ['openid', 'profile', 'email', 'offline_access'],
       broker: null,
+      storage: 'file',
+      accounts: [{ account: 'alice@example.test', issuer: idp.issuer, subject: 'alice', email: 'alice@example.test', active: true }],
       ...expected,
     });
     expect(doc.access_token_expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
