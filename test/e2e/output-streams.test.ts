@@ -87,7 +87,7 @@ describe('stdout and stderr', () => {
       const child = spawn(process.execPath, [BIN, ...batchArgs(), '--output', 'reason'], { env: isolatedEnv(), stdio: ['pipe', fd, 'ignore'] });
       child.on('error', reject);
       child.on('close', resolve);
-      child.stdin.end(input);
+      child.stdin!.end(input);
     });
     closeSync(fd);
     expect(code).toBe(0);
