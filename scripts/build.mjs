@@ -137,6 +137,20 @@ const lazyChildProcess = {
     });
   },
 };
+// chalk's supports-color guesses a colour level for chalk's default instances when loaded, which
+// loads node:tty and node:os and asks the terminal: every start paid for it. This program never uses
+// those instances (src/output/ makes each Chalk with the level it decided, `colorLevel`), so the
+// guess is replaced by "no colour".
+const noColorGuess = {
+  name: 'no-color-guess',
+  setup(b) {
+    b.onResolve({ filter: /^#supports-color$/ }, () => ({ path: 'supports-color', namespace: 'no-color-guess' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-color-guess' }, () => ({
+      contents: 'export function createSupportsColor() { return false; }\nexport default { stdout: false, stderr: false };\n',
+      loader: 'js',
+    }));
+  },
+};
 const lazyCjs = { ...common, format: 'cjs', outdir: join(outdir, 'lazy'), outExtension: { '.js': '.cjs' } };
 
 const results = await Promise.all([
@@ -145,9 +159,13 @@ const results = await Promise.all([
     format: 'cjs',
     entryPoints: ['src/cli.ts'],
     outfile: join(outdir, 'cli.cjs'),
-    plugins: [commandsApart, lazyApart, lazyChildProcess],
+    plugins: [commandsApart, lazyApart, lazyChildProcess, noColorGuess],
     // bin/authbridge.js passes the file's URL in, as CommonJS has no import.meta.
     define: { 'import.meta.url': '__abModuleUrl' },
+    // Whitespace and syntax only (names stay, for --debug's stack): 290 KB become 180 KB, which
+    // V8 reads, scans and checks against the code cache at every start (~2 ms less).
+    minifyWhitespace: true,
+    minifySyntax: true,
   }),
   build({ ...esm, entryPoints: Object.fromEntries(commands.filter((c) => !HOT.has(c)).map((c) => [`commands/${c}`, `src/commands/${c}.ts`])) }),
   build({ ...lazyCjs, entryPoints: { 'oidc-client': 'src/oidc/client.ts', 'broker-client': 'src/oidc/broker-client.ts', synerise: 'src/oidc/synerise.ts' } }),

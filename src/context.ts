@@ -104,35 +104,100 @@ function hasProxyEnv(env: Env): boolean {
   return ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((name) => Boolean(env[name]));
 }
 
+/**
+ * stdout or stderr of this process (`fd` 1 or 2) as an OutputStream that costs nothing until used
+ * and little when used as most runs use it. `write` of a string or bytes goes straight to the file
+ * descriptor (`fs.writeSync`), which is what Node's own stdout does on Linux for files, pipes and
+ * terminals, without loading the stream, net and tty modules a `process.stdout` needs (a tenth of
+ * a hot command's start-up). `isTTY` is asked of the descriptor (a file, pipe, socket or /dev/null is
+ * never a terminal; `node:tty` only for another character device). Anything else (events, `drain`, a spinner's
+ * cursor moves) and every write after it goes to the real stream, as does the rest of a write the
+ * descriptor refused with EAGAIN (a non-blocking pipe that is full): order is kept, as nothing is
+ * written directly once the stream exists. A reader that went away (EPIPE) ends the output
+ * silently, as before.
+ */
+function fdOutput(fd: 1 | 2, real: () => OutputStream): OutputStream {
+  let stream: OutputStream | undefined;
+  let closed = false;
+  const materialise = (): OutputStream => {
+    if (!stream) {
+      stream = real();
+      // `authbridge … | head`: a reader that goes away is not an error worth a stack trace.
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+      });
+    }
+    return stream;
+  };
+  let tty: boolean | undefined;
+  const isTTY = (): boolean => {
+    if (stream) return Boolean(stream.isTTY);
+    if (tty === undefined) {
+      const fs = process.getBuiltinModule('node:fs');
+      // A character device may be a terminal; /dev/null (stdout of a job, a cron line) is not.
+      let maybeTerminal = false;
+      try {
+        const stat = fs.fstatSync(fd);
+        maybeTerminal = stat.isCharacterDevice() && stat.rdev !== fs.statSync('/dev/null').rdev;
+      } catch {
+        maybeTerminal = false;
+      }
+      tty = maybeTerminal && process.getBuiltinModule('node:tty').isatty(fd);
+    }
+    return tty;
+  };
+  const write = (chunk: unknown, encodingOrCallback?: unknown, callback?: unknown): boolean => {
+    const cb = (typeof encodingOrCallback === 'function' ? encodingOrCallback : callback) as ((err?: Error | null) => void) | undefined;
+    const encoding = typeof encodingOrCallback === 'string' ? (encodingOrCallback as BufferEncoding) : undefined;
+    if (stream || !(typeof chunk === 'string' || chunk instanceof Uint8Array)) {
+      return encoding ? materialise().write(chunk, encoding, cb) : materialise().write(chunk, cb);
+    }
+    if (closed) {
+      if (cb) process.nextTick(cb);
+      return true;
+    }
+    const fs = process.getBuiltinModule('node:fs');
+    let bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk;
+    try {
+      while (bytes.length > 0) bytes = bytes.subarray(fs.writeSync(fd, bytes));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') return materialise().write(bytes, cb);
+      if (code !== 'EPIPE') throw err;
+      closed = true;
+    }
+    if (cb) process.nextTick(cb);
+    return true;
+  };
+  return new Proxy({} as OutputStream, {
+    get(_target, prop) {
+      if (prop === 'write') return write;
+      if (prop === 'isTTY') return isTTY();
+      if (prop === 'fd') return fd;
+      const target = materialise();
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+    set(_target, prop, value) {
+      return Reflect.set(materialise(), prop, value);
+    },
+    has(_target, prop) {
+      return prop === 'write' || prop === 'isTTY' || prop === 'fd' || Reflect.has(materialise(), prop);
+    },
+  });
+}
+
 /** The real Context of a CLI process. */
 export function nodeContext(): Context {
-  // The streams are made on first use: each costs Node some modules to load (a file, pipe or TTY
-  // stream), and most runs never read stdin or write stderr (the start-up budget).
-  const lazyOutput = (get: () => OutputStream) => {
-    let stream: OutputStream | undefined;
-    return () => {
-      if (!stream) {
-        stream = get();
-        // `authbridge … | head`: a reader that goes away is not an error worth a stack trace.
-        stream.on('error', (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EPIPE') throw err;
-        });
-      }
-      return stream;
-    };
-  };
-  const stdout = lazyOutput(() => process.stdout);
-  const stderr = lazyOutput(() => process.stderr);
+  // The streams are made on first use (see fdOutput), and most runs never read stdin.
+  const stdout = fdOutput(1, () => process.stdout);
+  const stderr = fdOutput(2, () => process.stderr);
   const ctx: Context = {
     get stdin() {
       return process.stdin;
     },
-    get stdout() {
-      return stdout();
-    },
-    get stderr() {
-      return stderr();
-    },
+    stdout,
+    stderr,
     env: process.env,
     now: () => Date.now(),
     // Checked once here so a run without a proxy does not even import the dispatcher module.

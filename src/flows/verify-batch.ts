@@ -54,30 +54,46 @@ const TOO_LONG = `\u0000line longer than ${MAX_LINE_BYTES} bytes`;
  * end and yielded as a marker, so one huge line cannot take the memory a batch must not grow.
  */
 export async function* boundedLines(input: Readable, max = MAX_LINE_BYTES): AsyncGenerator<string> {
+  for await (const lines of boundedLineChunks(input, max)) yield* lines;
+}
+
+/**
+ * {@link boundedLines} a chunk of input at a time: the lines each read completes, as one array
+ * (a batch pays one promise per read, not one per token).
+ */
+export async function* boundedLineChunks(input: Readable, max = MAX_LINE_BYTES): AsyncGenerator<string[]> {
   const decoder = new StringDecoder('utf8');
   let line = '';
   let skipping = false;
-  const finish = function* (text: string) {
+  const keep = (out: string[], text: string) => {
     const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
-    if (trimmed.trim() !== '') yield trimmed;
+    if (trimmed.trim() !== '') out.push(trimmed);
   };
   for await (const chunk of input) {
-    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+    const out: string[] = [];
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
       if (skipping) skipping = false;
-      else if (line.length + nl > max) yield TOO_LONG;
-      else yield* finish(line + text.slice(0, nl));
+      else if (line.length + nl - start > max) out.push(TOO_LONG);
+      else keep(out, line + text.slice(start, nl));
       line = '';
-      text = text.slice(nl + 1);
+      start = nl + 1;
     }
-    if (skipping) continue;
-    if (line.length + text.length > max) {
-      yield TOO_LONG;
-      line = '';
-      skipping = true;
-    } else line += text;
+    if (!skipping) {
+      if (line.length + text.length - start > max) {
+        out.push(TOO_LONG);
+        line = '';
+        skipping = true;
+      } else line += text.slice(start);
+    }
+    if (out.length) yield out;
   }
-  if (!skipping) yield* finish(line + decoder.end());
+  if (!skipping) {
+    const out: string[] = [];
+    keep(out, line + decoder.end());
+    if (out.length) yield out;
+  }
 }
 
 /** The result for a line too long to be a token. */
@@ -100,7 +116,16 @@ export function verifyLine(line: string, options: VerifyOptions): Promise<Verify
 const WINDOW = 64;
 /** Below this many tokens, starting worker threads costs more than it saves. */
 const WORKER_THRESHOLD = 1024;
+/**
+ * Worker threads pay only from this many cores on. On two, this thread parsing and checking
+ * claims while libuv's pool checks the signatures keeps both cores busy from the first token,
+ * where a worker would first boot for ~100 ms (its own Node environment and bundle), then
+ * verify no faster: measured in the same run, 10,000 RS256 tokens (bench/verify-batch.mjs).
+ */
+const WORKER_MIN_CORES = 3;
 const CHUNK = 256;
+/** This thread's output is written in pieces of about this many characters (one write each). */
+const OUTPUT_PIECE = 64 * 1024;
 /**
  * A worker holds a few chunks at a time; small heap limits make its garbage collector keep it
  * that small instead of letting the heap grow with the number of tokens it has seen.
@@ -112,7 +137,10 @@ const IN_FLIGHT_PER_WORKER = 4;
 export interface BatchOptions {
   /** When the keys are local, the batch may spread over worker threads (one per core). */
   localKeys?: LocalKeySource;
-  /** Worker threads to use; default: the machine's parallelism, at most 8. 0 or 1: none. */
+  /**
+   * Worker threads to use; default: `AUTHBRIDGE_BATCH_WORKERS`, else the machine's parallelism,
+   * none below three cores (see `WORKER_MIN_CORES`); at most 8. 0 or 1: none.
+   */
   workers?: number;
   /** What is written for each token; default `json`. */
   output?: BatchOutput;
@@ -126,56 +154,88 @@ function writer(ctx: Context): Writer {
   };
 }
 
+/** One worker thread per core, at most 8, and none below `WORKER_MIN_CORES`. */
+function defaultWorkers(): number {
+  const parallelism = availableParallelism();
+  return parallelism >= WORKER_MIN_CORES ? parallelism : 0;
+}
+
+/**
+ * `AUTHBRIDGE_BATCH_WORKERS`: the worker threads a batch uses instead of the default (0 or 1: this
+ * thread and libuv's pool only; at most 8 are started).
+ * @throws UsageError when it is set to anything but a whole number.
+ */
+function workersFromEnv(ctx: Context): number | undefined {
+  const value = ctx.env.AUTHBRIDGE_BATCH_WORKERS;
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d{1,3}$/.test(value)) throw new UsageError(`AUTHBRIDGE_BATCH_WORKERS must be a whole number of threads (0 for none), not "${value}"`);
+  return Number(value);
+}
+
 /**
  * Verifies one token per stdin line and writes one NDJSON result per line, in input order.
  * Blank lines are skipped. Streams: memory does not grow with the number of tokens. With local
- * keys and more than a thousand tokens, the work is spread over worker threads, one per core.
+ * keys, more than a thousand tokens and three cores or more, the work is spread over worker
+ * threads, one per core.
  */
 export async function verifyBatch(ctx: Context, options: VerifyOptions, batch: BatchOptions = {}): Promise<BatchSummary> {
-  const lines = boundedLines(ctx.stdin);
-  const workers = Math.min(batch.workers ?? availableParallelism(), 8);
+  const workers = Math.min(batch.workers ?? workersFromEnv(ctx) ?? defaultWorkers(), 8);
+  const chunks = boundedLineChunks(ctx.stdin);
   const script = workerScript('verify-worker');
   const head: string[] = [];
   if (batch.localKeys && workers > 1 && script) {
     // Read ahead: a short batch is done on this thread, a long one goes to the workers.
     while (head.length < WORKER_THRESHOLD) {
-      const next = await lines.next();
+      const next = await chunks.next();
       if (next.done) break;
-      head.push(next.value);
+      for (const line of next.value) head.push(line);
     }
     if (head.length >= WORKER_THRESHOLD) {
-      return inWorkers(ctx, options, batch.localKeys, workers, script, head, lines, batch.output ?? 'json');
+      return inWorkers(ctx, options, batch.localKeys, workers, script, head, chunks, batch.output ?? 'json');
     }
   }
-  return onThisThread(ctx, options, head, lines, batch.output ?? 'json');
+  return onThisThread(ctx, options, head, chunks, batch.output ?? 'json');
 }
 
 async function onThisThread(
   ctx: Context,
   options: VerifyOptions,
   head: string[],
-  lines: AsyncIterator<string>,
+  chunks: AsyncIterator<string[]>,
   output: BatchOutput,
 ): Promise<BatchSummary> {
   const summary: BatchSummary = { total: 0, valid: 0 };
   const pending: Promise<VerifyResult>[] = [];
   const write = writer(ctx);
+  let piece = '';
   const emit = async (result: VerifyResult) => {
     summary.total++;
     if (result.valid) summary.valid++;
-    await write(formatResult(result, output));
+    piece += formatResult(result, output);
+    if (piece.length >= OUTPUT_PIECE) await flush();
   };
-  const push = async (line: string) => {
-    const result = verifyLine(line, options);
-    // A key-set failure (JWKS unreachable) rejects every pending token at once: the first one is
-    // awaited and reported; the others must not surface as unhandled rejections.
-    result.catch(() => {});
-    pending.push(result);
-    if (pending.length >= WINDOW) await emit(await pending.shift()!);
+  const flush = async () => {
+    if (piece === '') return;
+    const text = piece;
+    piece = '';
+    await write(text);
   };
-  for (const line of head) await push(line);
-  for (let next = await lines.next(); !next.done; next = await lines.next()) await push(next.value);
+  const take = async (lines: string[]) => {
+    for (const line of lines) {
+      const result = verifyLine(line, options);
+      // A key-set failure (JWKS unreachable) rejects every pending token at once: the first one is
+      // awaited and reported; the others must not surface as unhandled rejections.
+      result.catch(() => {});
+      pending.push(result);
+      if (pending.length >= WINDOW) await emit(await pending.shift()!);
+    }
+    // What is done goes out before more input is awaited (a slow producer sees its answers).
+    await flush();
+  };
+  await take(head);
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) await take(next.value);
   while (pending.length) await emit(await pending.shift()!);
+  await flush();
   return summary;
 }
 
@@ -186,7 +246,7 @@ async function inWorkers(
   size: number,
   script: string,
   head: string[],
-  lines: AsyncIterator<string>,
+  chunks: AsyncIterator<string[]>,
   output: BatchOutput,
 ): Promise<BatchSummary> {
   const { keys: _keys, ...plain } = options;
@@ -234,7 +294,9 @@ async function inWorkers(
       if (results.length >= size * IN_FLIGHT_PER_WORKER) await drainOne();
     };
     for (const line of head) await add(line);
-    for (let next = await lines.next(); !next.done; next = await lines.next()) await add(next.value);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      for (const line of next.value) await add(line);
+    }
     if (chunk.length) dispatch(chunk);
     while (results.length) await drainOne();
     return summary;

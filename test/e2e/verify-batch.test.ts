@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { isolatedEnv, runCli } from '../helpers/cli.js';
 import { jwks, makeKey, sign, type TestKey } from '../helpers/keys.js';
 
 const COUNT = 3000;
@@ -29,10 +29,12 @@ beforeAll(async () => {
 }, 60_000);
 
 const args = () => ['verify', '--batch', '--jwks', jwksFile, '--issuer', 'https://idp.test', '--audience', 'cli'];
+/** Worker threads whatever the machine (by default none below three cores). */
+const withWorkers = () => ({ ...isolatedEnv(), AUTHBRIDGE_BATCH_WORKERS: '2' });
 
 describe('verify --batch at volume', () => {
   it('answers every token in input order, spread over worker threads', async () => {
-    const result = await runCli(args(), { input: `${tokens.join('\n')}\n`, timeoutMs: 60_000 });
+    const result = await runCli(args(), { input: `${tokens.join('\n')}\n`, env: withWorkers(), timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(1);
     const lines = result.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { valid: boolean; reason: string | null; payload: { sub?: string } | null });
     expect(lines).toHaveLength(COUNT);
@@ -62,12 +64,23 @@ describe('verify --batch at volume', () => {
   }, 60_000);
 
   it('--output reason writes valid or the reason code a line, in input order, over worker threads', async () => {
-    const result = await runCli([...args(), '--output', 'reason'], { input: `${tokens.join('\n')}\n`, timeoutMs: 60_000 });
-    expect(result.code, result.stderr).toBe(1);
     const expected = tokens.map((_, i) => (i % 11 === 5 ? 'malformed' : i % 7 === 3 ? 'expired' : 'valid'));
-    expect(result.stdout).toBe(`${expected.join('\n')}\n`);
-    expect(result.stderr).toContain(`${expected.filter((r) => r === 'valid').length} of ${COUNT} token(s) valid`);
+    // Over worker threads, and on this thread with libuv's pool (AUTHBRIDGE_BATCH_WORKERS=0): the same lines.
+    for (const workers of ['2', '0']) {
+      const env = { ...isolatedEnv(), AUTHBRIDGE_BATCH_WORKERS: workers };
+      const result = await runCli([...args(), '--output', 'reason'], { input: `${tokens.join('\n')}\n`, env, timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toBe(`${expected.join('\n')}\n`);
+      expect(result.stderr).toContain(`${expected.filter((r) => r === 'valid').length} of ${COUNT} token(s) valid`);
+    }
   }, 60_000);
+
+  it('AUTHBRIDGE_BATCH_WORKERS other than a whole number is a usage error (exit 2)', async () => {
+    const result = await runCli(args(), { input: `${tokens[0]}\n`, env: { ...isolatedEnv(), AUTHBRIDGE_BATCH_WORKERS: 'many' } });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('AUTHBRIDGE_BATCH_WORKERS must be a whole number');
+  });
 
   it('--output valid writes valid or invalid a line, on the main thread for a short batch too', async () => {
     const few = tokens.slice(0, 12);
