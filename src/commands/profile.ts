@@ -130,7 +130,10 @@ export function tokenCache(inv: Inv): TokenCache {
     warn: (m) => void inv.ctx.stderr.write(`warning: ${safeText(m)}\n`),
     keychain: () => openKeychain(inv.ctx.env),
     fellBack: (failure, moved) => {
-      if (!moved && !inv.global.verbose) return;
+      // A machine with no session bus at all (a server, CI) has no keychain to fix: the file is
+      // simply where tokens go, said under --verbose only. A bus without a usable Secret Service
+      // (none running, locked) is worth one note when a session is first written.
+      if (!inv.global.verbose && (!moved || failure.reason.startsWith('no D-Bus session bus'))) return;
       inv.ctx.stderr.write(
         `note: tokens are kept in the file cache ${safeText(dir)} (mode 0600), not the keychain: ${safeText(failure.reason)}. ` +
           `To use the keychain: ${safeText(failure.fix.replace(/, or use --token-storage file$/, ''))}; to stop this note: --token-storage file\n`,

@@ -104,7 +104,8 @@ describe('finding 1: a client configured with only an apiKey used the RFC 6749 e
       [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_basic' }, 'clients[0].clientSecret: required with tokenEndpointAuthMethod "client_secret_basic"'],
       [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_post' }, 'clients[0].clientSecret: required with tokenEndpointAuthMethod "client_secret_post"'],
       [{ clientId: 'cli' }, 'clients[0].tokenEndpointAuthMethod: required'],
-      [{ clientId: 'cli', tokenEndpointAuthMethod: 'private_key_jwt', clientSecret: 's3cret' }, 'clients[0].tokenEndpointAuthMethod: expected "client_secret_basic", "client_secret_post" or "none"'],
+      [{ clientId: 'cli', tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 's3cret' }, 'clients[0].tokenEndpointAuthMethod: expected "client_secret_basic", "client_secret_post", "private_key_jwt" or "none"'],
+      [{ clientId: 'cli', tokenEndpointAuthMethod: 'private_key_jwt', clientSecret: 's3cret' }, 'clients[0].clientSecret: a private_key_jwt client authenticates with its key, not a secret'],
     ];
     for (const [client, expected] of cases) expect(configMessage(doc(client))).toContain(`could not load broker config broker.json: ${expected}`);
     // Each refusal names the secret's field, never the secret.
@@ -227,7 +228,7 @@ describe('finding 2: anyone could introspect any broker token', () => {
       'clients[0].introspects[0]: no client "nobody" is configured',
     );
     expect(configMessage(doc([{ clientId: 'rs', tokenEndpointAuthMethod: 'none', introspects: ['rs'] }]))).toContain(
-      'clients[0].introspects: only a confidential client (client_secret_basic or client_secret_post) may introspect',
+      'clients[0].introspects: only a confidential client (client_secret_basic, client_secret_post or private_key_jwt) may introspect',
     );
   });
 
