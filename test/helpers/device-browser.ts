@@ -3,6 +3,7 @@
  * in it, or enters the code), confirms or aborts, signs in through devInteractions and consents,
  * keeping cookies as a browser would, until a page with no form is reached.
  */
+import { fetchKeepingCookies } from './http-browser.js';
 
 export interface DeviceApproval {
   /** The account to sign in as. Default `alice`. */
@@ -21,14 +22,7 @@ export async function approveDevice(url: string, behaviour: DeviceApproval = {})
   let init: RequestInit = { method: 'GET' };
   let aborted = false;
   for (let step = 0; step < 30; step++) {
-    const headers = new Headers(init.headers);
-    if (next.origin === start.origin && cookies.size) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const response = await fetch(next, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
-    }
+    const response = await fetchKeepingCookies(next, init, cookies, start.origin);
     const location = response.headers.get('location');
     if (response.status >= 300 && response.status < 400 && location) {
       await response.body?.cancel();

@@ -69,6 +69,22 @@ function attribute(tag: string, name: string): string | undefined {
   return new RegExp(`${name}="([^"]*)"`).exec(tag)?.[1]?.replace(/&amp;/g, '&');
 }
 
+/**
+ * One request as a browser makes it, redirects not followed: the `cookies` jar sent to its own
+ * `origin` only, and every `Set-Cookie` of the answer kept in it.
+ */
+export async function fetchKeepingCookies(url: URL, init: RequestInit, cookies: Map<string, string>, origin: string): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (url.origin === origin && cookies.size) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+  const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+  for (const line of response.headers.getSetCookie()) {
+    const [pair] = line.split(';');
+    const eq = pair!.indexOf('=');
+    cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+  }
+  return response;
+}
+
 /** Follows the authorize URL through the IdP's pages to the loopback callback. */
 export async function driveLogin(authorizeUrl: string, behaviour: HttpBrowserBehaviour = {}): Promise<DriveResult> {
   const start = new URL(authorizeUrl);
@@ -88,16 +104,7 @@ export async function driveLogin(authorizeUrl: string, behaviour: HttpBrowserBeh
         : undefined;
       return { authorizeUrl: start, callbackUrl: url, callback, replay, extra };
     }
-    const headers = new Headers(init.headers);
-    if (url.origin === start.origin && cookies.size) {
-      headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    }
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
-    }
+    const response = await fetchKeepingCookies(url, init, cookies, start.origin);
     const location = response.headers.get('location');
     if (response.status >= 300 && response.status < 400 && location) {
       await response.body?.cancel();
